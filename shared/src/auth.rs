@@ -1,0 +1,209 @@
+//! Credentials: argon2id password hashes, HS256 access tokens, opaque refresh tokens.
+//!
+//! Refresh tokens are 256 random bits shown to the client once; the store keeps only their
+//! SHA-256, so a leaked table cannot be replayed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+use argon2::{Algorithm, Argon2, Params, Version};
+use aws_lc_rs::digest;
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Secret, UserId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("token is missing")]
+    MissingToken,
+    #[error("token is invalid or expired")]
+    BadToken,
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+    #[error("no secure randomness: {0}")]
+    Randomness(String),
+}
+
+/// argon2id with OWASP's second recommended setting (19 MiB, 2 passes, 1 lane): about
+/// 20–40 ms per login on one core, small enough for a 128 MB Lambda.
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes off the async workers: argon2 is deliberately slow.
+pub async fn hash_password(password: &str) -> Result<String, AuthError> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || {
+        argon2().hash_password(password.as_bytes()).map(|hash| hash.to_string()).map_err(|e| AuthError::Hashing(e.to_string()))
+    })
+    .await
+    .map_err(|e| AuthError::Hashing(e.to_string()))?
+}
+
+/// False for a wrong password and for a hash that does not parse.
+pub async fn verify_password(password: &str, hash: &str) -> bool {
+    let (password, hash) = (password.to_owned(), hash.to_owned());
+    tokio::task::spawn_blocking(move || argon2().verify_password(password.as_bytes(), hash.as_str()).is_ok())
+        .await
+        .unwrap_or(false)
+}
+
+/// Spends the time of a real password check when a login names an unknown user, so the
+/// answer does not reveal which ids exist.
+pub async fn verify_against_decoy(password: &str) {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let password = password.to_owned();
+    let _ = tokio::task::spawn_blocking(move || {
+        let decoy = DECOY.get_or_init(|| {
+            argon2().hash_password(b"no one's password").map(|hash| hash.to_string()).unwrap_or_default()
+        });
+        argon2().verify_password(password.as_bytes(), decoy.as_str()).is_ok()
+    })
+    .await;
+}
+
+pub fn random_token() -> Result<String, AuthError> {
+    let mut bytes = [0u8; 32];
+    SystemRandom::new().fill(&mut bytes).map_err(|e| AuthError::Randomness(e.to_string()))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// What the store keeps of a refresh token.
+pub fn token_hash(token: &str) -> String {
+    let digest = digest::digest(&digest::SHA256, token.as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    iat: u64,
+    exp: u64,
+}
+
+/// Issues and checks access tokens; cheap to clone.
+#[derive(Clone)]
+pub struct TokenKeys {
+    inner: Arc<KeysInner>,
+}
+
+struct KeysInner {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    access_ttl: Duration,
+}
+
+impl std::fmt::Debug for TokenKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenKeys").field("access_ttl", &self.inner.access_ttl).finish_non_exhaustive()
+    }
+}
+
+pub struct IssuedAccess {
+    pub token: String,
+    pub expires_in: u64,
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+impl TokenKeys {
+    pub fn new(secret: &Secret, access_ttl: Duration) -> Self {
+        // Pinned to HS256: a token naming any other algorithm (`none` included) is refused.
+        let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Self {
+            inner: Arc::new(KeysInner {
+                encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
+                decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
+                validation,
+                access_ttl,
+            }),
+        }
+    }
+
+    pub fn issue(&self, user: &UserId) -> Result<IssuedAccess, AuthError> {
+        let iat = now_secs();
+        let expires_in = self.inner.access_ttl.as_secs();
+        let claims = Claims { sub: user.to_string(), iat, exp: iat + expires_in };
+        let token = jsonwebtoken::encode(&Header::new(jsonwebtoken::Algorithm::HS256), &claims, &self.inner.encoding)
+            .map_err(|e| AuthError::Hashing(e.to_string()))?;
+        Ok(IssuedAccess { token, expires_in })
+    }
+
+    pub fn verify(&self, token: &str) -> Result<UserId, AuthError> {
+        if token.is_empty() {
+            return Err(AuthError::MissingToken);
+        }
+        let data = jsonwebtoken::decode::<Claims>(token, &self.inner.decoding, &self.inner.validation)
+            .map_err(|_| AuthError::BadToken)?;
+        UserId::parse(&data.claims.sub).map_err(|_| AuthError::BadToken)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(ttl: u64) -> TokenKeys {
+        TokenKeys::new(&Secret::from_config("test-secret-test-secret"), Duration::from_secs(ttl))
+    }
+
+    #[tokio::test]
+    async fn password_hash_verifies_only_the_password() {
+        let hash = hash_password("correct horse").await.unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &hash).await);
+        assert!(!verify_password("wrong horse", &hash).await);
+        assert!(!verify_password("correct horse", "not a hash").await);
+    }
+
+    #[test]
+    fn access_token_round_trip() {
+        let user = UserId::parse("alice").unwrap();
+        let issued = keys(900).issue(&user).unwrap();
+        assert_eq!(issued.expires_in, 900);
+        assert_eq!(keys(900).verify(&issued.token).unwrap(), user);
+    }
+
+    #[test]
+    fn tokens_from_another_secret_or_alg_none_are_refused() {
+        let user = UserId::parse("alice").unwrap();
+        let other = TokenKeys::new(&Secret::from_config("another-secret-entirely"), Duration::from_secs(900));
+        let foreign = other.issue(&user).unwrap().token;
+        assert!(keys(900).verify(&foreign).is_err());
+        let payload = URL_SAFE_NO_PAD.encode(format!(r#"{{"sub":"alice","iat":1,"exp":{}}}"#, now_secs() + 600));
+        let unsigned = format!("{}.{payload}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#));
+        assert!(keys(900).verify(&unsigned).is_err());
+        assert!(keys(900).verify("garbage").is_err());
+        assert!(matches!(keys(900).verify(""), Err(AuthError::MissingToken)));
+    }
+
+    #[test]
+    fn expired_tokens_are_refused() {
+        let user = UserId::parse("alice").unwrap();
+        let issued = keys(0).issue(&user).unwrap();
+        std::thread::sleep(Duration::from_millis(1100));
+        assert!(keys(0).verify(&issued.token).is_err());
+    }
+
+    #[test]
+    fn refresh_tokens_are_random_and_hashed() {
+        let a = random_token().unwrap();
+        let b = random_token().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert_eq!(token_hash(&a).len(), 64);
+        assert_ne!(token_hash(&a), a);
+        assert_eq!(token_hash(&a), token_hash(&a));
+    }
+}

@@ -1,0 +1,138 @@
+//! Configuration, read once from the environment (the same names in Lambda and locally).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::domain::Secret;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} must be set")]
+    Missing(&'static str),
+    #[error("{name} is not valid: {reason}")]
+    Bad { name: &'static str, reason: String },
+    #[error("data directory {path}: {source}")]
+    DataDir { path: PathBuf, source: std::io::Error },
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `sqlite://…` or `mysql://…`.
+    pub database_url: String,
+    /// Unset: in-process presence (single node only).
+    pub redis_url: Option<String>,
+    pub jwt_secret: Secret,
+    /// Where the Management API lives; the local gateway fills in its own address.
+    pub management_endpoint: Option<String>,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    pub db_max_connections: u32,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+fn seconds(name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+    match var(name) {
+        None => Ok(Duration::from_secs(default)),
+        Some(raw) => raw
+            .parse()
+            .map(Duration::from_secs)
+            .map_err(|_| ConfigError::Bad { name, reason: "expected whole seconds".into() }),
+    }
+}
+
+fn count(name: &'static str, default: u32) -> Result<u32, ConfigError> {
+    match var(name) {
+        None => Ok(default),
+        Some(raw) => raw.parse().map_err(|_| ConfigError::Bad { name, reason: "expected a whole number".into() }),
+    }
+}
+
+fn jwt_secret(raw: String) -> Result<Secret, ConfigError> {
+    if raw.len() < 32 {
+        return Err(ConfigError::Bad { name: "CHATTING_JWT_SECRET", reason: "must be at least 32 bytes".into() });
+    }
+    Ok(Secret::from_config(raw))
+}
+
+impl Config {
+    /// In Lambda every backend is named explicitly; nothing is generated.
+    pub fn from_lambda_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            database_url: var("CHATTING_DATABASE_URL").ok_or(ConfigError::Missing("CHATTING_DATABASE_URL"))?,
+            redis_url: var("CHATTING_REDIS_URL"),
+            jwt_secret: jwt_secret(var("CHATTING_JWT_SECRET").ok_or(ConfigError::Missing("CHATTING_JWT_SECRET"))?)?,
+            management_endpoint: var("CHATTING_MANAGEMENT_ENDPOINT"),
+            access_ttl: seconds("CHATTING_ACCESS_TTL_SECS", 900)?,
+            refresh_ttl: seconds("CHATTING_REFRESH_TTL_SECS", 30 * 24 * 3600)?,
+            // One request at a time per Lambda instance: a small pool is plenty.
+            db_max_connections: count("CHATTING_DB_MAX_CONNECTIONS", 2)?,
+        })
+    }
+
+    /// Locally everything has a default: a SQLite file and a generated JWT secret, both
+    /// kept in `data_dir` so that sessions survive a restart.
+    pub fn from_local_env(data_dir: &Path) -> Result<Self, ConfigError> {
+        let data_dir_error = |source| ConfigError::DataDir { path: data_dir.to_owned(), source };
+        std::fs::create_dir_all(data_dir).map_err(data_dir_error)?;
+        let database_url = match var("CHATTING_DATABASE_URL") {
+            Some(url) => url,
+            None => format!("sqlite://{}?mode=rwc", data_dir.join("chatting.db").display()),
+        };
+        let jwt_secret = match var("CHATTING_JWT_SECRET") {
+            Some(raw) => jwt_secret(raw)?,
+            None => Secret::from_config(local_secret(&data_dir.join("jwt-secret")).map_err(data_dir_error)?),
+        };
+        Ok(Self {
+            database_url,
+            redis_url: var("CHATTING_REDIS_URL"),
+            jwt_secret,
+            management_endpoint: var("CHATTING_MANAGEMENT_ENDPOINT"),
+            access_ttl: seconds("CHATTING_ACCESS_TTL_SECS", 900)?,
+            refresh_ttl: seconds("CHATTING_REFRESH_TTL_SECS", 30 * 24 * 3600)?,
+            db_max_connections: count("CHATTING_DB_MAX_CONNECTIONS", 8)?,
+        })
+    }
+}
+
+/// Reads the secret kept at `path`, creating it (readable by the owner only) on first use.
+fn local_secret(path: &Path) -> std::io::Result<String> {
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        let existing = existing.trim().to_owned();
+        if existing.len() >= 32 {
+            return Ok(existing);
+        }
+    }
+    let secret = crate::auth::random_token().map_err(std::io::Error::other)?;
+    std::fs::write(path, &secret)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(secret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_secret_is_generated_once_and_kept() {
+        let dir = std::env::temp_dir().join(format!("chatting-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("jwt-secret");
+        let first = local_secret(&path).unwrap();
+        assert!(first.len() >= 32);
+        assert_eq!(local_secret(&path).unwrap(), first);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn short_jwt_secrets_are_refused() {
+        assert!(jwt_secret("short".into()).is_err());
+        assert!(jwt_secret("x".repeat(32)).is_ok());
+    }
+}

@@ -1,0 +1,21 @@
+//! The chatting service's domain and use cases, shared by every Lambda function and the
+//! local gateway.
+//!
+//! - [`domain`]: ids and bounded strings that parse (`UserId`, `Nick`, `RoomTitle`, …).
+//! - [`protocol`]: the wire contract of PROTOCOL.md: codes, frames, commands, events, shapes.
+//! - [`auth`]: argon2id password hashes, JWT access tokens, refresh-token hashing.
+//! - [`store`]: durable data behind the [`store::Store`] trait (MySQL-compatible or SQLite).
+//! - [`presence`]: who is connected where, behind [`presence::Presence`] (Redis or memory).
+//! - [`push`]: frames to connections through API Gateway's Management API.
+//! - [`service`]: the use cases, which turn commands into replies and events.
+//! - [`config`]: configuration from the environment; [`clock`]: time as the wire shows it.
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod presence;
+pub mod protocol;
+pub mod push;
+pub mod service;
+pub mod store;

@@ -1,0 +1,194 @@
+//! In-process presence for one node: every change happens under one short lock that is
+//! never held across an await.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use super::{
+    Connected, ConnectionInfo, Departure, Disconnected, MoveOutcome, Moved, Presence, PresenceError, PresenceResult,
+};
+use crate::domain::{ConnectionId, RoomId, UserId};
+
+#[derive(Default)]
+pub struct MemoryPresence {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    connections: HashMap<ConnectionId, ConnectionInfo>,
+    users: HashMap<UserId, HashSet<ConnectionId>>,
+    rooms: HashMap<RoomId, RoomPresence>,
+    closed: HashSet<RoomId>,
+    rate_windows: HashMap<String, VecDeque<Instant>>,
+}
+
+#[derive(Default)]
+struct RoomPresence {
+    /// Users in arrival order with their connection count here.
+    members: Vec<(UserId, u32)>,
+    connections: HashSet<ConnectionId>,
+}
+
+impl State {
+    fn enter(&mut self, connection: &ConnectionId, user: &UserId, room: RoomId) -> bool {
+        let presence = self.rooms.entry(room).or_default();
+        presence.connections.insert(connection.clone());
+        match presence.members.iter_mut().find(|(member, _)| member == user) {
+            Some((_, count)) => {
+                *count += 1;
+                false
+            }
+            None => {
+                presence.members.push((user.clone(), 1));
+                true
+            }
+        }
+    }
+
+    fn leave(&mut self, connection: &ConnectionId, user: &UserId, room: RoomId) -> Departure {
+        let mut departure = Departure { room, user_left: false, room_closed: false };
+        let Some(presence) = self.rooms.get_mut(&room) else { return departure };
+        presence.connections.remove(connection);
+        if let Some(index) = presence.members.iter().position(|(member, _)| member == user) {
+            presence.members[index].1 -= 1;
+            if presence.members[index].1 == 0 {
+                presence.members.remove(index);
+                departure.user_left = true;
+            }
+        }
+        if presence.members.is_empty() {
+            self.rooms.remove(&room);
+            if !room.is_lobby() {
+                self.closed.insert(room);
+                departure.room_closed = true;
+            }
+        }
+        departure
+    }
+}
+
+impl MemoryPresence {
+    fn state(&self) -> PresenceResult<MutexGuard<'_, State>> {
+        self.state.lock().map_err(|_| PresenceError::Backend("presence lock poisoned".into()))
+    }
+}
+
+#[async_trait]
+impl Presence for MemoryPresence {
+    async fn connect(&self, connection: &ConnectionId, user: &UserId) -> PresenceResult<Connected> {
+        let mut state = self.state()?;
+        let connections = state.users.entry(user.clone()).or_default();
+        let came_online = connections.is_empty();
+        connections.insert(connection.clone());
+        state.connections.insert(connection.clone(), ConnectionInfo { user: user.clone(), room: RoomId::LOBBY });
+        let entered_lobby = state.enter(connection, user, RoomId::LOBBY);
+        Ok(Connected { came_online, entered_lobby })
+    }
+
+    async fn connection(&self, connection: &ConnectionId) -> PresenceResult<Option<ConnectionInfo>> {
+        Ok(self.state()?.connections.get(connection).cloned())
+    }
+
+    async fn move_to(&self, connection: &ConnectionId, to: RoomId, capacity: u32) -> PresenceResult<MoveOutcome> {
+        let mut state = self.state()?;
+        let Some(info) = state.connections.get(connection).cloned() else {
+            return Ok(MoveOutcome::UnknownConnection);
+        };
+        if info.room == to {
+            return Ok(MoveOutcome::AlreadyThere);
+        }
+        if !to.is_lobby() {
+            if state.closed.contains(&to) {
+                return Ok(MoveOutcome::Closed);
+            }
+            let members = state.rooms.get(&to).map(|r| r.members.as_slice()).unwrap_or_default();
+            let inside = members.iter().any(|(member, _)| *member == info.user);
+            if !inside && members.len() >= capacity as usize {
+                return Ok(MoveOutcome::Full);
+            }
+        }
+        let from = state.leave(connection, &info.user, info.room);
+        let user_entered = state.enter(connection, &info.user, to);
+        if let Some(entry) = state.connections.get_mut(connection) {
+            entry.room = to;
+        }
+        Ok(MoveOutcome::Moved(Moved { from, user_entered }))
+    }
+
+    async fn disconnect(&self, connection: &ConnectionId) -> PresenceResult<Option<Disconnected>> {
+        let mut state = self.state()?;
+        let Some(info) = state.connections.remove(connection) else { return Ok(None) };
+        let from = state.leave(connection, &info.user, info.room);
+        let went_offline = match state.users.get_mut(&info.user) {
+            Some(connections) => {
+                connections.remove(connection);
+                connections.is_empty()
+            }
+            None => true,
+        };
+        if went_offline {
+            state.users.remove(&info.user);
+        }
+        state.rate_windows.retain(|key, _| !key.ends_with(connection.as_str()));
+        Ok(Some(Disconnected { user: info.user, from, went_offline }))
+    }
+
+    async fn room_users(&self, room: RoomId) -> PresenceResult<Vec<UserId>> {
+        let state = self.state()?;
+        Ok(state.rooms.get(&room).map(|r| r.members.iter().map(|(user, _)| user.clone()).collect()).unwrap_or_default())
+    }
+
+    async fn room_counts(&self, rooms: &[RoomId]) -> PresenceResult<Vec<u32>> {
+        let state = self.state()?;
+        Ok(rooms.iter().map(|room| state.rooms.get(room).map_or(0, |r| r.members.len() as u32)).collect())
+    }
+
+    async fn room_connections(&self, room: RoomId) -> PresenceResult<Vec<ConnectionId>> {
+        let state = self.state()?;
+        Ok(state.rooms.get(&room).map(|r| r.connections.iter().cloned().collect()).unwrap_or_default())
+    }
+
+    async fn user_connections(&self, user: &UserId) -> PresenceResult<Vec<ConnectionId>> {
+        let state = self.state()?;
+        Ok(state.users.get(user).map(|c| c.iter().cloned().collect()).unwrap_or_default())
+    }
+
+    async fn user_rooms(&self, user: &UserId) -> PresenceResult<Vec<RoomId>> {
+        let state = self.state()?;
+        let mut rooms: Vec<RoomId> = state
+            .users
+            .get(user)
+            .into_iter()
+            .flatten()
+            .filter_map(|connection| state.connections.get(connection).map(|info| info.room))
+            .collect();
+        rooms.sort();
+        rooms.dedup();
+        Ok(rooms)
+    }
+
+    async fn online(&self, users: &[UserId]) -> PresenceResult<Vec<UserId>> {
+        let state = self.state()?;
+        Ok(users.iter().filter(|user| state.users.contains_key(*user)).cloned().collect())
+    }
+
+    async fn hit_rate_limit(&self, key: &str, limit: u32, window: Duration) -> PresenceResult<Option<Duration>> {
+        let mut state = self.state()?;
+        let now = Instant::now();
+        let attempts = state.rate_windows.entry(key.to_owned()).or_default();
+        while attempts.front().is_some_and(|at| now.duration_since(*at) >= window) {
+            attempts.pop_front();
+        }
+        attempts.push_back(now);
+        if attempts.len() <= limit as usize {
+            return Ok(None);
+        }
+        // The attempt that must age out before one more is allowed.
+        let oldest_counted = attempts[attempts.len() - limit.max(1) as usize];
+        Ok(Some(window.saturating_sub(now.duration_since(oldest_counted))))
+    }
+}

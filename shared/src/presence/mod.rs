@@ -1,0 +1,115 @@
+//! Who is connected, and where: volatile state shared by every function instance.
+//!
+//! The lobby is room 0 here, so "moving" a connection is one operation whichever way it
+//! goes. Every change that touches several keys is one atomic step of the implementation
+//! (one lock in [`memory`], one Lua script in `redis`), so concurrent instances never see
+//! half of it; in particular the capacity check and the move are one step.
+
+#[cfg(feature = "memory")]
+pub mod memory;
+#[cfg(feature = "redis")]
+pub mod redis;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::domain::{ConnectionId, RoomId, UserId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PresenceError {
+    #[error("presence backend: {0}")]
+    Backend(String),
+    #[error("unsupported presence url (enable the backend's cargo feature?)")]
+    UnsupportedUrl,
+}
+
+pub type PresenceResult<T> = Result<T, PresenceError>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    pub user: UserId,
+    pub room: RoomId,
+}
+
+/// A new connection, registered in the lobby.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Connected {
+    /// The user had no other connection: they just came online.
+    pub came_online: bool,
+    /// The user had no other connection in the lobby.
+    pub entered_lobby: bool,
+}
+
+/// What leaving a room did to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Departure {
+    pub room: RoomId,
+    /// The user's last connection left the room.
+    pub user_left: bool,
+    /// Nobody is left: the room is now closed and no one can join it again.
+    pub room_closed: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Moved {
+    pub from: Departure,
+    /// The user's first connection entered the destination.
+    pub user_entered: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MoveOutcome {
+    Moved(Moved),
+    /// Already there; nothing changed.
+    AlreadyThere,
+    /// The room holds `capacity` users and the user is not one of them.
+    Full,
+    /// The room closed (its last member left) before this move.
+    Closed,
+    UnknownConnection,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disconnected {
+    pub user: UserId,
+    pub from: Departure,
+    /// The user has no connection left.
+    pub went_offline: bool,
+}
+
+#[async_trait]
+pub trait Presence: Send + Sync {
+    async fn connect(&self, connection: &ConnectionId, user: &UserId) -> PresenceResult<Connected>;
+    async fn connection(&self, connection: &ConnectionId) -> PresenceResult<Option<ConnectionInfo>>;
+    /// Moves a connection; a room other than the lobby admits at most `capacity` users.
+    async fn move_to(&self, connection: &ConnectionId, to: RoomId, capacity: u32) -> PresenceResult<MoveOutcome>;
+    /// Forgets a connection; `None` when it was already gone.
+    async fn disconnect(&self, connection: &ConnectionId) -> PresenceResult<Option<Disconnected>>;
+    /// The room's users, longest present first.
+    async fn room_users(&self, room: RoomId) -> PresenceResult<Vec<UserId>>;
+    /// How many users are in each room.
+    async fn room_counts(&self, rooms: &[RoomId]) -> PresenceResult<Vec<u32>>;
+    async fn room_connections(&self, room: RoomId) -> PresenceResult<Vec<ConnectionId>>;
+    async fn user_connections(&self, user: &UserId) -> PresenceResult<Vec<ConnectionId>>;
+    /// The distinct rooms (lobby included) the user's connections are in.
+    async fn user_rooms(&self, user: &UserId) -> PresenceResult<Vec<RoomId>>;
+    /// The users among `users` with at least one connection.
+    async fn online(&self, users: &[UserId]) -> PresenceResult<Vec<UserId>>;
+    /// Counts one attempt against `key`; `Some(wait)` when over `limit` in the sliding `window`.
+    async fn hit_rate_limit(&self, key: &str, limit: u32, window: Duration) -> PresenceResult<Option<Duration>>;
+}
+
+/// Opens the presence a `CHATTING_REDIS_URL` names, or the in-process one without it.
+pub async fn connect(redis_url: Option<&str>) -> PresenceResult<std::sync::Arc<dyn Presence>> {
+    match redis_url {
+        #[cfg(feature = "redis")]
+        Some(url) => Ok(std::sync::Arc::new(redis::RedisPresence::connect(url, "chatting").await?)),
+        #[cfg(not(feature = "redis"))]
+        Some(_) => Err(PresenceError::UnsupportedUrl),
+        #[cfg(feature = "memory")]
+        None => Ok(std::sync::Arc::new(memory::MemoryPresence::default())),
+        #[cfg(not(feature = "memory"))]
+        None => Err(PresenceError::UnsupportedUrl),
+    }
+}

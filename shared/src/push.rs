@@ -1,0 +1,95 @@
+//! Sending frames to connections: API Gateway's Management API (`POST @connections/{id}`),
+//! through the AWS SDK in AWS and locally alike.
+
+use async_trait::async_trait;
+use aws_sdk_apigatewaymanagement::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_apigatewaymanagement::primitives::Blob;
+
+use crate::domain::ConnectionId;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// The connection no longer exists (HTTP 410): purge it.
+    #[error("connection is gone")]
+    Gone,
+    #[error("push failed: {0}")]
+    Failed(String),
+}
+
+#[async_trait]
+pub trait Pusher: Send + Sync {
+    async fn push(&self, connection: &ConnectionId, frame: &str) -> Result<(), PushError>;
+}
+
+/// Credentials for signing Management API calls.
+#[derive(Clone)]
+pub struct SigningKeys {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+    pub region: String,
+}
+
+impl std::fmt::Debug for SigningKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeys").field("region", &self.region).finish_non_exhaustive()
+    }
+}
+
+impl SigningKeys {
+    /// Lambda puts the function role's credentials in the environment for the life of the
+    /// execution environment; locally any non-empty pair signs for the local gateway.
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Self {
+            access_key_id: var("AWS_ACCESS_KEY_ID").unwrap_or_else(|| "local".into()),
+            secret_access_key: var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|| "local".into()),
+            session_token: var("AWS_SESSION_TOKEN"),
+            region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).unwrap_or_else(|| "us-east-1".into()),
+        }
+    }
+}
+
+/// The Management API client. `endpoint` is `https://{api}.execute-api.{region}.amazonaws.com/{stage}`
+/// in AWS and the local gateway's own address locally.
+#[derive(Clone, Debug)]
+pub struct ApiGatewayPusher {
+    client: aws_sdk_apigatewaymanagement::Client,
+}
+
+impl ApiGatewayPusher {
+    pub fn new(endpoint: &str, keys: SigningKeys) -> Self {
+        let credentials = Credentials::new(
+            keys.access_key_id,
+            keys.secret_access_key,
+            keys.session_token,
+            None,
+            "chatting-environment",
+        );
+        let config = aws_sdk_apigatewaymanagement::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(keys.region))
+            .endpoint_url(endpoint.trim_end_matches('/'))
+            .credentials_provider(credentials)
+            .build();
+        Self { client: aws_sdk_apigatewaymanagement::Client::from_conf(config) }
+    }
+}
+
+#[async_trait]
+impl Pusher for ApiGatewayPusher {
+    async fn push(&self, connection: &ConnectionId, frame: &str) -> Result<(), PushError> {
+        let sent = self
+            .client
+            .post_to_connection()
+            .connection_id(connection.as_str())
+            .data(Blob::new(frame.as_bytes()))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(()),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_gone_exception()) => Err(PushError::Gone),
+            Err(err) => Err(PushError::Failed(aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&err).to_string())),
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! `chat.send` and `chat.history`.
+
+use serde_json::{Value, json};
+
+use super::{Caller, Chat, Delivery, ServiceError, to_user};
+use crate::clock::rfc3339_ms;
+use crate::domain::{ClientMsgId, MessageText, UserId};
+use crate::protocol::{Bounds, Event, HistoryTarget, Message, MessageKind, User};
+use crate::store::{HistoryScope, MessageRecord, NewMessage, StoreError, StoredMessage};
+
+fn to_message(record: MessageRecord) -> Message {
+    Message {
+        message_id: record.message_id,
+        kind: record.kind,
+        room_id: record.room_id,
+        group_id: record.group_id,
+        to: record.recipient,
+        from: User { user_id: record.sender, nick: record.sender_nick, group_id: record.sender_group },
+        text: record.text,
+        sent_at: rfc3339_ms(record.sent_at_ms),
+        seq: record.seq,
+    }
+}
+
+impl Chat {
+    pub(super) async fn chat_send(
+        &self,
+        caller: &Caller,
+        kind: MessageKind,
+        text: MessageText,
+        to: Option<UserId>,
+        client_msg_id: Option<ClientMsgId>,
+    ) -> Result<Value, ServiceError> {
+        let limits = &self.limits;
+        let rate_key = format!("send:{}", caller.connection);
+        if let Some(wait) = self.presence.hit_rate_limit(&rate_key, limits.chat_sends_per_window, limits.chat_send_window).await? {
+            return Err(ServiceError::RateLimited { retry_after_ms: wait.as_millis().max(1) as u64 });
+        }
+        let sender = self.user_record(&caller.user).await?;
+        let mut message = NewMessage {
+            kind,
+            room_id: None,
+            group_id: None,
+            sender: caller.user.clone(),
+            recipient: None,
+            text,
+            client_msg_id,
+        };
+        let recipients = match kind {
+            MessageKind::All => {
+                message.room_id = Some(caller.room);
+                self.presence.room_connections(caller.room).await?
+            }
+            MessageKind::Group => {
+                let group = sender.group_id.clone().ok_or_else(|| ServiceError::Invalid("you are in no group".into()))?;
+                let members = self.store.group_members(&group).await?;
+                message.group_id = Some(group);
+                let mut connections = Vec::new();
+                for member in self.presence.online(&members).await? {
+                    connections.extend(self.presence.user_connections(&member).await?);
+                }
+                connections
+            }
+            MessageKind::Whisper => {
+                let to = to.ok_or_else(|| ServiceError::Invalid("to is required for a whisper".into()))?;
+                if to == caller.user {
+                    return Err(ServiceError::Invalid("whisper to someone else".into()));
+                }
+                let mut connections = self.presence.user_connections(&to).await?;
+                if connections.is_empty() {
+                    return Err(ServiceError::NoInfo(format!("{to} is not online")));
+                }
+                connections.extend(self.presence.user_connections(&caller.user).await?);
+                message.recipient = Some(to);
+                connections
+            }
+        };
+        let stored: StoredMessage = match self.store.append_message(&message).await {
+            Ok(stored) => stored,
+            Err(StoreError::NotFound) => return Err(ServiceError::NoInfo(format!("room {} is closed", caller.room))),
+            Err(err) => return Err(err.into()),
+        };
+        if !stored.duplicate {
+            let event = Event::ChatIn(Message {
+                message_id: stored.message_id,
+                kind,
+                room_id: message.room_id,
+                group_id: message.group_id,
+                to: message.recipient,
+                from: to_user(&sender),
+                text: message.text,
+                sent_at: rfc3339_ms(stored.sent_at_ms),
+                seq: stored.seq,
+            });
+            self.deliver(vec![Delivery::new(event, recipients)]).await;
+        }
+        Ok(json!({ "messageId": stored.message_id, "seq": stored.seq, "sentAt": rfc3339_ms(stored.sent_at_ms) }))
+    }
+
+    pub(super) async fn chat_history(
+        &self,
+        caller: &Caller,
+        target: HistoryTarget,
+        bounds: Bounds,
+        limit: u32,
+    ) -> Result<Value, ServiceError> {
+        let scope = match target {
+            HistoryTarget::Room(room) => {
+                let room = room.unwrap_or(caller.room);
+                if room != caller.room {
+                    return Err(ServiceError::Forbidden(format!("only members read room {room}'s history")));
+                }
+                HistoryScope::Room(room)
+            }
+            HistoryTarget::Whisper(with) => HistoryScope::Whisper(caller.user.clone(), with),
+            HistoryTarget::Group(group) => {
+                let own = self.user_record(&caller.user).await?.group_id;
+                if own.as_ref() != Some(&group) {
+                    return Err(ServiceError::Forbidden(format!("only members read group {group}'s history")));
+                }
+                HistoryScope::Group(group)
+            }
+        };
+        let page = self.store.history(&scope, bounds, limit).await?;
+        let messages: Vec<Message> = page.messages.into_iter().map(to_message).collect();
+        Ok(json!({ "messages": messages, "hasMore": page.has_more }))
+    }
+}

@@ -1,0 +1,315 @@
+//! The use cases. Nothing here knows of Lambda or HTTP: the functions hand in parsed
+//! values and get back replies, while events go out through the [`Pusher`].
+//!
+//! - [`auth`]: signup, login, token refresh and logout (the HTTP API).
+//! - [`Chat`]: one WebSocket connection's life: [`Chat::connect`], [`Chat::handle_frame`],
+//!   [`Chat::disconnect`]; the actions live in [`users`], [`rooms`], [`groups`], [`messages`].
+
+pub mod auth;
+mod error;
+mod groups;
+mod messages;
+mod rooms;
+mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+pub use error::ServiceError;
+
+use crate::auth::TokenKeys;
+use crate::clock::rfc3339_ms;
+use crate::domain::{ConnectionId, GroupId, RoomId, UserId};
+use crate::presence::{Departure, Presence};
+use crate::protocol::{self, Change, ClientFrame, Code, Command, Event, FrameError, Reply, ServerFrame, User};
+use crate::push::{PushError, Pusher};
+use crate::store::{Store, UserRecord};
+
+/// How many Management API calls one fan-out keeps in flight.
+const FAN_OUT_CONCURRENCY: usize = 32;
+
+/// Limits a deployment may tune.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub chat_sends_per_window: u32,
+    pub chat_send_window: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { chat_sends_per_window: 20, chat_send_window: Duration::from_secs(10) }
+    }
+}
+
+/// One event and the connections it goes to.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub event: Event,
+    pub to: Vec<ConnectionId>,
+}
+
+impl Delivery {
+    fn new(event: Event, to: Vec<ConnectionId>) -> Self {
+        Self { event, to }
+    }
+}
+
+/// Everything a WebSocket function needs; built once per cold start.
+#[derive(Clone)]
+pub struct Chat {
+    pub store: Arc<dyn Store>,
+    pub presence: Arc<dyn Presence>,
+    pub pusher: Arc<dyn Pusher>,
+    pub keys: TokenKeys,
+    pub limits: Limits,
+}
+
+/// The connection a frame came from, resolved from presence.
+#[derive(Debug, Clone)]
+struct Caller {
+    connection: ConnectionId,
+    user: UserId,
+    room: RoomId,
+}
+
+fn to_user(record: &UserRecord) -> User {
+    User { user_id: record.user_id.clone(), nick: record.nick.clone(), group_id: record.group_id.clone() }
+}
+
+fn reply_ok(request_id: Option<String>, data: Value) -> String {
+    ServerFrame::Reply(Reply { request_id, ok: true, code: Code::Success, data: Some(data), message: None }).to_json()
+}
+
+fn reply_err(request_id: Option<String>, err: &ServiceError) -> String {
+    let data = match err {
+        ServiceError::RateLimited { retry_after_ms } => Some(json!({ "retryAfterMs": retry_after_ms })),
+        _ => None,
+    };
+    ServerFrame::Reply(Reply { request_id, ok: false, code: err.code(), data, message: Some(err.public_message()) })
+        .to_json()
+}
+
+fn system_error(code: Code, message: String) -> String {
+    ServerFrame::Event(Event::SystemError { code, message }).to_json()
+}
+
+impl Chat {
+    async fn user_record(&self, user: &UserId) -> Result<UserRecord, ServiceError> {
+        self.store.user(user).await?.ok_or_else(|| ServiceError::NoInfo(format!("no user {user}")))
+    }
+
+    /// `$connect`: checks the token and registers the connection in the lobby.
+    pub async fn connect(&self, connection: &ConnectionId, token: Option<&str>) -> Result<UserId, ServiceError> {
+        let user_id = self.keys.verify(token.unwrap_or_default())?;
+        let record = self
+            .store
+            .user(&user_id)
+            .await?
+            .ok_or_else(|| ServiceError::Unauthenticated("the token's user does not exist".into()))?;
+        let connected = self.presence.connect(connection, &user_id).await?;
+        tracing::info!(%connection, user = %user_id, "connected");
+        let mut deliveries = Vec::new();
+        if connected.entered_lobby {
+            let mut lobby = self.presence.room_connections(RoomId::LOBBY).await?;
+            // API Gateway refuses posts to a connection until its $connect has returned.
+            lobby.retain(|c| c != connection);
+            deliveries.push(Delivery::new(Event::LobbyUsersRefresh { change: Change::Joined, user: to_user(&record) }, lobby));
+        }
+        if connected.came_online {
+            if let Some(group) = &record.group_id {
+                deliveries.extend(self.group_refresh(group, Some(connection)).await?);
+            }
+        }
+        self.deliver(deliveries).await;
+        Ok(user_id)
+    }
+
+    /// `$disconnect`, a 410 from the Management API, or an idle timeout: the connection
+    /// leaves its room (with owner handover and closing) and the user may go offline.
+    pub async fn disconnect(&self, connection: &ConnectionId) -> Result<(), ServiceError> {
+        let deliveries = self.forget(connection).await?;
+        self.deliver(deliveries).await;
+        Ok(())
+    }
+
+    async fn forget(&self, connection: &ConnectionId) -> Result<Vec<Delivery>, ServiceError> {
+        let Some(gone) = self.presence.disconnect(connection).await? else { return Ok(Vec::new()) };
+        tracing::info!(%connection, user = %gone.user, "disconnected");
+        let record = self.store.user(&gone.user).await?;
+        let Some(record) = record else { return Ok(Vec::new()) };
+        let mut deliveries = self.after_departure(&record, gone.from).await?;
+        if gone.went_offline {
+            if let Some(group) = &record.group_id {
+                deliveries.extend(self.group_refresh(group, None).await?);
+            }
+        }
+        Ok(deliveries)
+    }
+
+    /// `$default`: one client frame in, one reply frame out (the route response).
+    pub async fn handle_frame(&self, connection: &ConnectionId, text: &str) -> String {
+        let frame = match protocol::parse_frame(text) {
+            Ok(frame) => frame,
+            Err(FrameError::NotAnObject(message)) => return system_error(Code::Invalid, message),
+            Err(err @ FrameError::TooLarge(_)) => return system_error(Code::TooLarge, err.to_string()),
+            Err(FrameError::BadEnvelope { request_id, message }) => {
+                return reply_err(request_id, &ServiceError::Invalid(message));
+            }
+        };
+        let ClientFrame { action, request_id, data } = frame;
+        match self.run(connection, &action, data).await {
+            Ok(data) => reply_ok(request_id, data),
+            Err(err) => {
+                err.log(&action);
+                reply_err(request_id, &err)
+            }
+        }
+    }
+
+    async fn run(&self, connection: &ConnectionId, action: &str, data: serde_json::Map<String, Value>) -> Result<Value, ServiceError> {
+        let command = Command::parse(action, data)?;
+        let info = self.presence.connection(connection).await?.ok_or_else(|| {
+            ServiceError::Unauthenticated("this connection is no longer registered; reconnect".into())
+        })?;
+        let caller = Caller { connection: connection.clone(), user: info.user, room: info.room };
+        match command {
+            Command::Ping => Ok(json!({ "serverTime": rfc3339_ms(crate::clock::now_ms()) })),
+            Command::UserMe => self.user_me(&caller).await,
+            Command::UserInfo { user_id } => self.user_info(&user_id).await,
+            Command::UserUpdate { nick } => self.user_update(&caller, &nick).await,
+            Command::UserListInLobby => self.users_in(RoomId::LOBBY).await.map(|users| json!({ "users": users })),
+            Command::UserListInRoom => {
+                let users = self.users_in(caller.room).await?;
+                Ok(json!({ "roomId": caller.room, "users": users }))
+            }
+            Command::RoomList => self.room_list().await,
+            Command::RoomCreate { title, password, capacity } => self.room_create(&caller, title, password, capacity).await,
+            Command::RoomJoin { room_id, password } => self.room_join(&caller, room_id, password).await,
+            Command::RoomLeave => self.room_leave(&caller).await,
+            Command::RoomInfo { room_id } => self.room_info_of(&caller, room_id).await,
+            Command::RoomUpdate { title, password, capacity } => self.room_update(&caller, title, password, capacity).await,
+            Command::GroupList => self.group_list().await,
+            Command::GroupCreate { group_id } => self.group_create(&caller, &group_id).await,
+            Command::GroupJoin { group_id } => self.group_join(&caller, &group_id).await,
+            Command::GroupLeave => self.group_leave(&caller).await,
+            Command::ChatSend { kind, text, to, client_msg_id } => self.chat_send(&caller, kind, text, to, client_msg_id).await,
+            Command::ChatHistory { target, bounds, limit } => self.chat_history(&caller, target, bounds, limit).await,
+        }
+    }
+
+    /// The users of a room (or the lobby) as `User`s, longest present first.
+    async fn users_in(&self, room: RoomId) -> Result<Vec<User>, ServiceError> {
+        let ids = self.presence.room_users(room).await?;
+        let mut records = self.store.users(&ids).await?;
+        records.sort_by_key(|r| ids.iter().position(|id| *id == r.user_id));
+        Ok(records.iter().map(to_user).collect())
+    }
+
+    /// Events for a user's connection leaving a room or the lobby: the `left` event, and
+    /// for rooms the owner handover, the room's refresh, or its closing.
+    async fn after_departure(&self, user: &UserRecord, departure: Departure) -> Result<Vec<Delivery>, ServiceError> {
+        let mut deliveries = Vec::new();
+        if !departure.user_left {
+            return Ok(deliveries);
+        }
+        let room = departure.room;
+        if room.is_lobby() {
+            let lobby = self.presence.room_connections(RoomId::LOBBY).await?;
+            deliveries.push(Delivery::new(Event::LobbyUsersRefresh { change: Change::Left, user: to_user(user) }, lobby));
+            return Ok(deliveries);
+        }
+        if departure.room_closed {
+            self.store.close_room(room).await?;
+            tracing::info!(%room, "room closed");
+            let lobby = self.presence.room_connections(RoomId::LOBBY).await?;
+            deliveries.push(Delivery::new(Event::RoomListRefresh { room_id: room, room: None }, lobby));
+            return Ok(deliveries);
+        }
+        let members = self.presence.room_connections(room).await?;
+        deliveries.push(Delivery::new(
+            Event::RoomUsersRefresh { room_id: room, change: Change::Left, user: to_user(user) },
+            members,
+        ));
+        if let Some(record) = self.store.room(room).await? {
+            if record.owner == user.user_id {
+                if let Some(heir) = self.presence.room_users(room).await?.into_iter().next() {
+                    let changes = crate::store::RoomChanges { owner: Some(heir.clone()), ..Default::default() };
+                    self.store.update_room(room, &changes).await?;
+                    tracing::info!(%room, owner = %heir, "room owner handed over");
+                }
+            }
+        }
+        deliveries.extend(self.room_refresh(room).await?);
+        Ok(deliveries)
+    }
+
+    /// Events for a user's connection entering a room or the lobby.
+    async fn after_arrival(&self, user: &UserRecord, room: RoomId, user_entered: bool) -> Result<Vec<Delivery>, ServiceError> {
+        if !user_entered {
+            return Ok(Vec::new());
+        }
+        let connections = self.presence.room_connections(room).await?;
+        if room.is_lobby() {
+            let event = Event::LobbyUsersRefresh { change: Change::Joined, user: to_user(user) };
+            return Ok(vec![Delivery::new(event, connections)]);
+        }
+        let event = Event::RoomUsersRefresh { room_id: room, change: Change::Joined, user: to_user(user) };
+        let mut deliveries = vec![Delivery::new(event, connections)];
+        deliveries.extend(self.room_refresh(room).await?);
+        Ok(deliveries)
+    }
+
+    /// `group.list.refresh` for one group, to the lobby and the group's online members.
+    async fn group_refresh(&self, group: &GroupId, except: Option<&ConnectionId>) -> Result<Vec<Delivery>, ServiceError> {
+        let members = self.store.group_members(group).await?;
+        let online = self.presence.online(&members).await?;
+        let mut to = self.presence.room_connections(RoomId::LOBBY).await?;
+        for member in &online {
+            to.extend(self.presence.user_connections(member).await?);
+        }
+        to.sort();
+        to.dedup();
+        to.retain(|c| Some(c) != except);
+        let summary = protocol::GroupSummary { group_id: group.clone(), members: members.len() as u32, online: online.len() as u32 };
+        Ok(vec![Delivery::new(Event::GroupListRefresh(summary), to)])
+    }
+
+    /// Sends every delivery; a connection that answers 410 is purged like a disconnect,
+    /// and the events that purge causes are sent in turn.
+    pub async fn deliver(&self, mut deliveries: Vec<Delivery>) {
+        while !deliveries.is_empty() {
+            let mut gone: Vec<ConnectionId> = Vec::new();
+            for delivery in deliveries.drain(..) {
+                let frame = ServerFrame::Event(delivery.event).to_json();
+                let frame = frame.as_str();
+                let results: Vec<(ConnectionId, Result<(), PushError>)> = futures::stream::iter(delivery.to)
+                    .map(|connection| async move {
+                        let result = self.pusher.push(&connection, frame).await;
+                        (connection, result)
+                    })
+                    .buffer_unordered(FAN_OUT_CONCURRENCY)
+                    .collect()
+                    .await;
+                for (connection, result) in results {
+                    match result {
+                        Ok(()) => {}
+                        Err(PushError::Gone) => gone.push(connection),
+                        Err(PushError::Failed(reason)) => tracing::warn!(%connection, %reason, "push failed"),
+                    }
+                }
+            }
+            gone.sort();
+            gone.dedup();
+            for connection in gone {
+                tracing::info!(%connection, "connection gone; purging");
+                match self.forget(&connection).await {
+                    Ok(more) => deliveries.extend(more),
+                    Err(err) => tracing::warn!(%connection, error = %err, "purge failed"),
+                }
+            }
+        }
+    }
+}

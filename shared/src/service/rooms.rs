@@ -1,0 +1,157 @@
+//! `room.*` actions and the room events every membership change causes.
+
+use serde_json::{Value, json};
+
+use super::{Caller, Chat, Delivery, ServiceError};
+use crate::auth;
+use crate::domain::{Capacity, RoomId, RoomPassword, RoomTitle};
+use crate::presence::MoveOutcome;
+use crate::protocol::{Event, RoomInfo, RoomSummary};
+use crate::store::{NewRoom, RoomChanges, RoomRecord};
+
+fn summary(record: &RoomRecord, count: u32) -> RoomSummary {
+    RoomSummary {
+        room_id: record.room_id,
+        title: record.title.clone(),
+        has_password: record.password_hash.is_some(),
+        count,
+        capacity: record.capacity,
+        owner: record.owner.clone(),
+    }
+}
+
+async fn hash_room_password(password: Option<RoomPassword>) -> Result<Option<String>, ServiceError> {
+    match password.filter(|p| !p.is_empty()) {
+        Some(password) => Ok(Some(auth::hash_password(password.expose()).await?)),
+        None => Ok(None),
+    }
+}
+
+impl Chat {
+    async fn open_room(&self, room: RoomId) -> Result<RoomRecord, ServiceError> {
+        match self.store.room(room).await? {
+            Some(record) if !record.closed => Ok(record),
+            _ => Err(ServiceError::NoInfo(format!("no open room {room}"))),
+        }
+    }
+
+    async fn room_info(&self, record: &RoomRecord) -> Result<RoomInfo, ServiceError> {
+        let members = self.users_in(record.room_id).await?;
+        Ok(RoomInfo { summary: summary(record, members.len() as u32), members })
+    }
+
+    /// `room.info.refresh` to the room and `room.list.refresh` to the lobby.
+    pub(super) async fn room_refresh(&self, room: RoomId) -> Result<Vec<Delivery>, ServiceError> {
+        let Some(record) = self.store.room(room).await?.filter(|r| !r.closed) else { return Ok(Vec::new()) };
+        let info = self.room_info(&record).await?;
+        let listed = Event::RoomListRefresh { room_id: room, room: Some(info.summary.clone()) };
+        Ok(vec![
+            Delivery::new(Event::RoomInfoRefresh(info), self.presence.room_connections(room).await?),
+            Delivery::new(listed, self.presence.room_connections(RoomId::LOBBY).await?),
+        ])
+    }
+
+    /// Moves the caller's connection into `room` (or the lobby) and sends what that changed.
+    async fn enter(&self, caller: &Caller, room: RoomId, capacity: u32) -> Result<(), ServiceError> {
+        let moved = match self.presence.move_to(&caller.connection, room, capacity).await? {
+            MoveOutcome::Moved(moved) => moved,
+            MoveOutcome::AlreadyThere => return Ok(()),
+            MoveOutcome::Full => return Err(ServiceError::NoSpace(format!("room {room} is full"))),
+            MoveOutcome::Closed => return Err(ServiceError::NoInfo(format!("no open room {room}"))),
+            MoveOutcome::UnknownConnection => {
+                return Err(ServiceError::Unauthenticated("this connection is no longer registered; reconnect".into()));
+            }
+        };
+        let user = self.user_record(&caller.user).await?;
+        let mut deliveries = self.after_departure(&user, moved.from).await?;
+        deliveries.extend(self.after_arrival(&user, room, moved.user_entered).await?);
+        self.deliver(deliveries).await;
+        Ok(())
+    }
+
+    pub(super) async fn room_list(&self) -> Result<Value, ServiceError> {
+        let rooms = self.store.open_rooms().await?;
+        let ids: Vec<RoomId> = rooms.iter().map(|r| r.room_id).collect();
+        let counts = self.presence.room_counts(&ids).await?;
+        let summaries: Vec<RoomSummary> = rooms.iter().zip(counts).map(|(room, count)| summary(room, count)).collect();
+        Ok(json!({ "rooms": summaries }))
+    }
+
+    pub(super) async fn room_create(
+        &self,
+        caller: &Caller,
+        title: RoomTitle,
+        password: Option<RoomPassword>,
+        capacity: Capacity,
+    ) -> Result<Value, ServiceError> {
+        let password_hash = hash_room_password(password).await?;
+        let record = self.store.create_room(&NewRoom { title, password_hash, capacity, owner: caller.user.clone() }).await?;
+        tracing::info!(room = %record.room_id, owner = %caller.user, "room created");
+        self.enter(caller, record.room_id, capacity.get()).await?;
+        Ok(json!(self.room_info(&record).await?))
+    }
+
+    pub(super) async fn room_join(&self, caller: &Caller, room: RoomId, password: Option<RoomPassword>) -> Result<Value, ServiceError> {
+        let record = self.open_room(room).await?;
+        if caller.room != room {
+            let already_inside = self.presence.room_users(room).await?.contains(&caller.user);
+            if let (Some(hash), false) = (&record.password_hash, already_inside) {
+                let given = password.as_ref().map(RoomPassword::expose).unwrap_or_default();
+                if !auth::verify_password(given, hash).await {
+                    return Err(ServiceError::Wrong(format!("wrong password for room {room}")));
+                }
+            }
+            self.enter(caller, room, record.capacity.get()).await?;
+        }
+        let record = self.open_room(room).await?;
+        Ok(json!(self.room_info(&record).await?))
+    }
+
+    pub(super) async fn room_leave(&self, caller: &Caller) -> Result<Value, ServiceError> {
+        if caller.room.is_lobby() {
+            return Err(ServiceError::Invalid("already in the lobby".into()));
+        }
+        self.enter(caller, RoomId::LOBBY, 0).await?;
+        Ok(json!({ "roomId": RoomId::LOBBY }))
+    }
+
+    pub(super) async fn room_info_of(&self, caller: &Caller, room: Option<RoomId>) -> Result<Value, ServiceError> {
+        let room = room.unwrap_or(caller.room);
+        if room.is_lobby() {
+            return Err(ServiceError::NoInfo("the lobby is not a room".into()));
+        }
+        let record = self.open_room(room).await?;
+        Ok(json!(self.room_info(&record).await?))
+    }
+
+    pub(super) async fn room_update(
+        &self,
+        caller: &Caller,
+        title: Option<RoomTitle>,
+        password: Option<RoomPassword>,
+        capacity: Option<Capacity>,
+    ) -> Result<Value, ServiceError> {
+        if caller.room.is_lobby() {
+            return Err(ServiceError::Invalid("not in a room".into()));
+        }
+        let record = self.open_room(caller.room).await?;
+        if record.owner != caller.user {
+            return Err(ServiceError::Forbidden("only the room's owner may change it".into()));
+        }
+        if let Some(capacity) = capacity {
+            let count = self.presence.room_counts(&[caller.room]).await?.first().copied().unwrap_or(0);
+            if capacity.get() < count {
+                return Err(ServiceError::Invalid(format!("capacity {} is below the {count} users inside", capacity.get())));
+            }
+        }
+        let password_hash = match password {
+            None => None,
+            Some(password) => Some(hash_room_password(Some(password)).await?),
+        };
+        let changes = RoomChanges { title, password_hash, capacity, owner: None };
+        let record = self.store.update_room(caller.room, &changes).await?;
+        let deliveries = self.room_refresh(caller.room).await?;
+        self.deliver(deliveries).await;
+        Ok(json!(self.room_info(&record).await?))
+    }
+}

@@ -1,0 +1,189 @@
+//! Durable data: users, refresh tokens, rooms, groups and messages.
+//!
+//! [`Store`] is the one interface the use cases see. [`sql::SqlStore`] implements it for
+//! MySQL-compatible servers (production) and SQLite (the embedded default) over sqlx's `Any`
+//! driver: the statements are the same text for both but for the few spelled out in
+//! [`sql::Dialect`], and each backend has its own migrations folder.
+
+pub mod sql;
+
+use async_trait::async_trait;
+
+use crate::domain::{Capacity, ClientMsgId, GroupId, MessageId, MessageText, Nick, RoomId, RoomTitle, UserId};
+use crate::protocol::{Bounds, MessageKind};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("already exists")]
+    Conflict,
+    #[error("not found")]
+    NotFound,
+    #[error("unsupported database url (enable the backend's cargo feature?): {0}")]
+    UnsupportedUrl(String),
+    #[error("stored data does not parse: {0}")]
+    Corrupt(String),
+    #[error("database: {0}")]
+    Backend(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub user_id: UserId,
+    pub nick: Nick,
+    pub group_id: Option<GroupId>,
+    pub password_hash: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRefreshToken {
+    pub token_hash: String,
+    pub user_id: UserId,
+    pub family_id: String,
+    pub expires_at_ms: i64,
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was live; it is now retired and the new one stored in its family.
+    Rotated(UserId),
+    /// The token was retired or revoked already: its whole family is now revoked.
+    Reused,
+    Expired,
+    Unknown,
+}
+
+#[derive(Debug, Clone)]
+pub struct RoomRecord {
+    pub room_id: RoomId,
+    pub title: RoomTitle,
+    pub password_hash: Option<String>,
+    pub capacity: Capacity,
+    pub owner: UserId,
+    pub closed: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRoom {
+    pub title: RoomTitle,
+    pub password_hash: Option<String>,
+    pub capacity: Capacity,
+    pub owner: UserId,
+}
+
+/// Fields to change on a room; `None` keeps the stored value.
+#[derive(Debug, Clone, Default)]
+pub struct RoomChanges {
+    pub title: Option<RoomTitle>,
+    /// `Some(None)` removes the password.
+    pub password_hash: Option<Option<String>>,
+    pub capacity: Option<Capacity>,
+    pub owner: Option<UserId>,
+}
+
+/// A user's move between groups.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GroupMove {
+    /// The group the user was in before, if another one.
+    pub left: Option<GroupId>,
+    /// True when `left` lost its last member and was removed.
+    pub left_removed: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub kind: MessageKind,
+    /// For `all` messages: the room (or lobby) it was said in.
+    pub room_id: Option<RoomId>,
+    pub group_id: Option<GroupId>,
+    pub sender: UserId,
+    pub recipient: Option<UserId>,
+    pub text: MessageText,
+    pub client_msg_id: Option<ClientMsgId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredMessage {
+    pub message_id: MessageId,
+    pub seq: Option<i64>,
+    pub sent_at_ms: i64,
+    /// True when `client_msg_id` was seen within the idempotency window: nothing was stored.
+    pub duplicate: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct MessageRecord {
+    pub message_id: MessageId,
+    pub kind: MessageKind,
+    pub room_id: Option<RoomId>,
+    pub group_id: Option<GroupId>,
+    pub recipient: Option<UserId>,
+    pub sender: UserId,
+    pub sender_nick: Nick,
+    pub sender_group: Option<GroupId>,
+    pub text: MessageText,
+    pub sent_at_ms: i64,
+    pub seq: Option<i64>,
+}
+
+/// Whose messages a history page reads.
+#[derive(Debug, Clone)]
+pub enum HistoryScope {
+    Room(RoomId),
+    Whisper(UserId, UserId),
+    Group(GroupId),
+}
+
+#[derive(Debug, Clone)]
+pub struct HistoryPage {
+    /// Oldest first.
+    pub messages: Vec<MessageRecord>,
+    pub has_more: bool,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// `Conflict` when the id is taken.
+    async fn create_user(&self, user_id: &UserId, nick: &Nick, password_hash: &str) -> StoreResult<()>;
+    async fn user(&self, user_id: &UserId) -> StoreResult<Option<UserRecord>>;
+    /// The users that exist among `user_ids`, in no particular order.
+    async fn users(&self, user_ids: &[UserId]) -> StoreResult<Vec<UserRecord>>;
+    async fn set_nick(&self, user_id: &UserId, nick: &Nick) -> StoreResult<()>;
+
+    async fn insert_refresh_token(&self, token: &NewRefreshToken) -> StoreResult<()>;
+    /// Retires `old_hash` and stores `new` in its family, atomically; see [`Rotation`].
+    async fn rotate_refresh_token(&self, old_hash: &str, new_hash: &str, new_expires_at_ms: i64) -> StoreResult<Rotation>;
+    /// Revokes the family of the token; false when no such token exists.
+    async fn revoke_refresh_family(&self, token_hash: &str) -> StoreResult<bool>;
+
+    async fn create_room(&self, room: &NewRoom) -> StoreResult<RoomRecord>;
+    async fn room(&self, room_id: RoomId) -> StoreResult<Option<RoomRecord>>;
+    /// Open rooms, newest first; the lobby is not a room.
+    async fn open_rooms(&self) -> StoreResult<Vec<RoomRecord>>;
+    /// `NotFound` when the room is closed or missing.
+    async fn update_room(&self, room_id: RoomId, changes: &RoomChanges) -> StoreResult<RoomRecord>;
+    async fn close_room(&self, room_id: RoomId) -> StoreResult<()>;
+
+    /// Creates the group and moves the user into it; `Conflict` when the id is taken.
+    async fn create_group(&self, group_id: &GroupId, user_id: &UserId) -> StoreResult<GroupMove>;
+    /// Moves the user into an existing group; `NotFound` when there is none.
+    async fn join_group(&self, group_id: &GroupId, user_id: &UserId) -> StoreResult<GroupMove>;
+    /// Takes the user out of their group; `left: None` when they were in none.
+    async fn leave_group(&self, user_id: &UserId) -> StoreResult<GroupMove>;
+    /// Every group with its members, oldest group first.
+    async fn groups(&self) -> StoreResult<Vec<(GroupId, Vec<UserId>)>>;
+    async fn group_members(&self, group_id: &GroupId) -> StoreResult<Vec<UserId>>;
+
+    /// Stores a message, giving room messages the room's next `seq` in the same transaction.
+    async fn append_message(&self, message: &NewMessage) -> StoreResult<StoredMessage>;
+    async fn history(&self, scope: &HistoryScope, bounds: Bounds, limit: u32) -> StoreResult<HistoryPage>;
+}
+
+/// Opens the store a `CHATTING_DATABASE_URL` names and brings its schema up to date.
+pub async fn connect(url: &str, max_connections: u32) -> StoreResult<sql::SqlStore> {
+    sql::SqlStore::connect(url, max_connections).await
+}

@@ -1,0 +1,615 @@
+//! [`Store`] on sqlx's `Any` driver: MySQL-compatible servers in production, a SQLite file
+//! as the embedded default. Only the drivers whose cargo features are on are linked in.
+//!
+//! Transactions open with a write so that SQLite takes its write lock first and waits on its
+//! busy timeout instead of failing on a lock upgrade.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Row};
+
+use super::{
+    GroupMove, HistoryPage, HistoryScope, MessageRecord, NewMessage, NewRefreshToken, NewRoom, RoomChanges,
+    RoomRecord, Rotation, Store, StoreError, StoreResult, StoredMessage, UserRecord,
+};
+use crate::clock::now_ms;
+use crate::domain::{Capacity, GroupId, MessageId, MessageText, Nick, RoomId, RoomTitle, UserId};
+use crate::protocol::{Bounds, MessageKind};
+
+/// A `clientMsgId` makes `chat.send` idempotent for this long.
+pub const IDEMPOTENCY_WINDOW_MS: i64 = 10 * 60 * 1000;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static MYSQL_MIGRATIONS: Migrator = sqlx::migrate!("migrations/mysql");
+
+/// The statements that differ between the backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    MySql,
+}
+
+impl Dialect {
+    pub fn of_url(url: &str) -> Option<Dialect> {
+        if url.starts_with("sqlite:") {
+            Some(Dialect::Sqlite)
+        } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
+            Some(Dialect::MySql)
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+fn corrupt(err: crate::domain::Invalid) -> StoreError {
+    StoreError::Corrupt(err.to_string())
+}
+
+fn user_from_row(row: &AnyRow) -> StoreResult<UserRecord> {
+    Ok(UserRecord {
+        user_id: UserId::parse(&row.try_get::<String, _>("user_id")?).map_err(corrupt)?,
+        nick: Nick::parse(&row.try_get::<String, _>("nick")?).map_err(corrupt)?,
+        group_id: row.try_get::<Option<String>, _>("group_id")?.as_deref().map(GroupId::parse).transpose().map_err(corrupt)?,
+        password_hash: row.try_get("password_hash")?,
+    })
+}
+
+fn room_from_row(row: &AnyRow) -> StoreResult<RoomRecord> {
+    Ok(RoomRecord {
+        room_id: RoomId::from_stored(row.try_get("room_id")?),
+        title: RoomTitle::parse(&row.try_get::<String, _>("title")?).map_err(corrupt)?,
+        password_hash: row.try_get("password_hash")?,
+        capacity: Capacity::parse(row.try_get("capacity")?).map_err(corrupt)?,
+        owner: UserId::parse(&row.try_get::<String, _>("owner")?).map_err(corrupt)?,
+        closed: row.try_get::<Option<i64>, _>("closed_at")?.is_some(),
+    })
+}
+
+fn message_from_row(row: &AnyRow) -> StoreResult<MessageRecord> {
+    let room_id = row.try_get::<Option<i64>, _>("room_id")?.map(RoomId::from_stored);
+    let group_id = row.try_get::<Option<String>, _>("group_id")?.as_deref().map(GroupId::parse).transpose().map_err(corrupt)?;
+    let recipient =
+        row.try_get::<Option<String>, _>("recipient")?.as_deref().map(UserId::parse).transpose().map_err(corrupt)?;
+    let kind = if room_id.is_some() {
+        MessageKind::All
+    } else if group_id.is_some() {
+        MessageKind::Group
+    } else {
+        MessageKind::Whisper
+    };
+    Ok(MessageRecord {
+        message_id: MessageId::from_stored(row.try_get("message_id")?),
+        kind,
+        room_id,
+        group_id,
+        recipient,
+        sender: UserId::parse(&row.try_get::<String, _>("sender")?).map_err(corrupt)?,
+        sender_nick: Nick::parse(&row.try_get::<String, _>("nick")?).map_err(corrupt)?,
+        sender_group: row
+            .try_get::<Option<String>, _>("sender_group")?
+            .as_deref()
+            .map(GroupId::parse)
+            .transpose()
+            .map_err(corrupt)?,
+        text: MessageText::parse(&row.try_get::<String, _>("text")?).map_err(corrupt)?,
+        sent_at_ms: row.try_get("created_at")?,
+        seq: row.try_get("seq")?,
+    })
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+const ROOM_COLUMNS: &str = "room_id, title, password_hash, capacity, owner, closed_at";
+
+impl SqlStore {
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+        let dialect = Dialect::of_url(url).ok_or_else(|| StoreError::UnsupportedUrl(redact_url(url)))?;
+        // Installs exactly the drivers whose cargo features are on.
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if dialect == Dialect::Sqlite {
+                        // WAL lets readers run beside the one writer.
+                        sqlx::Executor::execute(&mut *conn, "PRAGMA journal_mode = WAL").await?;
+                        sqlx::Executor::execute(&mut *conn, "PRAGMA synchronous = NORMAL").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?;
+        let store = Self { pool, dialect };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        match self.dialect {
+            Dialect::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Dialect::MySql => MYSQL_MIGRATIONS.run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    async fn group_move(&self, user_id: &UserId, previous: Option<GroupId>, now_in: Option<&GroupId>) -> StoreResult<GroupMove> {
+        let Some(previous) = previous.filter(|p| Some(p) != now_in) else {
+            return Ok(GroupMove::default());
+        };
+        // One statement, so a concurrent join either lands first (group kept) or fails.
+        let removed = sqlx::query(
+            "DELETE FROM user_groups WHERE group_id = ? AND NOT EXISTS (SELECT 1 FROM users WHERE group_id = ?)",
+        )
+        .bind(previous.as_str())
+        .bind(previous.as_str())
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            > 0;
+        tracing::debug!(user = %user_id, group = %previous, removed, "left group");
+        Ok(GroupMove { left: Some(previous), left_removed: removed })
+    }
+
+    async fn current_group(&self, user_id: &UserId) -> StoreResult<Option<GroupId>> {
+        Ok(self.user(user_id).await?.ok_or(StoreError::NotFound)?.group_id)
+    }
+
+    /// The message already stored under this `clientMsgId`, if within the window; an older
+    /// one gives up its id so that the new message can take it.
+    async fn idempotent_replay(&self, message: &NewMessage) -> StoreResult<Option<StoredMessage>> {
+        let Some(client_msg_id) = &message.client_msg_id else { return Ok(None) };
+        let row = sqlx::query(
+            "SELECT message_id, seq, created_at FROM messages WHERE sender = ? AND client_msg_id = ?",
+        )
+        .bind(message.sender.as_str())
+        .bind(client_msg_id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let sent_at_ms: i64 = row.try_get("created_at")?;
+        let message_id: i64 = row.try_get("message_id")?;
+        if now_ms() - sent_at_ms <= IDEMPOTENCY_WINDOW_MS {
+            return Ok(Some(StoredMessage {
+                message_id: MessageId::from_stored(message_id),
+                seq: row.try_get("seq")?,
+                sent_at_ms,
+                duplicate: true,
+            }));
+        }
+        sqlx::query("UPDATE messages SET client_msg_id = NULL WHERE message_id = ?")
+            .bind(message_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(None)
+    }
+
+    async fn insert_message(&self, message: &NewMessage, now: i64) -> StoreResult<StoredMessage> {
+        let mut tx = self.pool.begin().await?;
+        let seq = match message.room_id {
+            None => None,
+            Some(room_id) => {
+                let seq: Option<i64> = match self.dialect {
+                    Dialect::Sqlite => sqlx::query_scalar(
+                        "UPDATE rooms SET last_seq = last_seq + 1 WHERE room_id = ? AND closed_at IS NULL RETURNING last_seq",
+                    )
+                    .bind(room_id.get())
+                    .fetch_optional(&mut *tx)
+                    .await?,
+                    Dialect::MySql => {
+                        let updated = sqlx::query(
+                            "UPDATE rooms SET last_seq = LAST_INSERT_ID(last_seq + 1) WHERE room_id = ? AND closed_at IS NULL",
+                        )
+                        .bind(room_id.get())
+                        .execute(&mut *tx)
+                        .await?;
+                        if updated.rows_affected() == 0 {
+                            None
+                        } else {
+                            Some(sqlx::query_scalar("SELECT CAST(LAST_INSERT_ID() AS SIGNED)").fetch_one(&mut *tx).await?)
+                        }
+                    }
+                };
+                Some(seq.ok_or(StoreError::NotFound)?)
+            }
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO messages (room_id, seq, group_id, sender, recipient, text, client_msg_id, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(message.room_id.map(RoomId::get))
+        .bind(seq)
+        .bind(message.group_id.as_ref().map(|g| g.as_str().to_owned()))
+        .bind(message.sender.as_str())
+        .bind(message.recipient.as_ref().map(|r| r.as_str().to_owned()))
+        .bind(message.text.as_str())
+        .bind(message.client_msg_id.as_ref().map(|c| c.as_str().to_owned()))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let message_id = inserted.last_insert_id().ok_or_else(|| StoreError::Corrupt("no message id".into()))?;
+        tx.commit().await?;
+        Ok(StoredMessage { message_id: MessageId::from_stored(message_id), seq, sent_at_ms: now, duplicate: false })
+    }
+}
+
+/// A database URL without its password, for error messages.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://***{}", &url[..scheme], &url[at..]),
+        _ => url.split('?').next().unwrap_or_default().to_owned(),
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn create_user(&self, user_id: &UserId, nick: &Nick, password_hash: &str) -> StoreResult<()> {
+        let result = sqlx::query("INSERT INTO users (user_id, password_hash, nick, group_id, created_at) VALUES (?, ?, ?, NULL, ?)")
+            .bind(user_id.as_str())
+            .bind(password_hash)
+            .bind(nick.as_str())
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    async fn user(&self, user_id: &UserId) -> StoreResult<Option<UserRecord>> {
+        sqlx::query("SELECT user_id, nick, group_id, password_hash FROM users WHERE user_id = ?")
+            .bind(user_id.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(user_from_row)
+            .transpose()
+    }
+
+    async fn users(&self, user_ids: &[UserId]) -> StoreResult<Vec<UserRecord>> {
+        if user_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders = vec!["?"; user_ids.len()].join(", ");
+        let sql = format!("SELECT user_id, nick, group_id, password_hash FROM users WHERE user_id IN ({placeholders})");
+        let mut query = sqlx::query(&sql);
+        for user_id in user_ids {
+            query = query.bind(user_id.as_str());
+        }
+        query.fetch_all(&self.pool).await?.iter().map(user_from_row).collect()
+    }
+
+    async fn set_nick(&self, user_id: &UserId, nick: &Nick) -> StoreResult<()> {
+        let updated = sqlx::query("UPDATE users SET nick = ? WHERE user_id = ?")
+            .bind(nick.as_str())
+            .bind(user_id.as_str())
+            .execute(&self.pool)
+            .await?;
+        if updated.rows_affected() == 0 {
+            // MySQL counts changed rows: an unchanged nick is still a success.
+            return match self.user(user_id).await? {
+                Some(_) => Ok(()),
+                None => Err(StoreError::NotFound),
+            };
+        }
+        Ok(())
+    }
+
+    async fn insert_refresh_token(&self, token: &NewRefreshToken) -> StoreResult<()> {
+        sqlx::query("INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at) VALUES (?, ?, ?, ?)")
+            .bind(&token.token_hash)
+            .bind(token.user_id.as_str())
+            .bind(&token.family_id)
+            .bind(token.expires_at_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn rotate_refresh_token(&self, old_hash: &str, new_hash: &str, new_expires_at_ms: i64) -> StoreResult<Rotation> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        // The conditional update is the whole race: of two concurrent presentations of one
+        // token exactly one retires it, the other is treated as reuse.
+        let retired = sqlx::query(
+            "UPDATE refresh_tokens SET replaced_by = ? \
+             WHERE token_hash = ? AND replaced_by IS NULL AND revoked_at IS NULL AND expires_at > ?",
+        )
+        .bind(new_hash)
+        .bind(old_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let row = sqlx::query("SELECT user_id, family_id, expires_at FROM refresh_tokens WHERE token_hash = ?")
+            .bind(old_hash)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Ok(Rotation::Unknown);
+        };
+        let family_id: String = row.try_get("family_id")?;
+        if retired == 1 {
+            let user_id: String = row.try_get("user_id")?;
+            sqlx::query("INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at) VALUES (?, ?, ?, ?)")
+                .bind(new_hash)
+                .bind(&user_id)
+                .bind(&family_id)
+                .bind(new_expires_at_ms)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Ok(Rotation::Rotated(UserId::parse(&user_id).map_err(corrupt)?));
+        }
+        let expires_at: i64 = row.try_get("expires_at")?;
+        tx.rollback().await?;
+        if expires_at <= now {
+            return Ok(Rotation::Expired);
+        }
+        sqlx::query("UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL")
+            .bind(now)
+            .bind(&family_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(Rotation::Reused)
+    }
+
+    async fn revoke_refresh_family(&self, token_hash: &str) -> StoreResult<bool> {
+        let revoked = sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = ? WHERE revoked_at IS NULL AND family_id = \
+             (SELECT family_id FROM (SELECT family_id FROM refresh_tokens WHERE token_hash = ?) AS t)",
+        )
+        .bind(now_ms())
+        .bind(token_hash)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if revoked > 0 {
+            return Ok(true);
+        }
+        let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM refresh_tokens WHERE token_hash = ?")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(known.is_some())
+    }
+
+    async fn create_room(&self, room: &NewRoom) -> StoreResult<RoomRecord> {
+        let inserted = sqlx::query(
+            "INSERT INTO rooms (title, password_hash, capacity, owner, last_seq, created_at) VALUES (?, ?, ?, ?, 0, ?)",
+        )
+        .bind(room.title.as_str())
+        .bind(room.password_hash.clone())
+        .bind(i64::from(room.capacity.get()))
+        .bind(room.owner.as_str())
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        let room_id = inserted.last_insert_id().ok_or_else(|| StoreError::Corrupt("no room id".into()))?;
+        Ok(RoomRecord {
+            room_id: RoomId::from_stored(room_id),
+            title: room.title.clone(),
+            password_hash: room.password_hash.clone(),
+            capacity: room.capacity,
+            owner: room.owner.clone(),
+            closed: false,
+        })
+    }
+
+    async fn room(&self, room_id: RoomId) -> StoreResult<Option<RoomRecord>> {
+        if room_id.is_lobby() {
+            return Ok(None);
+        }
+        let sql = format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE room_id = ?");
+        sqlx::query(&sql).bind(room_id.get()).fetch_optional(&self.pool).await?.as_ref().map(room_from_row).transpose()
+    }
+
+    async fn open_rooms(&self) -> StoreResult<Vec<RoomRecord>> {
+        let sql = format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE room_id > 0 AND closed_at IS NULL ORDER BY room_id DESC");
+        sqlx::query(&sql).fetch_all(&self.pool).await?.iter().map(room_from_row).collect()
+    }
+
+    async fn update_room(&self, room_id: RoomId, changes: &RoomChanges) -> StoreResult<RoomRecord> {
+        let (set_password, password_hash) = match &changes.password_hash {
+            None => (0_i64, None),
+            Some(hash) => (1, hash.clone()),
+        };
+        sqlx::query(
+            "UPDATE rooms SET title = COALESCE(?, title), \
+             password_hash = CASE WHEN ? = 1 THEN ? ELSE password_hash END, \
+             capacity = COALESCE(?, capacity), owner = COALESCE(?, owner) \
+             WHERE room_id = ? AND room_id > 0 AND closed_at IS NULL",
+        )
+        .bind(changes.title.as_ref().map(|t| t.as_str().to_owned()))
+        .bind(set_password)
+        .bind(password_hash)
+        .bind(changes.capacity.map(|c| i64::from(c.get())))
+        .bind(changes.owner.as_ref().map(|o| o.as_str().to_owned()))
+        .bind(room_id.get())
+        .execute(&self.pool)
+        .await?;
+        match self.room(room_id).await? {
+            Some(room) if !room.closed => Ok(room),
+            _ => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn close_room(&self, room_id: RoomId) -> StoreResult<()> {
+        sqlx::query("UPDATE rooms SET closed_at = ? WHERE room_id = ? AND room_id > 0 AND closed_at IS NULL")
+            .bind(now_ms())
+            .bind(room_id.get())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_group(&self, group_id: &GroupId, user_id: &UserId) -> StoreResult<GroupMove> {
+        let previous = self.current_group(user_id).await?;
+        let created = sqlx::query("INSERT INTO user_groups (group_id, created_at) VALUES (?, ?)")
+            .bind(group_id.as_str())
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await;
+        match created {
+            Ok(_) => {}
+            Err(err) if is_unique_violation(&err) => return Err(StoreError::Conflict),
+            Err(err) => return Err(err.into()),
+        }
+        sqlx::query("UPDATE users SET group_id = ? WHERE user_id = ?")
+            .bind(group_id.as_str())
+            .bind(user_id.as_str())
+            .execute(&self.pool)
+            .await?;
+        self.group_move(user_id, previous, Some(group_id)).await
+    }
+
+    async fn join_group(&self, group_id: &GroupId, user_id: &UserId) -> StoreResult<GroupMove> {
+        let previous = self.current_group(user_id).await?;
+        if previous.as_ref() == Some(group_id) {
+            return Ok(GroupMove::default());
+        }
+        let joined = sqlx::query(
+            "UPDATE users SET group_id = ? WHERE user_id = ? AND EXISTS (SELECT 1 FROM user_groups WHERE group_id = ?)",
+        )
+        .bind(group_id.as_str())
+        .bind(user_id.as_str())
+        .bind(group_id.as_str())
+        .execute(&self.pool)
+        .await?;
+        if joined.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.group_move(user_id, previous, Some(group_id)).await
+    }
+
+    async fn leave_group(&self, user_id: &UserId) -> StoreResult<GroupMove> {
+        let previous = self.current_group(user_id).await?;
+        if previous.is_none() {
+            return Ok(GroupMove::default());
+        }
+        sqlx::query("UPDATE users SET group_id = NULL WHERE user_id = ?").bind(user_id.as_str()).execute(&self.pool).await?;
+        self.group_move(user_id, previous, None).await
+    }
+
+    async fn groups(&self) -> StoreResult<Vec<(GroupId, Vec<UserId>)>> {
+        let rows = sqlx::query(
+            "SELECT g.group_id AS group_id, u.user_id AS user_id FROM user_groups g \
+             LEFT JOIN users u ON u.group_id = g.group_id ORDER BY g.created_at, g.group_id, u.user_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut groups: Vec<(GroupId, Vec<UserId>)> = Vec::new();
+        for row in &rows {
+            let group_id = GroupId::parse(&row.try_get::<String, _>("group_id")?).map_err(corrupt)?;
+            let member = row.try_get::<Option<String>, _>("user_id")?.as_deref().map(UserId::parse).transpose().map_err(corrupt)?;
+            match groups.last_mut() {
+                Some((last, members)) if *last == group_id => members.extend(member),
+                _ => groups.push((group_id, member.into_iter().collect())),
+            }
+        }
+        Ok(groups)
+    }
+
+    async fn group_members(&self, group_id: &GroupId) -> StoreResult<Vec<UserId>> {
+        let ids: Vec<String> = sqlx::query_scalar("SELECT user_id FROM users WHERE group_id = ? ORDER BY user_id")
+            .bind(group_id.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        ids.iter().map(|id| UserId::parse(id).map_err(corrupt)).collect()
+    }
+
+    async fn append_message(&self, message: &NewMessage) -> StoreResult<StoredMessage> {
+        if let Some(replay) = self.idempotent_replay(message).await? {
+            return Ok(replay);
+        }
+        match self.insert_message(message, now_ms()).await {
+            // A concurrent retry with the same clientMsgId won the insert.
+            Err(StoreError::Backend(err)) if is_unique_violation(&err) && message.client_msg_id.is_some() => {
+                self.idempotent_replay(message).await?.ok_or(StoreError::Backend(err))
+            }
+            other => other,
+        }
+    }
+
+    async fn history(&self, scope: &HistoryScope, bounds: Bounds, limit: u32) -> StoreResult<HistoryPage> {
+        let (filter, key, room_param, text_params): (&str, &str, Option<i64>, Vec<&str>) = match scope {
+            HistoryScope::Room(room_id) => ("m.room_id = ?", "m.seq", Some(room_id.get()), vec![]),
+            HistoryScope::Group(group_id) => ("m.group_id = ?", "m.message_id", None, vec![group_id.as_str()]),
+            HistoryScope::Whisper(a, b) => (
+                "m.room_id IS NULL AND m.group_id IS NULL AND \
+                 ((m.sender = ? AND m.recipient = ?) OR (m.sender = ? AND m.recipient = ?))",
+                "m.message_id",
+                None,
+                vec![a.as_str(), b.as_str(), b.as_str(), a.as_str()],
+            ),
+        };
+        let mut sql = format!(
+            "SELECT m.message_id, m.room_id, m.seq, m.group_id, m.sender, m.recipient, m.text, m.created_at, \
+             u.nick AS nick, u.group_id AS sender_group \
+             FROM messages m JOIN users u ON u.user_id = m.sender WHERE {filter}"
+        );
+        if bounds.before.is_some() {
+            sql.push_str(&format!(" AND {key} < ?"));
+        }
+        if bounds.after.is_some() {
+            sql.push_str(&format!(" AND {key} > ?"));
+        }
+        let newest_first = bounds.after.is_none();
+        sql.push_str(&format!(" ORDER BY {key} {} LIMIT ?", if newest_first { "DESC" } else { "ASC" }));
+        let mut query = sqlx::query(&sql);
+        if let Some(room_id) = room_param {
+            query = query.bind(room_id);
+        }
+        for param in text_params {
+            query = query.bind(param);
+        }
+        for bound in [bounds.before, bounds.after].into_iter().flatten() {
+            query = query.bind(bound);
+        }
+        query = query.bind(i64::from(limit) + 1);
+        let rows = query.fetch_all(&self.pool).await?;
+        let has_more = rows.len() > limit as usize;
+        let mut messages = rows.iter().take(limit as usize).map(message_from_row).collect::<StoreResult<Vec<_>>>()?;
+        if newest_first {
+            messages.reverse();
+        }
+        Ok(HistoryPage { messages, has_more })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_their_dialect() {
+        assert_eq!(Dialect::of_url("sqlite://data/chat.db"), Some(Dialect::Sqlite));
+        assert_eq!(Dialect::of_url("mysql://root@127.0.0.1/test"), Some(Dialect::MySql));
+        assert_eq!(Dialect::of_url("postgres://x"), None);
+    }
+
+    #[test]
+    fn redacted_urls_hide_passwords() {
+        assert_eq!(redact_url("mysql://root:hunter2@db:3306/chat"), "mysql://***@db:3306/chat");
+        assert!(!redact_url("mysql://u:p@h/d?x=1").contains(":p@"));
+    }
+}
