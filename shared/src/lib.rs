@@ -7,8 +7,10 @@
 //! - [`store`]: durable data behind the [`store::Store`] trait (MySQL-compatible or SQLite).
 //! - [`presence`]: who is connected where, behind [`presence::Presence`] (Redis or memory).
 //! - [`push`]: frames to connections through API Gateway's Management API.
-//! - [`service`]: the use cases, which turn commands into replies and events.
-//! - [`config`]: configuration from the environment; [`clock`]: time as the wire shows it.
+//! - [`service`]: the use cases, which turn commands into replies and events;
+//!   [`websocket_event`]: reading API Gateway WebSocket events and answering them.
+//! - [`config`]: configuration from the environment; [`startup`]: clients built once per cold
+//!   start; [`clock`]: time as the wire shows it.
 
 pub mod auth;
 pub mod clock;
@@ -18,4 +20,6 @@ pub mod presence;
 pub mod protocol;
 pub mod push;
 pub mod service;
+pub mod startup;
 pub mod store;
+pub mod websocket_event;

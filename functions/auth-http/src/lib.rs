@@ -1,0 +1,166 @@
+//! `auth-http`: the HTTP API (`/auth/*`, `/health`) behind API Gateway's HTTP API.
+//!
+//! [`handle`] routes one `lambda_http` request; every answer, errors included, is the
+//! JSON envelope of PROTOCOL.md.
+
+use chatting_shared::domain::{Nick, Password, UserId};
+use chatting_shared::protocol::{Code, HttpEnvelope, MAX_HTTP_BODY_BYTES};
+use chatting_shared::service::ServiceError;
+use chatting_shared::service::auth::AuthService;
+use lambda_http::http::{Method, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SignupBody {
+    user_id: String,
+    password: String,
+    nick: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LoginBody {
+    user_id: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RefreshBody {
+    refresh_token: String,
+}
+
+fn respond(status: u16, envelope: &HttpEnvelope) -> Response<Body> {
+    let body = serde_json::to_string(envelope).unwrap_or_default();
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Body::Text(body))
+        .unwrap_or_default()
+}
+
+fn success(status: u16, data: Value) -> Response<Body> {
+    respond(status, &HttpEnvelope { ok: true, code: Code::Success, data: Some(data), message: None })
+}
+
+fn failure(err: &ServiceError) -> Response<Body> {
+    let data = match err {
+        ServiceError::RateLimited { retry_after_ms } => Some(json!({ "retryAfterMs": retry_after_ms })),
+        _ => None,
+    };
+    respond(err.http_status(), &HttpEnvelope { ok: false, code: err.code(), data, message: Some(err.public_message()) })
+}
+
+/// The request body as the named JSON object.
+fn body_as<T: DeserializeOwned>(request: &Request) -> Result<T, ServiceError> {
+    let bytes: &[u8] = match request.body() {
+        Body::Empty => b"",
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => b"",
+    };
+    if bytes.len() > MAX_HTTP_BODY_BYTES {
+        return Err(ServiceError::TooLarge(format!("body is over {MAX_HTTP_BODY_BYTES} bytes")));
+    }
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| ServiceError::Invalid(format!("body is not JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(ServiceError::Invalid("body must be a JSON object".into()));
+    }
+    serde_json::from_value(value).map_err(|e| ServiceError::Invalid(e.to_string()))
+}
+
+fn bearer(request: &Request) -> &str {
+    request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .unwrap_or_default()
+}
+
+async fn route(auth: &AuthService, request: &Request) -> Result<(u16, Value), ServiceError> {
+    let path = request.uri().path().trim_end_matches('/');
+    let method = request.method();
+    match (method, path) {
+        (&Method::GET, "/health") => Ok((200, json!({ "status": "ok" }))),
+        (&Method::GET, _) if path.starts_with("/auth/id-check/") => {
+            let raw = &path["/auth/id-check/".len()..];
+            let decoded = percent_decode(raw);
+            Ok((200, auth.id_available(&UserId::parse(&decoded)?).await?))
+        }
+        (&Method::POST, "/auth/signup") => {
+            let body: SignupBody = body_as(request)?;
+            let (user_id, password, nick) =
+                (UserId::parse(&body.user_id)?, Password::parse(&body.password)?, Nick::parse(&body.nick)?);
+            Ok((201, auth.signup(&user_id, &password, &nick).await?))
+        }
+        (&Method::POST, "/auth/login") => {
+            let body: LoginBody = body_as(request)?;
+            // A malformed id or password cannot belong to anyone: the same answer as a wrong one.
+            let (Ok(user_id), Ok(password)) = (UserId::parse(&body.user_id), Password::parse(&body.password)) else {
+                return Err(ServiceError::Wrong("wrong user id or password".into()));
+            };
+            Ok((200, auth.login(&user_id, &password).await?))
+        }
+        (&Method::POST, "/auth/refresh") => {
+            let body: RefreshBody = body_as(request)?;
+            Ok((200, auth.refresh(&body.refresh_token).await?))
+        }
+        (&Method::POST, "/auth/logout") => {
+            let body: RefreshBody = body_as(request)?;
+            Ok((200, auth.logout(&body.refresh_token).await?))
+        }
+        (&Method::GET, "/auth/me") => Ok((200, auth.me(bearer(request)).await?)),
+        _ => Err(ServiceError::NoInfo(format!("no route {method} {path}"))),
+    }
+}
+
+/// Decodes `%XX` escapes of a path segment; anything malformed is kept as written.
+fn percent_decode(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// One HTTP request in, one envelope out. Never an `Err` for bad input.
+pub async fn handle(auth: &AuthService, request: Request) -> Result<Response<Body>, lambda_http::Error> {
+    Ok(match route(auth, &request).await {
+        Ok((status, data)) => success(status, data),
+        Err(err) => {
+            err.log(request.uri().path());
+            failure(&err)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("abc"), "abc");
+        assert_eq!(percent_decode("a%20b"), "a b");
+        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_decode("%zz"), "%zz");
+    }
+}

@@ -1,1 +1,10 @@
-fn main(){}
+//! Lambda entry point of `auth-http`.
+
+use lambda_http::{Error, Request, run, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    chatting_shared::startup::init_tracing();
+    let auth = chatting_shared::startup::auth_from_lambda_env().await?;
+    run(service_fn(|request: Request| auth_http::handle(&auth, request))).await
+}

@@ -1,0 +1,26 @@
+//! `ws-connect`: the WebSocket API's `$connect` route.
+//!
+//! A missing, invalid or expired `?token=` is answered 401, so API Gateway never opens the
+//! connection; on 200 the connection is registered in the lobby before the handshake ends.
+
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use chatting_shared::service::{Chat, ServiceError};
+use chatting_shared::websocket_event::{connection_id, query_token, response};
+use serde_json::json;
+
+pub async fn handle(chat: &Chat, event: ApiGatewayWebsocketProxyRequest) -> Result<ApiGatewayProxyResponse, lambda_runtime::Error> {
+    let Some(connection) = connection_id(&event) else {
+        return Ok(response(400, json!({ "code": "invalid", "message": "no connection id" }).to_string()));
+    };
+    Ok(match chat.connect(&connection, query_token(&event)).await {
+        Ok(_) => response(200, json!({ "code": "success" }).to_string()),
+        Err(err) => {
+            err.log("$connect");
+            let status = match &err {
+                ServiceError::Unauthenticated(_) => 401,
+                other => other.http_status(),
+            };
+            response(status, json!({ "code": err.code(), "message": err.public_message() }).to_string())
+        }
+    })
+}

@@ -1,1 +1,11 @@
-fn main(){}
+//! Lambda entry point of `ws-message`.
+
+use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    chatting_shared::startup::init_tracing();
+    let chat = chatting_shared::startup::chat_from_lambda_env().await?;
+    run(service_fn(|event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| ws_message::handle(&chat, event.payload))).await
+}

@@ -1,0 +1,145 @@
+//! The open WebSocket connections of this gateway, by connection id: what the Management
+//! API and the in-process pusher write to.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chatting_shared::clock::{now_ms, rfc3339_ms};
+use chatting_shared::domain::ConnectionId;
+use chatting_shared::push::{PushError, Pusher};
+use serde_json::{Value, json};
+use tokio::sync::{Notify, mpsc};
+
+/// A frame on its way to one client.
+#[derive(Debug)]
+pub enum Outbound {
+    Text(String),
+}
+
+pub struct Connection {
+    outbound: mpsc::Sender<Outbound>,
+    /// Tells the connection's loop to close (DELETE, overflow, shutdown).
+    pub close: Notify,
+    closing: AtomicBool,
+    pub connected_at_ms: i64,
+    last_active_ms: AtomicI64,
+    pub source_ip: String,
+    pub user_agent: String,
+}
+
+impl Connection {
+    pub fn new(outbound: mpsc::Sender<Outbound>, source_ip: String, user_agent: String) -> Self {
+        let now = now_ms();
+        Self {
+            outbound,
+            close: Notify::new(),
+            closing: AtomicBool::new(false),
+            connected_at_ms: now,
+            last_active_ms: AtomicI64::new(now),
+            source_ip,
+            user_agent,
+        }
+    }
+
+    pub fn touch(&self) {
+        self.last_active_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
+    pub fn start_closing(&self) {
+        self.closing.store(true, Ordering::Relaxed);
+        self.close.notify_one();
+    }
+
+    /// The Management API's `GetConnection` answer.
+    pub fn describe(&self) -> Value {
+        json!({
+            "connectedAt": rfc3339_ms(self.connected_at_ms),
+            "lastActiveAt": rfc3339_ms(self.last_active_ms.load(Ordering::Relaxed)),
+            "identity": { "sourceIp": self.source_ip, "userAgent": self.user_agent },
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendOutcome {
+    Queued,
+    /// No such connection, or it is closing.
+    Gone,
+    /// The client stopped reading and its queue is full: the connection is being closed.
+    Overflow,
+}
+
+#[derive(Default)]
+pub struct Registry {
+    connections: Mutex<HashMap<String, Arc<Connection>>>,
+}
+
+impl Registry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Connection>>> {
+        // A panic while holding this lock cannot leave the map half-changed: recover it.
+        self.connections.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn insert(&self, id: &str, connection: Arc<Connection>) {
+        self.lock().insert(id.to_owned(), connection);
+    }
+
+    pub fn remove(&self, id: &str) -> Option<Arc<Connection>> {
+        self.lock().remove(id)
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<Connection>> {
+        self.lock().get(id).cloned()
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Queues a frame without waiting: a client that does not read must not slow the sender.
+    pub fn send(&self, id: &str, text: String) -> SendOutcome {
+        let Some(connection) = self.get(id) else { return SendOutcome::Gone };
+        if connection.closing.load(Ordering::Relaxed) {
+            return SendOutcome::Gone;
+        }
+        match connection.outbound.try_send(Outbound::Text(text)) {
+            Ok(()) => SendOutcome::Queued,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(connection = id, "outbound queue full; closing the connection");
+                connection.start_closing();
+                SendOutcome::Overflow
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => SendOutcome::Gone,
+        }
+    }
+
+    /// Asks a connection to close; false when there is none.
+    pub fn close(&self, id: &str) -> bool {
+        match self.get(id) {
+            Some(connection) => {
+                connection.start_closing();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Pushes straight into the registry, skipping HTTP and signing (`CHATTING_PUSH=direct`).
+pub struct DirectPusher(pub Arc<Registry>);
+
+#[async_trait]
+impl Pusher for DirectPusher {
+    async fn push(&self, connection: &ConnectionId, frame: &str) -> Result<(), PushError> {
+        match self.0.send(connection.as_str(), frame.to_owned()) {
+            SendOutcome::Queued => Ok(()),
+            SendOutcome::Gone | SendOutcome::Overflow => Err(PushError::Gone),
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! The router: HTTP API, WebSocket API and Management API on one port, plus the web client.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use chatting_shared::config::Config;
+use chatting_shared::push::{ApiGatewayPusher, Pusher, SigningKeys};
+use chatting_shared::service::Chat;
+use chatting_shared::service::auth::AuthService;
+use chatting_shared::startup;
+use tokio::net::TcpListener;
+
+use crate::connections::{DirectPusher, Registry, SendOutcome};
+use crate::events::{HttpRequestParts, http_event_json};
+
+/// How events reach connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushMode {
+    /// Through the AWS SDK and this gateway's Management API, as in AWS.
+    Sdk,
+    /// Straight into the connection table (single node, benchmarks).
+    Direct,
+}
+
+pub struct GatewayOptions {
+    pub config: Config,
+    pub idle_timeout: Duration,
+    pub push: PushMode,
+    /// Frames queued for one client before it counts as stalled and is closed.
+    pub outbound_queue: usize,
+    pub web_dir: Option<PathBuf>,
+}
+
+impl GatewayOptions {
+    pub fn new(config: Config) -> Self {
+        Self {
+            config,
+            idle_timeout: Duration::from_secs(600),
+            push: PushMode::Sdk,
+            outbound_queue: 256,
+            web_dir: None,
+        }
+    }
+}
+
+pub struct Gateway {
+    pub chat: Chat,
+    pub auth: AuthService,
+    pub registry: Arc<Registry>,
+    pub idle_timeout: Duration,
+    pub outbound_queue: usize,
+}
+
+/// Serves until `shutdown` resolves. Tests bind `127.0.0.1:0` and read the address back.
+pub async fn serve(
+    listener: TcpListener,
+    options: GatewayOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let address = listener.local_addr()?;
+    let router = build(address, options).await?;
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}
+
+/// The whole application for a gateway listening on `address`.
+pub async fn build(address: SocketAddr, options: GatewayOptions) -> anyhow::Result<Router> {
+    let config = &options.config;
+    let store = startup::open_store(config).await?;
+    let presence = startup::open_presence(config).await?;
+    let registry = Arc::new(Registry::default());
+    let pusher: Arc<dyn Pusher> = match options.push {
+        PushMode::Sdk => {
+            let endpoint = config.management_endpoint.clone().unwrap_or_else(|| format!("http://{address}"));
+            Arc::new(ApiGatewayPusher::new(&endpoint, SigningKeys::from_env()))
+        }
+        PushMode::Direct => Arc::new(DirectPusher(registry.clone())),
+    };
+    let gateway = Arc::new(Gateway {
+        chat: startup::chat(config, store.clone(), presence, pusher),
+        auth: startup::auth_service(config, store),
+        registry,
+        idle_timeout: options.idle_timeout,
+        outbound_queue: options.outbound_queue,
+    });
+    let mut router = Router::new()
+        .route("/health", any(http_api))
+        .route("/auth/{*rest}", any(http_api))
+        .route("/ws", get(crate::websocket::upgrade))
+        .route("/@connections/{id}", get(describe_connection).post(post_to_connection).delete(delete_connection))
+        .with_state(gateway);
+    if let Some(web_dir) = options.web_dir {
+        router = router.fallback_service(tower_http::services::ServeDir::new(web_dir));
+    }
+    Ok(router)
+}
+
+fn header_map(headers: &HeaderMap) -> HashMap<String, String> {
+    let mut out: HashMap<String, String> = HashMap::new();
+    for (name, value) in headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        out.entry(name.as_str().to_owned()).and_modify(|v| v.push_str(&format!(",{value}"))).or_insert(value);
+    }
+    out
+}
+
+/// The HTTP API: the request becomes a payload-2.0 event, `lambda_http` reads it, and
+/// `auth-http`'s handler answers.
+async fn http_api(
+    State(gateway): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let headers = header_map(&headers);
+    let event = http_event_json(&HttpRequestParts {
+        method: method.as_str(),
+        path: uri.path(),
+        raw_query: uri.query().unwrap_or_default(),
+        headers: &headers,
+        body: &body,
+        source_ip: &peer.ip().to_string(),
+        domain_name: headers.get("host").map(String::as_str).unwrap_or("localhost"),
+    });
+    let request = match lambda_http::request::from_str(&event) {
+        Ok(request) => request,
+        Err(err) => {
+            tracing::error!(error = %err, "HTTP event did not parse");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let answer = match auth_http::handle(&gateway.auth, request).await {
+        Ok(answer) => answer,
+        Err(err) => {
+            tracing::error!(error = %err, "auth-http failed");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let (parts, body) = answer.into_parts();
+    let bytes: Vec<u8> = match body {
+        lambda_http::Body::Text(text) => text.into_bytes(),
+        lambda_http::Body::Binary(bytes) => bytes,
+        _ => Vec::new(),
+    };
+    let mut response = (parts.status, bytes).into_response();
+    for (name, value) in &parts.headers {
+        response.headers_mut().insert(name.clone(), value.clone());
+    }
+    response
+}
+
+fn gone() -> Response {
+    let mut response = (StatusCode::GONE, r#"{"message":"Gone"}"#).into_response();
+    response.headers_mut().insert("x-amzn-ErrorType", HeaderValue::from_static("GoneException"));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// `PostToConnection`: the body is sent to the client as one text frame.
+async fn post_to_connection(State(gateway): State<Arc<Gateway>>, Path(id): Path<String>, body: Bytes) -> Response {
+    let text = String::from_utf8_lossy(&body).into_owned();
+    match gateway.registry.send(&id, text) {
+        SendOutcome::Queued => StatusCode::OK.into_response(),
+        SendOutcome::Gone | SendOutcome::Overflow => gone(),
+    }
+}
+
+/// `GetConnection`.
+async fn describe_connection(State(gateway): State<Arc<Gateway>>, Path(id): Path<String>) -> Response {
+    match gateway.registry.get(&id) {
+        Some(connection) => axum::Json(connection.describe()).into_response(),
+        None => gone(),
+    }
+}
+
+/// `DeleteConnection`: closes the socket; its loop then runs `$disconnect`.
+async fn delete_connection(State(gateway): State<Arc<Gateway>>, Path(id): Path<String>) -> Response {
+    if gateway.registry.close(&id) { StatusCode::NO_CONTENT.into_response() } else { gone() }
+}

@@ -1,0 +1,64 @@
+//! Cold start: the clients a function builds once and keeps between invocations.
+
+use std::sync::Arc;
+
+use crate::auth::TokenKeys;
+use crate::config::{Config, ConfigError};
+use crate::presence::{self, Presence, PresenceError};
+use crate::push::{ApiGatewayPusher, Pusher, SigningKeys};
+use crate::service::auth::AuthService;
+use crate::service::{Chat, Limits};
+use crate::store::{self, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("presence: {0}")]
+    Presence(#[from] PresenceError),
+}
+
+/// Logs as text without colour (CloudWatch shows escape codes verbatim); `RUST_LOG` filters.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).try_init();
+}
+
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
+    Ok(Arc::new(store::connect(&config.database_url, config.db_max_connections).await?))
+}
+
+pub async fn open_presence(config: &Config) -> Result<Arc<dyn Presence>, StartupError> {
+    Ok(presence::connect(config.redis_url.as_deref()).await?)
+}
+
+pub fn auth_service(config: &Config, store: Arc<dyn Store>) -> AuthService {
+    AuthService { store, keys: TokenKeys::new(&config.jwt_secret, config.access_ttl), refresh_ttl: config.refresh_ttl }
+}
+
+pub fn chat(config: &Config, store: Arc<dyn Store>, presence: Arc<dyn Presence>, pusher: Arc<dyn Pusher>) -> Chat {
+    Chat { store, presence, pusher, keys: TokenKeys::new(&config.jwt_secret, config.access_ttl), limits: Limits::default() }
+}
+
+/// The HTTP function's service, from the Lambda environment.
+pub async fn auth_from_lambda_env() -> Result<AuthService, StartupError> {
+    let config = Config::from_lambda_env()?;
+    let store = open_store(&config).await?;
+    Ok(auth_service(&config, store))
+}
+
+/// A WebSocket function's service, from the Lambda environment.
+pub async fn chat_from_lambda_env() -> Result<Chat, StartupError> {
+    let config = Config::from_lambda_env()?;
+    let endpoint = config
+        .management_endpoint
+        .clone()
+        .ok_or(ConfigError::Missing("CHATTING_MANAGEMENT_ENDPOINT"))?;
+    let store = open_store(&config).await?;
+    let presence = open_presence(&config).await?;
+    let pusher = Arc::new(ApiGatewayPusher::new(&endpoint, SigningKeys::from_env()));
+    Ok(chat(&config, store, presence, pusher))
+}
