@@ -1,0 +1,322 @@
+//! Black-box test support: a real local gateway on a random port, a real HTTP client and
+//! real WebSocket clients that speak PROTOCOL.md.
+//!
+//! `CHATTING_TEST_BACKEND=mysql` runs the same tests on MariaDB + Redis (fresh database and
+//! key prefix per test); the default is the embedded SQLite file + in-process presence.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow, bail};
+use std::sync::Arc;
+
+use chatting_local_gateway::{Gateway, GatewayOptions, start};
+use chatting_shared::config::Config;
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub use serde_json;
+
+/// How long a test waits for something that should happen.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+/// A name no other test in this run (or an earlier run) uses.
+pub fn unique(prefix: &str) -> String {
+    let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("{prefix}{}_{n}_{}", std::process::id() % 10_000, nanos % 100_000)
+}
+
+pub struct TestServer {
+    pub http: String,
+    pub ws: String,
+    pub address: std::net::SocketAddr,
+    pub gateway: Arc<Gateway>,
+    client: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    data_dir: PathBuf,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+/// A logged-in user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user_id: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+impl TestServer {
+    pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a gateway; `adjust` may change its options (idle timeout, push mode, …).
+    pub async fn start_with(adjust: impl FnOnce(&mut GatewayOptions)) -> anyhow::Result<Self> {
+        if std::env::var_os("RUST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_test_writer().try_init();
+        }
+        let data_dir = std::env::temp_dir().join(unique("chatting-test-"));
+        std::fs::create_dir_all(&data_dir)?;
+        let mut config = Config::from_local_env(&data_dir)?;
+        config.database_url = format!("sqlite://{}?mode=rwc", data_dir.join("chatting.db").display());
+        config.redis_url = None;
+        config.management_endpoint = None;
+        let mut options = GatewayOptions::new(config);
+        adjust(&mut options);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+        let (gateway, _server) = start(listener, options, async {
+            let _ = stop.await;
+        })
+        .await?;
+        let server = Self {
+            http: format!("http://{address}"),
+            ws: format!("ws://{address}/ws"),
+            address,
+            gateway,
+            client: reqwest::Client::new(),
+            shutdown: Some(shutdown),
+            data_dir,
+        };
+        server.wait_healthy().await?;
+        Ok(server)
+    }
+
+    async fn wait_healthy(&self) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Ok(response) = self.client.get(format!("{}/health", self.http)).send().await {
+                if response.status().is_success() {
+                    return Ok(());
+                }
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!("gateway at {} never became healthy", self.http);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Sends a JSON request; returns the status and the body envelope.
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>, bearer: Option<&str>) -> anyhow::Result<(u16, Value)> {
+        let method = reqwest::Method::from_bytes(method.as_bytes())?;
+        let mut request = self.client.request(method, format!("{}{path}", self.http));
+        if let Some(body) = body {
+            request = request.body(body.to_string());
+        }
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let text = response.text().await?;
+        let envelope = serde_json::from_str(&text).with_context(|| format!("body is not JSON: {text}"))?;
+        Ok((status, envelope))
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> anyhow::Result<(u16, Value)> {
+        self.call("POST", path, Some(body), None).await
+    }
+
+    pub async fn signup(&self, user_id: &str, nick: &str) -> anyhow::Result<()> {
+        let (status, body) =
+            self.post("/auth/signup", json!({ "userId": user_id, "password": "password123", "nick": nick })).await?;
+        if status != 201 {
+            bail!("signup of {user_id} answered {status}: {body}");
+        }
+        Ok(())
+    }
+
+    pub async fn login(&self, user_id: &str) -> anyhow::Result<Session> {
+        let (status, body) = self.post("/auth/login", json!({ "userId": user_id, "password": "password123" })).await?;
+        if status != 200 {
+            bail!("login of {user_id} answered {status}: {body}");
+        }
+        Ok(Session {
+            user_id: user_id.to_owned(),
+            access: body["data"]["accessToken"].as_str().context("accessToken")?.to_owned(),
+            refresh: body["data"]["refreshToken"].as_str().context("refreshToken")?.to_owned(),
+        })
+    }
+
+    /// A new user (unique id starting with `name`), logged in.
+    pub async fn user(&self, name: &str) -> anyhow::Result<Session> {
+        let user_id = unique(name);
+        self.signup(&user_id, name).await?;
+        self.login(&user_id).await
+    }
+
+    /// A new user with one open WebSocket connection.
+    pub async fn connected_user(&self, name: &str) -> anyhow::Result<(Session, Client)> {
+        let session = self.user(name).await?;
+        let client = Client::connect(self, &session.access).await?;
+        Ok((session, client))
+    }
+}
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// One WebSocket connection; events that arrive while waiting for a reply are kept.
+pub struct Client {
+    socket: Socket,
+    events: VecDeque<Value>,
+    next_request: u64,
+}
+
+impl Client {
+    pub async fn connect(server: &TestServer, token: &str) -> anyhow::Result<Self> {
+        let (socket, _) = tokio_tungstenite::connect_async(format!("{}?token={token}", server.ws)).await?;
+        Ok(Self { socket, events: VecDeque::new(), next_request: 0 })
+    }
+
+    pub async fn send_text(&mut self, text: impl Into<String>) -> anyhow::Result<()> {
+        self.socket.send(Message::Text(text.into().into())).await?;
+        Ok(())
+    }
+
+    /// The next JSON frame from the socket, whatever it is.
+    pub async fn next_frame(&mut self) -> anyhow::Result<Value> {
+        loop {
+            let message = tokio::time::timeout(WAIT, self.socket.next())
+                .await
+                .map_err(|_| anyhow!("no frame within {WAIT:?}"))?
+                .ok_or_else(|| anyhow!("connection closed"))??;
+            match message {
+                Message::Text(text) => return Ok(serde_json::from_str(text.as_str())?),
+                Message::Close(frame) => bail!("connection closed: {frame:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// Sends an action and waits for its reply (ok or not).
+    pub async fn request(&mut self, action: &str, data: Value) -> anyhow::Result<Value> {
+        self.next_request += 1;
+        let request_id = format!("r{}", self.next_request);
+        let frame = json!({ "action": action, "requestId": request_id, "data": data });
+        self.send_text(frame.to_string()).await?;
+        self.reply_to(&request_id).await
+    }
+
+    /// Waits for the reply carrying `request_id`, keeping events for later.
+    pub async fn reply_to(&mut self, request_id: &str) -> anyhow::Result<Value> {
+        loop {
+            let frame = self.next_frame().await?;
+            if frame["type"] == "reply" && frame["requestId"] == request_id {
+                return Ok(frame);
+            }
+            if frame["type"] == "event" {
+                self.events.push_back(frame);
+            }
+        }
+    }
+
+    /// Sends an action that must succeed; returns the reply's `data`.
+    pub async fn ok(&mut self, action: &str, data: Value) -> anyhow::Result<Value> {
+        let reply = self.request(action, data).await?;
+        if reply["ok"] != true || reply["code"] != "success" {
+            bail!("{action} failed: {reply}");
+        }
+        Ok(reply["data"].clone())
+    }
+
+    /// Sends an action that must fail with `code`; returns the reply.
+    pub async fn fails(&mut self, action: &str, data: Value, code: &str) -> anyhow::Result<Value> {
+        let reply = self.request(action, data).await?;
+        if reply["ok"] != false || reply["code"] != code {
+            bail!("{action} should fail with {code}: {reply}");
+        }
+        Ok(reply)
+    }
+
+    /// The next event named `name` whose data satisfies `matches`; earlier events of other
+    /// kinds stay queued.
+    pub async fn event_where(&mut self, name: &str, matches: impl Fn(&Value) -> bool) -> anyhow::Result<Value> {
+        if let Some(index) = self.events.iter().position(|e| e["event"] == name && matches(&e["data"])) {
+            let event = self.events.remove(index).unwrap_or_default();
+            return Ok(event["data"].clone());
+        }
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let frame = tokio::time::timeout(remaining, self.next_frame())
+                .await
+                .map_err(|_| anyhow!("no {name} event within {WAIT:?}; queued: {:?}", self.events))??;
+            if frame["type"] == "event" && frame["event"] == name && matches(&frame["data"]) {
+                return Ok(frame["data"].clone());
+            }
+            if frame["type"] == "event" {
+                self.events.push_back(frame);
+            }
+        }
+    }
+
+    pub async fn event(&mut self, name: &str) -> anyhow::Result<Value> {
+        self.event_where(name, |_| true).await
+    }
+
+    /// Fails if an event named `name` arrives within `within`.
+    pub async fn no_event(&mut self, name: &str, within: Duration) -> anyhow::Result<()> {
+        if let Some(event) = self.events.iter().find(|e| e["event"] == name) {
+            bail!("unexpected {name}: {event}");
+        }
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match tokio::time::timeout(remaining, self.next_frame()).await {
+                Err(_) => return Ok(()),
+                Ok(frame) => {
+                    let frame = frame?;
+                    if frame["event"] == name {
+                        bail!("unexpected {name}: {frame}");
+                    }
+                    self.events.push_back(frame);
+                }
+            }
+        }
+    }
+
+    /// Forgets queued events.
+    pub fn clear_events(&mut self) {
+        self.events.clear();
+    }
+
+    pub async fn close(mut self) -> anyhow::Result<()> {
+        self.socket.close(None).await?;
+        // Read until the server's close arrives so the close is complete on both sides.
+        while let Ok(Some(Ok(_))) = tokio::time::timeout(WAIT, self.socket.next()).await {}
+        Ok(())
+    }
+}
+
+/// The HTTP status a WebSocket handshake was refused with, or `None` if it opened.
+pub async fn handshake_status(url: &str) -> anyhow::Result<Option<u16>> {
+    match tokio_tungstenite::connect_async(url).await {
+        Ok(_) => Ok(None),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Ok(Some(response.status().as_u16())),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Drops a connection from the gateway's table without running `$disconnect`, as when API
+/// Gateway loses a client silently; true if the gateway knew it.
+pub async fn forget_connection(server: &TestServer, connection_id: &str) -> anyhow::Result<bool> {
+    Ok(server.gateway.registry.remove(connection_id).is_some())
+}

@@ -12,4 +12,4 @@ pub mod events;
 pub mod server;
 pub mod websocket;
 
-pub use server::{GatewayOptions, PushMode, build, serve};
+pub use server::{Gateway, GatewayOptions, PushMode, build, serve, start};

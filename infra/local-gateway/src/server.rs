@@ -66,16 +66,30 @@ pub async fn serve(
     options: GatewayOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let address = listener.local_addr()?;
-    let router = build(address, options).await?;
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let (_, server) = start(listener, options, shutdown).await?;
+    server.await??;
     Ok(())
 }
 
+/// Builds the gateway and serves it in the background; the returned [`Gateway`] lets a
+/// test reach behind API Gateway's back (e.g. lose a connection without `$disconnect`).
+pub async fn start(
+    listener: TcpListener,
+    options: GatewayOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<(Arc<Gateway>, tokio::task::JoinHandle<std::io::Result<()>>)> {
+    let address = listener.local_addr()?;
+    let (router, gateway) = build(address, options).await?;
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await
+    });
+    Ok((gateway, server))
+}
+
 /// The whole application for a gateway listening on `address`.
-pub async fn build(address: SocketAddr, options: GatewayOptions) -> anyhow::Result<Router> {
+pub async fn build(address: SocketAddr, options: GatewayOptions) -> anyhow::Result<(Router, Arc<Gateway>)> {
     let config = &options.config;
     let store = startup::open_store(config).await?;
     let presence = startup::open_presence(config).await?;
@@ -99,11 +113,11 @@ pub async fn build(address: SocketAddr, options: GatewayOptions) -> anyhow::Resu
         .route("/auth/{*rest}", any(http_api))
         .route("/ws", get(crate::websocket::upgrade))
         .route("/@connections/{id}", get(describe_connection).post(post_to_connection).delete(delete_connection))
-        .with_state(gateway);
+        .with_state(gateway.clone());
     if let Some(web_dir) = options.web_dir {
         router = router.fallback_service(tower_http::services::ServeDir::new(web_dir));
     }
-    Ok(router)
+    Ok((router, gateway))
 }
 
 fn header_map(headers: &HeaderMap) -> HashMap<String, String> {

@@ -44,6 +44,43 @@ impl Dialect {
     }
 }
 
+/// Runs an `INSERT` and returns the auto-increment id it assigned: SQLite's `Any` driver
+/// does not report it, so there the statement asks for it with `RETURNING`.
+async fn insert_returning_id<'c, E>(dialect: Dialect, executor: E, sql: &str, id_column: &str, binds: Vec<Bind>) -> StoreResult<i64>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let sql = match dialect {
+        Dialect::Sqlite => format!("{sql} RETURNING {id_column}"),
+        Dialect::MySql => sql.to_owned(),
+    };
+    let mut query = sqlx::query(&sql);
+    for bind in binds {
+        query = match bind {
+            Bind::Int(value) => query.bind(value),
+            Bind::Text(value) => query.bind(value),
+        };
+    }
+    match dialect {
+        Dialect::Sqlite => Ok(query.fetch_one(executor).await?.try_get(0)?),
+        Dialect::MySql => query.execute(executor).await?.last_insert_id().ok_or_else(|| StoreError::Corrupt("no insert id".into())),
+    }
+}
+
+/// A value bound to a statement built at run time.
+enum Bind {
+    Int(Option<i64>),
+    Text(Option<String>),
+}
+
+fn text(value: impl AsRef<str>) -> Bind {
+    Bind::Text(Some(value.as_ref().to_owned()))
+}
+
+fn opt_text<T: AsRef<str>>(value: Option<&T>) -> Bind {
+    Bind::Text(value.map(|v| v.as_ref().to_owned()))
+}
+
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     pool: AnyPool,
@@ -229,21 +266,24 @@ impl SqlStore {
                 Some(seq.ok_or(StoreError::NotFound)?)
             }
         };
-        let inserted = sqlx::query(
+        let message_id = insert_returning_id(
+            self.dialect,
+            &mut *tx,
             "INSERT INTO messages (room_id, seq, group_id, sender, recipient, text, client_msg_id, created_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "message_id",
+            vec![
+                Bind::Int(message.room_id.map(RoomId::get)),
+                Bind::Int(seq),
+                opt_text(message.group_id.as_ref()),
+                text(&message.sender),
+                opt_text(message.recipient.as_ref()),
+                text(&message.text),
+                opt_text(message.client_msg_id.as_ref()),
+                Bind::Int(Some(now)),
+            ],
         )
-        .bind(message.room_id.map(RoomId::get))
-        .bind(seq)
-        .bind(message.group_id.as_ref().map(|g| g.as_str().to_owned()))
-        .bind(message.sender.as_str())
-        .bind(message.recipient.as_ref().map(|r| r.as_str().to_owned()))
-        .bind(message.text.as_str())
-        .bind(message.client_msg_id.as_ref().map(|c| c.as_str().to_owned()))
-        .bind(now)
-        .execute(&mut *tx)
         .await?;
-        let message_id = inserted.last_insert_id().ok_or_else(|| StoreError::Corrupt("no message id".into()))?;
         tx.commit().await?;
         Ok(StoredMessage { message_id: MessageId::from_stored(message_id), seq, sent_at_ms: now, duplicate: false })
     }
@@ -394,17 +434,20 @@ impl Store for SqlStore {
     }
 
     async fn create_room(&self, room: &NewRoom) -> StoreResult<RoomRecord> {
-        let inserted = sqlx::query(
+        let room_id = insert_returning_id(
+            self.dialect,
+            &self.pool,
             "INSERT INTO rooms (title, password_hash, capacity, owner, last_seq, created_at) VALUES (?, ?, ?, ?, 0, ?)",
+            "room_id",
+            vec![
+                text(&room.title),
+                opt_text(room.password_hash.as_ref()),
+                Bind::Int(Some(i64::from(room.capacity.get()))),
+                text(&room.owner),
+                Bind::Int(Some(now_ms())),
+            ],
         )
-        .bind(room.title.as_str())
-        .bind(room.password_hash.clone())
-        .bind(i64::from(room.capacity.get()))
-        .bind(room.owner.as_str())
-        .bind(now_ms())
-        .execute(&self.pool)
         .await?;
-        let room_id = inserted.last_insert_id().ok_or_else(|| StoreError::Corrupt("no room id".into()))?;
         Ok(RoomRecord {
             room_id: RoomId::from_stored(room_id),
             title: room.title.clone(),
