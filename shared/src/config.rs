@@ -21,6 +21,8 @@ pub struct Config {
     pub database_url: String,
     /// Unset: in-process presence (single node only).
     pub redis_url: Option<String>,
+    /// Every presence key starts with this, so deployments and tests can share a server.
+    pub redis_prefix: String,
     pub jwt_secret: Secret,
     /// Where the Management API lives; the local gateway fills in its own address.
     pub management_endpoint: Option<String>,
@@ -63,6 +65,7 @@ impl Config {
         Ok(Self {
             database_url: var("CHATTING_DATABASE_URL").ok_or(ConfigError::Missing("CHATTING_DATABASE_URL"))?,
             redis_url: var("CHATTING_REDIS_URL"),
+            redis_prefix: var("CHATTING_REDIS_PREFIX").unwrap_or_else(|| "chatting".into()),
             jwt_secret: jwt_secret(var("CHATTING_JWT_SECRET").ok_or(ConfigError::Missing("CHATTING_JWT_SECRET"))?)?,
             management_endpoint: var("CHATTING_MANAGEMENT_ENDPOINT"),
             access_ttl: seconds("CHATTING_ACCESS_TTL_SECS", 900)?,
@@ -88,6 +91,7 @@ impl Config {
         Ok(Self {
             database_url,
             redis_url: var("CHATTING_REDIS_URL"),
+            redis_prefix: var("CHATTING_REDIS_PREFIX").unwrap_or_else(|| "chatting".into()),
             jwt_secret,
             management_endpoint: var("CHATTING_MANAGEMENT_ENDPOINT"),
             access_ttl: seconds("CHATTING_ACCESS_TTL_SECS", 900)?,

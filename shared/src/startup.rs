@@ -32,7 +32,7 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError>
 }
 
 pub async fn open_presence(config: &Config) -> Result<Arc<dyn Presence>, StartupError> {
-    Ok(presence::connect(config.redis_url.as_deref()).await?)
+    Ok(presence::connect(config.redis_url.as_deref(), &config.redis_prefix).await?)
 }
 
 pub fn auth_service(config: &Config, store: Arc<dyn Store>) -> AuthService {

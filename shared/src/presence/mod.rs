@@ -100,13 +100,17 @@ pub trait Presence: Send + Sync {
     async fn hit_rate_limit(&self, key: &str, limit: u32, window: Duration) -> PresenceResult<Option<Duration>>;
 }
 
-/// Opens the presence a `CHATTING_REDIS_URL` names, or the in-process one without it.
-pub async fn connect(redis_url: Option<&str>) -> PresenceResult<std::sync::Arc<dyn Presence>> {
+/// Opens the presence a `CHATTING_REDIS_URL` names (keys under `prefix`), or the
+/// in-process one without it.
+pub async fn connect(redis_url: Option<&str>, prefix: &str) -> PresenceResult<std::sync::Arc<dyn Presence>> {
     match redis_url {
         #[cfg(feature = "redis")]
-        Some(url) => Ok(std::sync::Arc::new(redis::RedisPresence::connect(url, "chatting").await?)),
+        Some(url) => Ok(std::sync::Arc::new(redis::RedisPresence::connect(url, prefix).await?)),
         #[cfg(not(feature = "redis"))]
-        Some(_) => Err(PresenceError::UnsupportedUrl),
+        Some(_) => {
+            let _ = prefix;
+            Err(PresenceError::UnsupportedUrl)
+        }
         #[cfg(feature = "memory")]
         None => Ok(std::sync::Arc::new(memory::MemoryPresence::default())),
         #[cfg(not(feature = "memory"))]

@@ -1,0 +1,318 @@
+//! Presence in Redis, shared by every function instance.
+//!
+//! Keys (all under one prefix, so tests and deployments can share a server):
+//! - `conn:{cid}` hash `user`, `room`; expires a little after API Gateway's 2-hour limit;
+//! - `user:{uid}:conns` set of connection ids;
+//! - `room:{rid}:conns` set, `room:{rid}:users` hash user → connection count,
+//!   `room:{rid}:order` sorted set user → arrival number (longest present first);
+//! - `room:{rid}:closed` marks a room whose last member left, so a racing join fails;
+//! - `rate:{key}` sorted set of attempt times for sliding-window limits.
+//!
+//! Every change that touches several keys is one Lua script, so concurrent Lambdas never
+//! see half of it. The scripts name keys built from the prefix, which a single Redis (or
+//! ElastiCache without cluster mode) allows.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+
+use super::{
+    Connected, ConnectionInfo, Departure, Disconnected, MoveOutcome, Moved, Presence, PresenceError, PresenceResult,
+};
+use crate::domain::{ConnectionId, RoomId, UserId};
+
+/// API Gateway closes every connection after 2 hours; a key outliving that by 10 minutes
+/// is certainly stale, even when `$disconnect` never ran.
+const CONNECTION_TTL_SECS: u64 = 2 * 3600 + 600;
+/// A closed room stays unjoinable in presence this long; the store remembers it for good.
+const CLOSED_MARK_TTL_SECS: u64 = 7 * 24 * 3600;
+
+/// Entering and leaving a room, shared by the scripts below.
+const LIBRARY: &str = r#"
+local function enter(p, cid, user, room)
+  redis.call('SADD', p .. 'room:' .. room .. ':conns', cid)
+  if redis.call('HINCRBY', p .. 'room:' .. room .. ':users', user, 1) == 1 then
+    redis.call('ZADD', p .. 'room:' .. room .. ':order', redis.call('INCR', p .. 'arrivals'), user)
+    return 1
+  end
+  return 0
+end
+
+local function leave(p, cid, user, room, closed_ttl)
+  local users = p .. 'room:' .. room .. ':users'
+  redis.call('SREM', p .. 'room:' .. room .. ':conns', cid)
+  local user_left, closed = 0, 0
+  if redis.call('HINCRBY', users, user, -1) <= 0 then
+    redis.call('HDEL', users, user)
+    redis.call('ZREM', p .. 'room:' .. room .. ':order', user)
+    user_left = 1
+  end
+  if redis.call('HLEN', users) == 0 then
+    redis.call('DEL', users, p .. 'room:' .. room .. ':order', p .. 'room:' .. room .. ':conns')
+    if room ~= '0' then
+      redis.call('SET', p .. 'room:' .. room .. ':closed', '1', 'EX', closed_ttl)
+      closed = 1
+    end
+  end
+  return user_left, closed
+end
+"#;
+
+/// ARGV: prefix, cid, user, ttl → {came_online, entered_lobby}
+const CONNECT: &str = r#"
+local p, cid, user, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local conns = p .. 'user:' .. user .. ':conns'
+local came_online = 0
+if redis.call('SCARD', conns) == 0 then came_online = 1 end
+redis.call('SADD', conns, cid)
+redis.call('HSET', p .. 'conn:' .. cid, 'user', user, 'room', '0')
+redis.call('EXPIRE', p .. 'conn:' .. cid, ttl)
+redis.call('EXPIRE', conns, ttl)
+return {came_online, enter(p, cid, user, '0')}
+"#;
+
+/// ARGV: prefix, cid, to, capacity, closed_ttl →
+/// {'moved', from, user_left, closed, entered} | {'there'} | {'full'} | {'closed'} | {'unknown'}
+const MOVE: &str = r#"
+local p, cid, to, capacity, closed_ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local info = redis.call('HMGET', p .. 'conn:' .. cid, 'user', 'room')
+local user, from = info[1], info[2]
+if not user then return {'unknown'} end
+if from == to then return {'there'} end
+if to ~= '0' then
+  if redis.call('EXISTS', p .. 'room:' .. to .. ':closed') == 1 then return {'closed'} end
+  local users = p .. 'room:' .. to .. ':users'
+  if redis.call('HEXISTS', users, user) == 0 and redis.call('HLEN', users) >= capacity then return {'full'} end
+end
+local user_left, closed = leave(p, cid, user, from, closed_ttl)
+local entered = enter(p, cid, user, to)
+redis.call('HSET', p .. 'conn:' .. cid, 'room', to)
+return {'moved', from, tostring(user_left), tostring(closed), tostring(entered)}
+"#;
+
+/// ARGV: prefix, cid, closed_ttl → {} | {user, room, user_left, closed, went_offline}
+const DISCONNECT: &str = r#"
+local p, cid, closed_ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local info = redis.call('HMGET', p .. 'conn:' .. cid, 'user', 'room')
+local user, room = info[1], info[2]
+if not user then return {} end
+local user_left, closed = leave(p, cid, user, room, closed_ttl)
+redis.call('DEL', p .. 'conn:' .. cid)
+local conns = p .. 'user:' .. user .. ':conns'
+redis.call('SREM', conns, cid)
+local went_offline = 0
+if redis.call('SCARD', conns) == 0 then went_offline = 1 end
+return {user, room, tostring(user_left), tostring(closed), tostring(went_offline)}
+"#;
+
+/// KEYS: the window; ARGV: window ms, limit → -1 when allowed, else ms to wait.
+const RATE_LIMIT: &str = r#"
+local key, window, limit = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+redis.call('ZADD', key, now, t[1] .. t[2] .. ':' .. redis.call('INCR', key .. ':n'))
+redis.call('PEXPIRE', key, window)
+redis.call('PEXPIRE', key .. ':n', window)
+local count = redis.call('ZCARD', key)
+if count <= limit then return -1 end
+local oldest = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')
+return math.max(1, window - (now - tonumber(oldest[2])))
+"#;
+
+pub struct RedisPresence {
+    connection: ConnectionManager,
+    prefix: String,
+    connect: Script,
+    move_to: Script,
+    disconnect: Script,
+    rate_limit: Script,
+}
+
+fn backend(err: redis::RedisError) -> PresenceError {
+    PresenceError::Backend(err.to_string())
+}
+
+fn flag(value: Option<&String>) -> bool {
+    value.map(String::as_str) == Some("1")
+}
+
+fn parse_room(raw: &str) -> PresenceResult<RoomId> {
+    raw.parse().map(RoomId::from_stored).map_err(|_| PresenceError::Backend(format!("bad room id {raw:?} in presence")))
+}
+
+fn parse_user(raw: &str) -> PresenceResult<UserId> {
+    UserId::parse(raw).map_err(|_| PresenceError::Backend(format!("bad user id {raw:?} in presence")))
+}
+
+impl RedisPresence {
+    /// Connects lazily: a Redis that is down at start-up only fails the requests made while
+    /// it is down, and the manager reconnects by itself when it is back.
+    pub async fn connect(url: &str, prefix: &str) -> PresenceResult<Self> {
+        let client = redis::Client::open(url).map_err(backend)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
+        let connection = ConnectionManager::new_lazy_with_config(client, config).map_err(backend)?;
+        Ok(Self {
+            connection,
+            prefix: format!("{prefix}:"),
+            connect: Script::new(&format!("{LIBRARY}{CONNECT}")),
+            move_to: Script::new(&format!("{LIBRARY}{MOVE}")),
+            disconnect: Script::new(&format!("{LIBRARY}{DISCONNECT}")),
+            rate_limit: Script::new(RATE_LIMIT),
+        })
+    }
+
+    fn key(&self, rest: impl std::fmt::Display) -> String {
+        format!("{}{rest}", self.prefix)
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        // Clones share one multiplexed connection.
+        self.connection.clone()
+    }
+}
+
+#[async_trait]
+impl Presence for RedisPresence {
+    async fn connect(&self, connection: &ConnectionId, user: &UserId) -> PresenceResult<Connected> {
+        let (came_online, entered_lobby): (i64, i64) = self
+            .connect
+            .arg(&self.prefix)
+            .arg(connection.as_str())
+            .arg(user.as_str())
+            .arg(CONNECTION_TTL_SECS)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(backend)?;
+        Ok(Connected { came_online: came_online == 1, entered_lobby: entered_lobby == 1 })
+    }
+
+    async fn connection(&self, connection: &ConnectionId) -> PresenceResult<Option<ConnectionInfo>> {
+        let (user, room): (Option<String>, Option<String>) = redis::cmd("HMGET")
+            .arg(self.key(format!("conn:{connection}")))
+            .arg("user")
+            .arg("room")
+            .query_async(&mut self.conn())
+            .await
+            .map_err(backend)?;
+        match (user, room) {
+            (Some(user), Some(room)) => Ok(Some(ConnectionInfo { user: parse_user(&user)?, room: parse_room(&room)? })),
+            _ => Ok(None),
+        }
+    }
+
+    async fn move_to(&self, connection: &ConnectionId, to: RoomId, capacity: u32) -> PresenceResult<MoveOutcome> {
+        let answer: Vec<String> = self
+            .move_to
+            .arg(&self.prefix)
+            .arg(connection.as_str())
+            .arg(to.get())
+            .arg(capacity)
+            .arg(CLOSED_MARK_TTL_SECS)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(backend)?;
+        Ok(match answer.first().map(String::as_str) {
+            Some("moved") => {
+                let from = parse_room(answer.get(1).map(String::as_str).unwrap_or_default())?;
+                MoveOutcome::Moved(Moved {
+                    from: Departure { room: from, user_left: flag(answer.get(2)), room_closed: flag(answer.get(3)) },
+                    user_entered: flag(answer.get(4)),
+                })
+            }
+            Some("there") => MoveOutcome::AlreadyThere,
+            Some("full") => MoveOutcome::Full,
+            Some("closed") => MoveOutcome::Closed,
+            _ => MoveOutcome::UnknownConnection,
+        })
+    }
+
+    async fn disconnect(&self, connection: &ConnectionId) -> PresenceResult<Option<Disconnected>> {
+        let answer: Vec<String> = self
+            .disconnect
+            .arg(&self.prefix)
+            .arg(connection.as_str())
+            .arg(CLOSED_MARK_TTL_SECS)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(backend)?;
+        let [user, room, user_left, closed, went_offline] = answer.as_slice() else { return Ok(None) };
+        Ok(Some(Disconnected {
+            user: parse_user(user)?,
+            from: Departure { room: parse_room(room)?, user_left: user_left == "1", room_closed: closed == "1" },
+            went_offline: went_offline == "1",
+        }))
+    }
+
+    async fn room_users(&self, room: RoomId) -> PresenceResult<Vec<UserId>> {
+        let users: Vec<String> = self.conn().zrange(self.key(format!("room:{room}:order")), 0, -1).await.map_err(backend)?;
+        users.iter().map(|u| parse_user(u)).collect()
+    }
+
+    async fn room_counts(&self, rooms: &[RoomId]) -> PresenceResult<Vec<u32>> {
+        if rooms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for room in rooms {
+            pipe.hlen(self.key(format!("room:{room}:users")));
+        }
+        pipe.query_async(&mut self.conn()).await.map_err(backend)
+    }
+
+    async fn room_connections(&self, room: RoomId) -> PresenceResult<Vec<ConnectionId>> {
+        let ids: Vec<String> = self.conn().smembers(self.key(format!("room:{room}:conns"))).await.map_err(backend)?;
+        Ok(ids.into_iter().map(ConnectionId::new).collect())
+    }
+
+    async fn user_connections(&self, user: &UserId) -> PresenceResult<Vec<ConnectionId>> {
+        let ids: Vec<String> = self.conn().smembers(self.key(format!("user:{user}:conns"))).await.map_err(backend)?;
+        Ok(ids.into_iter().map(ConnectionId::new).collect())
+    }
+
+    async fn user_rooms(&self, user: &UserId) -> PresenceResult<Vec<RoomId>> {
+        let connections = self.user_connections(user).await?;
+        if connections.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for connection in &connections {
+            pipe.hget(self.key(format!("conn:{connection}")), "room");
+        }
+        let rooms: Vec<Option<String>> = pipe.query_async(&mut self.conn()).await.map_err(backend)?;
+        let mut rooms = rooms.iter().flatten().map(|r| parse_room(r)).collect::<PresenceResult<Vec<_>>>()?;
+        rooms.sort();
+        rooms.dedup();
+        Ok(rooms)
+    }
+
+    async fn online(&self, users: &[UserId]) -> PresenceResult<Vec<UserId>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for user in users {
+            pipe.scard(self.key(format!("user:{user}:conns")));
+        }
+        let counts: Vec<u64> = pipe.query_async(&mut self.conn()).await.map_err(backend)?;
+        Ok(users.iter().zip(counts).filter(|(_, n)| *n > 0).map(|(u, _)| u.clone()).collect())
+    }
+
+    async fn hit_rate_limit(&self, key: &str, limit: u32, window: Duration) -> PresenceResult<Option<Duration>> {
+        let wait: i64 = self
+            .rate_limit
+            .key(self.key(format!("rate:{key}")))
+            .arg(window.as_millis() as u64)
+            .arg(limit)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(backend)?;
+        Ok((wait >= 0).then(|| Duration::from_millis(wait as u64)))
+    }
+}
