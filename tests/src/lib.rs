@@ -34,11 +34,55 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}{}_{n}_{}", std::process::id() % 10_000, nanos % 100_000)
 }
 
+/// Where a test keeps its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite file + in-process presence: the defaults of `cargo run`.
+    Embedded,
+    /// MariaDB (127.0.0.1:3306, root) + Redis (127.0.0.1:6379): the production backends.
+    MySqlRedis,
+}
+
+pub const MYSQL_ADMIN_URL: &str = "mysql://root@127.0.0.1:3306/test";
+pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+impl Backend {
+    /// `CHATTING_TEST_BACKEND=mysql` selects MariaDB + Redis.
+    pub fn from_env() -> anyhow::Result<Self> {
+        match std::env::var("CHATTING_TEST_BACKEND").as_deref() {
+            Err(_) | Ok("") | Ok("embedded") => Ok(Backend::Embedded),
+            Ok("mysql") => Ok(Backend::MySqlRedis),
+            Ok(other) => bail!("CHATTING_TEST_BACKEND={other}: expected embedded or mysql"),
+        }
+    }
+
+    /// A database no other test uses (and Redis, when this backend has it).
+    pub async fn fresh(self, data_dir: &std::path::Path) -> anyhow::Result<(String, Option<String>)> {
+        match self {
+            Backend::Embedded => Ok((format!("sqlite://{}?mode=rwc", data_dir.join("chatting.db").display()), None)),
+            Backend::MySqlRedis => Ok((fresh_mysql_database().await?, Some(REDIS_URL.to_owned()))),
+        }
+    }
+}
+
+/// Creates an empty MariaDB database for one test; fails loudly when MariaDB is not there.
+pub async fn fresh_mysql_database() -> anyhow::Result<String> {
+    use sqlx::Connection as _;
+    let name = unique("chatting_t_");
+    let mut admin = sqlx::MySqlConnection::connect(MYSQL_ADMIN_URL)
+        .await
+        .with_context(|| format!("MariaDB must run at {MYSQL_ADMIN_URL} (scripts/services starts it)"))?;
+    sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE `{name}`").as_str()).await?;
+    admin.close().await?;
+    Ok(format!("mysql://root@127.0.0.1:3306/{name}"))
+}
+
 pub struct TestServer {
     pub http: String,
     pub ws: String,
     pub address: std::net::SocketAddr,
     pub gateway: Arc<Gateway>,
+    pub config: Config,
     client: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     data_dir: PathBuf,
@@ -74,10 +118,13 @@ impl TestServer {
         let data_dir = std::env::temp_dir().join(unique("chatting-test-"));
         std::fs::create_dir_all(&data_dir)?;
         let mut config = Config::from_local_env(&data_dir)?;
-        config.database_url = format!("sqlite://{}?mode=rwc", data_dir.join("chatting.db").display());
-        config.redis_url = None;
+        let backend = Backend::from_env()?;
+        let (database_url, redis_url) = backend.fresh(&data_dir).await?;
+        config.database_url = database_url;
+        config.redis_url = redis_url;
+        config.redis_prefix = unique("t");
         config.management_endpoint = None;
-        let mut options = GatewayOptions::new(config);
+        let mut options = GatewayOptions::new(config.clone());
         adjust(&mut options);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
@@ -91,6 +138,7 @@ impl TestServer {
             ws: format!("ws://{address}/ws"),
             address,
             gateway,
+            config,
             client: reqwest::Client::new(),
             shutdown: Some(shutdown),
             data_dir,

@@ -45,7 +45,7 @@ CREATE TABLE messages (
     group_id      VARCHAR(30) NULL,
     sender        VARCHAR(30) NOT NULL,
     recipient     VARCHAR(30) NULL,
-    text          TEXT NOT NULL,
+    text          VARCHAR(2000) NOT NULL,
     client_msg_id VARCHAR(64) NULL,
     created_at    BIGINT NOT NULL,
     UNIQUE INDEX messages_room_seq (room_id, seq),
