@@ -4,7 +4,8 @@
 //! - `conn:{cid}` hash `user`, `room`; expires a little after API Gateway's 2-hour limit;
 //! - `user:{uid}:conns` set of connection ids;
 //! - `room:{rid}:conns` set, `room:{rid}:users` hash user → connection count,
-//!   `room:{rid}:order` sorted set user → arrival number (longest present first);
+//!   `room:{rid}:order` sorted set user → arrival number (longest present first), numbered
+//!   by `room:{rid}:arrivals`; all four go when the room empties;
 //! - `room:{rid}:closed` marks a room whose last member left, so a racing join fails;
 //! - `rate:{key}` sorted set of attempt times for sliding-window limits.
 //!
@@ -34,7 +35,8 @@ const LIBRARY: &str = r#"
 local function enter(p, cid, user, room)
   redis.call('SADD', p .. 'room:' .. room .. ':conns', cid)
   if redis.call('HINCRBY', p .. 'room:' .. room .. ':users', user, 1) == 1 then
-    redis.call('ZADD', p .. 'room:' .. room .. ':order', redis.call('INCR', p .. 'arrivals'), user)
+    local arrival = redis.call('INCR', p .. 'room:' .. room .. ':arrivals')
+    redis.call('ZADD', p .. 'room:' .. room .. ':order', arrival, user)
     return 1
   end
   return 0
@@ -50,7 +52,8 @@ local function leave(p, cid, user, room, closed_ttl)
     user_left = 1
   end
   if redis.call('HLEN', users) == 0 then
-    redis.call('DEL', users, p .. 'room:' .. room .. ':order', p .. 'room:' .. room .. ':conns')
+    redis.call('DEL', users, p .. 'room:' .. room .. ':order', p .. 'room:' .. room .. ':conns',
+      p .. 'room:' .. room .. ':arrivals')
     if room ~= '0' then
       redis.call('SET', p .. 'room:' .. room .. ':closed', '1', 'EX', closed_ttl)
       closed = 1

@@ -1,0 +1,267 @@
+//! One suite, written once, that every `Store` implementation must pass: SQLite (the
+//! embedded default) and MariaDB (production), each test on its own database.
+
+use std::sync::Arc;
+
+use chatting_e2e::{fresh_mysql_database, unique};
+use chatting_shared::domain::{Capacity, ClientMsgId, GroupId, MessageText, Nick, RoomId, RoomTitle, UserId};
+use chatting_shared::protocol::{Bounds, MessageKind};
+use chatting_shared::store::{
+    GroupMove, HistoryScope, NewMessage, NewRefreshToken, NewRoom, RoomChanges, Rotation, Store, StoreError,
+};
+
+async fn sqlite() -> Arc<dyn Store> {
+    let dir = std::env::temp_dir().join(unique("chatting-store-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.join("store.db").display());
+    Arc::new(chatting_shared::store::connect(&url, 8).await.unwrap())
+}
+
+async fn mysql() -> Arc<dyn Store> {
+    let url = fresh_mysql_database().await.unwrap();
+    Arc::new(chatting_shared::store::connect(&url, 8).await.unwrap())
+}
+
+fn user(name: &str) -> UserId {
+    UserId::parse(name).unwrap()
+}
+
+async fn with_users(store: &dyn Store, names: &[&str]) {
+    for name in names {
+        store.create_user(&user(name), &Nick::parse(name).unwrap(), "hash").await.unwrap();
+    }
+}
+
+fn room_message(room: RoomId, sender: &str, text: &str) -> NewMessage {
+    NewMessage {
+        kind: MessageKind::All,
+        room_id: Some(room),
+        group_id: None,
+        sender: user(sender),
+        recipient: None,
+        text: MessageText::parse(text).unwrap(),
+        client_msg_id: None,
+    }
+}
+
+async fn new_room(store: &dyn Store, owner: &str, title: &str) -> RoomId {
+    store
+        .create_room(&NewRoom {
+            title: RoomTitle::parse(title).unwrap(),
+            password_hash: None,
+            capacity: Capacity::DEFAULT,
+            owner: user(owner),
+        })
+        .await
+        .unwrap()
+        .room_id
+}
+
+async fn users_are_unique_and_renamable(store: Arc<dyn Store>) {
+    with_users(&*store, &["ann", "bob"]).await;
+    assert!(matches!(store.create_user(&user("ann"), &Nick::parse("Other").unwrap(), "h").await, Err(StoreError::Conflict)));
+    let ann = store.user(&user("ann")).await.unwrap().unwrap();
+    assert_eq!((ann.nick.as_str(), ann.group_id, ann.password_hash.as_str()), ("ann", None, "hash"));
+    assert!(store.user(&user("nobody")).await.unwrap().is_none());
+    store.set_nick(&user("ann"), &Nick::parse("Annie").unwrap()).await.unwrap();
+    store.set_nick(&user("ann"), &Nick::parse("Annie").unwrap()).await.unwrap();
+    let mut both: Vec<String> =
+        store.users(&[user("ann"), user("bob"), user("nobody")]).await.unwrap().iter().map(|u| u.nick.to_string()).collect();
+    both.sort();
+    assert_eq!(both, ["Annie", "bob"]);
+    assert!(matches!(store.set_nick(&user("nobody"), &Nick::parse("x").unwrap()).await, Err(StoreError::NotFound)));
+}
+
+fn refresh(hash: &str, family: &str, expires_at_ms: i64) -> NewRefreshToken {
+    NewRefreshToken { token_hash: hash.into(), user_id: user("ann"), family_id: family.into(), expires_at_ms }
+}
+
+async fn refresh_tokens_rotate_once_and_reuse_revokes_the_family(store: Arc<dyn Store>) {
+    with_users(&*store, &["ann"]).await;
+    let later = chatting_shared::clock::now_ms() + 60_000;
+    store.insert_refresh_token(&refresh("t1", "f1", later)).await.unwrap();
+    assert_eq!(store.rotate_refresh_token("t1", "t2", later).await.unwrap(), Rotation::Rotated(user("ann")));
+    assert_eq!(store.rotate_refresh_token("t1", "t3", later).await.unwrap(), Rotation::Reused);
+    assert_eq!(store.rotate_refresh_token("t2", "t4", later).await.unwrap(), Rotation::Reused, "t2 died with its family");
+    assert_eq!(store.rotate_refresh_token("nope", "t5", later).await.unwrap(), Rotation::Unknown);
+
+    store.insert_refresh_token(&refresh("old", "f2", chatting_shared::clock::now_ms() - 1)).await.unwrap();
+    assert_eq!(store.rotate_refresh_token("old", "t6", later).await.unwrap(), Rotation::Expired);
+
+    store.insert_refresh_token(&refresh("live", "f3", later)).await.unwrap();
+    assert!(store.revoke_refresh_family("live").await.unwrap());
+    assert_eq!(store.rotate_refresh_token("live", "t7", later).await.unwrap(), Rotation::Reused);
+    assert!(!store.revoke_refresh_family("never-issued").await.unwrap());
+}
+
+async fn concurrent_rotation_of_one_token_succeeds_once(store: Arc<dyn Store>) {
+    with_users(&*store, &["ann"]).await;
+    let later = chatting_shared::clock::now_ms() + 60_000;
+    store.insert_refresh_token(&refresh("race", "f", later)).await.unwrap();
+    let attempts = (0..10).map(|i| {
+        let store = store.clone();
+        async move { store.rotate_refresh_token("race", &format!("next{i}"), later).await.unwrap() }
+    });
+    let outcomes = futures::future::join_all(attempts).await;
+    assert_eq!(outcomes.iter().filter(|o| matches!(o, Rotation::Rotated(_))).count(), 1, "{outcomes:?}");
+}
+
+async fn rooms_open_change_and_close(store: Arc<dyn Store>) {
+    with_users(&*store, &["ann", "bob"]).await;
+    let first = new_room(&*store, "ann", "First").await;
+    let second = store
+        .create_room(&NewRoom {
+            title: RoomTitle::parse("Second").unwrap(),
+            password_hash: Some("secret-hash".into()),
+            capacity: Capacity::parse(3).unwrap(),
+            owner: user("bob"),
+        })
+        .await
+        .unwrap();
+    assert!(first.get() >= 1 && second.room_id.get() > first.get());
+    let open: Vec<RoomId> = store.open_rooms().await.unwrap().iter().map(|r| r.room_id).collect();
+    assert_eq!(open, [second.room_id, first], "newest first, lobby not listed");
+
+    let changed = store
+        .update_room(second.room_id, &RoomChanges { title: Some(RoomTitle::parse("Renamed").unwrap()), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!((changed.title.as_str(), changed.password_hash.as_deref(), changed.capacity.get()), ("Renamed", Some("secret-hash"), 3));
+    let changed = store
+        .update_room(
+            second.room_id,
+            &RoomChanges { password_hash: Some(None), capacity: Some(Capacity::parse(5).unwrap()), owner: Some(user("ann")), ..Default::default() },
+        )
+        .await
+        .unwrap();
+    assert_eq!((changed.password_hash, changed.capacity.get(), changed.owner.as_str()), (None, 5, "ann"));
+
+    store.close_room(first).await.unwrap();
+    assert!(store.room(first).await.unwrap().unwrap().closed);
+    assert_eq!(store.open_rooms().await.unwrap().len(), 1);
+    assert!(matches!(store.update_room(first, &RoomChanges::default()).await, Err(StoreError::NotFound)));
+    assert!(store.room(RoomId::LOBBY).await.unwrap().is_none(), "the lobby is not a room");
+}
+
+async fn groups_hold_each_user_once_and_vanish_when_empty(store: Arc<dyn Store>) {
+    with_users(&*store, &["ann", "bob"]).await;
+    let (red, blue) = (GroupId::parse("red").unwrap(), GroupId::parse("blue").unwrap());
+    assert_eq!(store.create_group(&red, &user("ann")).await.unwrap(), GroupMove::default());
+    assert!(matches!(store.create_group(&red, &user("bob")).await, Err(StoreError::Conflict)));
+    assert!(matches!(store.join_group(&GroupId::parse("none").unwrap(), &user("bob")).await, Err(StoreError::NotFound)));
+    store.join_group(&red, &user("bob")).await.unwrap();
+    assert_eq!(store.group_members(&red).await.unwrap(), [user("ann"), user("bob")]);
+
+    let moved = store.create_group(&blue, &user("ann")).await.unwrap();
+    assert_eq!(moved, GroupMove { left: Some(red.clone()), left_removed: false });
+    let moved = store.leave_group(&user("bob")).await.unwrap();
+    assert_eq!(moved, GroupMove { left: Some(red.clone()), left_removed: true });
+    assert_eq!(store.leave_group(&user("bob")).await.unwrap(), GroupMove::default());
+    let groups = store.groups().await.unwrap();
+    assert_eq!(groups, [(blue.clone(), vec![user("ann")])]);
+    assert_eq!(store.user(&user("ann")).await.unwrap().unwrap().group_id, Some(blue));
+    store.create_group(&red, &user("bob")).await.expect("a removed group's id is free again");
+}
+
+async fn room_messages_are_numbered_per_room(store: Arc<dyn Store>) {
+    with_users(&*store, &["ann"]).await;
+    let room = new_room(&*store, "ann", "Numbers").await;
+    let mut seqs = Vec::new();
+    for i in 0..3 {
+        seqs.push(store.append_message(&room_message(room, "ann", &format!("m{i}"))).await.unwrap().seq);
+    }
+    assert_eq!(seqs, [Some(1), Some(2), Some(3)]);
+    let lobby = store.append_message(&room_message(RoomId::LOBBY, "ann", "hello lobby")).await.unwrap();
+    assert_eq!(lobby.seq, Some(1), "the lobby counts on its own");
+    store.close_room(room).await.unwrap();
+    assert!(matches!(store.append_message(&room_message(room, "ann", "late")).await, Err(StoreError::NotFound)));
+}
+
+async fn concurrent_appends_get_unique_gapless_seqs(store: Arc<dyn Store>) {
+    with_users(&*store, &["ann"]).await;
+    let room = new_room(&*store, "ann", "Busy").await;
+    let appends = (0..50).map(|i| {
+        let store = store.clone();
+        async move { store.append_message(&room_message(room, "ann", &format!("m{i}"))).await.unwrap() }
+    });
+    let mut seqs: Vec<i64> = futures::future::join_all(appends).await.iter().filter_map(|m| m.seq).collect();
+    seqs.sort();
+    assert_eq!(seqs, (1..=50).collect::<Vec<_>>());
+}
+
+async fn client_msg_id_makes_sends_idempotent(store: Arc<dyn Store>) {
+    with_users(&*store, &["ann"]).await;
+    let mut message = room_message(RoomId::LOBBY, "ann", "once");
+    message.client_msg_id = Some(ClientMsgId::parse("c-1").unwrap());
+    let first = store.append_message(&message).await.unwrap();
+    let retry = store.append_message(&message).await.unwrap();
+    assert!(!first.duplicate && retry.duplicate);
+    assert_eq!((retry.message_id, retry.seq), (first.message_id, first.seq));
+    let page = store.history(&HistoryScope::Room(RoomId::LOBBY), Bounds::default(), 50).await.unwrap();
+    assert_eq!(page.messages.len(), 1);
+}
+
+async fn history_pages_without_gaps_or_doubles(store: Arc<dyn Store>) {
+    with_users(&*store, &["ann", "bob", "cat"]).await;
+    for i in 1..=7 {
+        store.append_message(&room_message(RoomId::LOBBY, "ann", &format!("m{i}"))).await.unwrap();
+    }
+    let scope = HistoryScope::Room(RoomId::LOBBY);
+    let seqs = |page: &chatting_shared::store::HistoryPage| page.messages.iter().map(|m| m.seq.unwrap()).collect::<Vec<_>>();
+    let newest = store.history(&scope, Bounds::default(), 3).await.unwrap();
+    assert_eq!((seqs(&newest), newest.has_more), (vec![5, 6, 7], true));
+    let older = store.history(&scope, Bounds { before: Some(5), after: None }, 3).await.unwrap();
+    assert_eq!((seqs(&older), older.has_more), (vec![2, 3, 4], true));
+    let oldest = store.history(&scope, Bounds { before: Some(2), after: None }, 3).await.unwrap();
+    assert_eq!((seqs(&oldest), oldest.has_more), (vec![1], false));
+    let missed = store.history(&scope, Bounds { before: None, after: Some(4) }, 2).await.unwrap();
+    assert_eq!((seqs(&missed), missed.has_more), (vec![5, 6], true));
+    let inside = store.history(&scope, Bounds { before: Some(6), after: Some(2) }, 10).await.unwrap();
+    assert_eq!((seqs(&inside), inside.has_more), (vec![3, 4, 5], false));
+
+    for (from, to, text) in [("ann", "bob", "psst"), ("bob", "ann", "what"), ("ann", "cat", "other"), ("bob", "ann", "ok")] {
+        let mut whisper = room_message(RoomId::LOBBY, from, text);
+        (whisper.kind, whisper.room_id, whisper.recipient) = (MessageKind::Whisper, None, Some(user(to)));
+        store.append_message(&whisper).await.unwrap();
+    }
+    let talk = store.history(&HistoryScope::Whisper(user("bob"), user("ann")), Bounds::default(), 50).await.unwrap();
+    let texts: Vec<&str> = talk.messages.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["psst", "what", "ok"]);
+    assert!(talk.messages.iter().all(|m| m.kind == MessageKind::Whisper && m.seq.is_none()));
+    let first_id = talk.messages[0].message_id.get();
+    let after_first = store.history(&HistoryScope::Whisper(user("ann"), user("bob")), Bounds { before: None, after: Some(first_id) }, 1).await.unwrap();
+    assert_eq!((after_first.messages[0].text.as_str(), after_first.has_more), ("what", true));
+
+    let red = GroupId::parse("red").unwrap();
+    store.create_group(&red, &user("cat")).await.unwrap();
+    let mut said = room_message(RoomId::LOBBY, "cat", "team!");
+    (said.kind, said.room_id, said.group_id) = (MessageKind::Group, None, Some(red.clone()));
+    store.append_message(&said).await.unwrap();
+    let group = store.history(&HistoryScope::Group(red.clone()), Bounds::default(), 50).await.unwrap();
+    assert_eq!(group.messages.len(), 1);
+    let message = &group.messages[0];
+    assert_eq!((message.kind, message.group_id.as_ref(), message.sender_group.as_ref()), (MessageKind::Group, Some(&red), Some(&red)));
+}
+
+macro_rules! conformance {
+    ($($test:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(#[tokio::test] async fn $test() { super::$test(super::sqlite().await).await })*
+        }
+        mod on_mysql {
+            $(#[tokio::test] async fn $test() { super::$test(super::mysql().await).await })*
+        }
+    };
+}
+
+conformance!(
+    users_are_unique_and_renamable,
+    refresh_tokens_rotate_once_and_reuse_revokes_the_family,
+    concurrent_rotation_of_one_token_succeeds_once,
+    rooms_open_change_and_close,
+    groups_hold_each_user_once_and_vanish_when_empty,
+    room_messages_are_numbered_per_room,
+    concurrent_appends_get_unique_gapless_seqs,
+    client_msg_id_makes_sends_idempotent,
+    history_pages_without_gaps_or_doubles,
+);
