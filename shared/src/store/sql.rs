@@ -85,6 +85,9 @@ fn opt_text<T: AsRef<str>>(value: Option<&T>) -> Bind {
 pub struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
+    /// Set once the schema is known to be current; until then every call tries to migrate,
+    /// so a database that is down at start-up is picked up as soon as it is back.
+    migrated: std::sync::Arc<tokio::sync::OnceCell<()>>,
 }
 
 fn corrupt(err: crate::domain::Invalid) -> StoreError {
@@ -150,13 +153,15 @@ fn is_unique_violation(err: &sqlx::Error) -> bool {
 const ROOM_COLUMNS: &str = "room_id, title, password_hash, capacity, owner, closed_at";
 
 impl SqlStore {
+    /// Opens a pool without connecting: start-up succeeds while the database is down, and
+    /// calls fail (as `Backend` errors) until it answers.
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
         let dialect = Dialect::of_url(url).ok_or_else(|| StoreError::UnsupportedUrl(redact_url(url)))?;
         // Installs exactly the drivers whose cargo features are on.
         sqlx::any::install_default_drivers();
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(3))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if dialect == Dialect::Sqlite {
@@ -167,19 +172,25 @@ impl SqlStore {
                     Ok(())
                 })
             })
-            .connect(url)
-            .await?;
-        let store = Self { pool, dialect };
-        store.migrate().await?;
+            .connect_lazy(url)?;
+        let store = Self { pool, dialect, migrated: Default::default() };
+        if let Err(err) = store.ready().await {
+            tracing::warn!(error = %err, "database not ready at start-up; will retry on use");
+        }
         Ok(store)
     }
 
-    async fn migrate(&self) -> StoreResult<()> {
-        match self.dialect {
-            Dialect::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
-            Dialect::MySql => MYSQL_MIGRATIONS.run(&self.pool).await?,
-        }
-        Ok(())
+    /// The pool, once the schema is current.
+    async fn ready(&self) -> StoreResult<&AnyPool> {
+        self.migrated
+            .get_or_try_init(|| async {
+                match self.dialect {
+                    Dialect::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await,
+                    Dialect::MySql => MYSQL_MIGRATIONS.run(&self.pool).await,
+                }
+            })
+            .await?;
+        Ok(&self.pool)
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -196,7 +207,7 @@ impl SqlStore {
         )
         .bind(previous.as_str())
         .bind(previous.as_str())
-        .execute(&self.pool)
+        .execute(self.ready().await?)
         .await?
         .rows_affected()
             > 0;
@@ -217,7 +228,7 @@ impl SqlStore {
         )
         .bind(message.sender.as_str())
         .bind(client_msg_id.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.ready().await?)
         .await?;
         let Some(row) = row else { return Ok(None) };
         let sent_at_ms: i64 = row.try_get("created_at")?;
@@ -232,13 +243,13 @@ impl SqlStore {
         }
         sqlx::query("UPDATE messages SET client_msg_id = NULL WHERE message_id = ?")
             .bind(message_id)
-            .execute(&self.pool)
+            .execute(self.ready().await?)
             .await?;
         Ok(None)
     }
 
     async fn insert_message(&self, message: &NewMessage, now: i64) -> StoreResult<StoredMessage> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.ready().await?.begin().await?;
         let seq = match message.room_id {
             None => None,
             Some(room_id) => {
@@ -305,7 +316,7 @@ impl Store for SqlStore {
             .bind(password_hash)
             .bind(nick.as_str())
             .bind(now_ms())
-            .execute(&self.pool)
+            .execute(self.ready().await?)
             .await;
         match result {
             Ok(_) => Ok(()),
@@ -317,7 +328,7 @@ impl Store for SqlStore {
     async fn user(&self, user_id: &UserId) -> StoreResult<Option<UserRecord>> {
         sqlx::query("SELECT user_id, nick, group_id, password_hash FROM users WHERE user_id = ?")
             .bind(user_id.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.ready().await?)
             .await?
             .as_ref()
             .map(user_from_row)
@@ -334,14 +345,14 @@ impl Store for SqlStore {
         for user_id in user_ids {
             query = query.bind(user_id.as_str());
         }
-        query.fetch_all(&self.pool).await?.iter().map(user_from_row).collect()
+        query.fetch_all(self.ready().await?).await?.iter().map(user_from_row).collect()
     }
 
     async fn set_nick(&self, user_id: &UserId, nick: &Nick) -> StoreResult<()> {
         let updated = sqlx::query("UPDATE users SET nick = ? WHERE user_id = ?")
             .bind(nick.as_str())
             .bind(user_id.as_str())
-            .execute(&self.pool)
+            .execute(self.ready().await?)
             .await?;
         if updated.rows_affected() == 0 {
             // MySQL counts changed rows: an unchanged nick is still a success.
@@ -359,14 +370,14 @@ impl Store for SqlStore {
             .bind(token.user_id.as_str())
             .bind(&token.family_id)
             .bind(token.expires_at_ms)
-            .execute(&self.pool)
+            .execute(self.ready().await?)
             .await?;
         Ok(())
     }
 
     async fn rotate_refresh_token(&self, old_hash: &str, new_hash: &str, new_expires_at_ms: i64) -> StoreResult<Rotation> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.ready().await?.begin().await?;
         // The conditional update is the whole race: of two concurrent presentations of one
         // token exactly one retires it, the other is treated as reuse.
         let retired = sqlx::query(
@@ -408,7 +419,7 @@ impl Store for SqlStore {
         sqlx::query("UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL")
             .bind(now)
             .bind(&family_id)
-            .execute(&self.pool)
+            .execute(self.ready().await?)
             .await?;
         Ok(Rotation::Reused)
     }
@@ -420,7 +431,7 @@ impl Store for SqlStore {
         )
         .bind(now_ms())
         .bind(token_hash)
-        .execute(&self.pool)
+        .execute(self.ready().await?)
         .await?
         .rows_affected();
         if revoked > 0 {
@@ -428,7 +439,7 @@ impl Store for SqlStore {
         }
         let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM refresh_tokens WHERE token_hash = ?")
             .bind(token_hash)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.ready().await?)
             .await?;
         Ok(known.is_some())
     }
@@ -436,7 +447,7 @@ impl Store for SqlStore {
     async fn create_room(&self, room: &NewRoom) -> StoreResult<RoomRecord> {
         let room_id = insert_returning_id(
             self.dialect,
-            &self.pool,
+            self.ready().await?,
             "INSERT INTO rooms (title, password_hash, capacity, owner, last_seq, created_at) VALUES (?, ?, ?, ?, 0, ?)",
             "room_id",
             vec![
@@ -463,12 +474,12 @@ impl Store for SqlStore {
             return Ok(None);
         }
         let sql = format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE room_id = ?");
-        sqlx::query(&sql).bind(room_id.get()).fetch_optional(&self.pool).await?.as_ref().map(room_from_row).transpose()
+        sqlx::query(&sql).bind(room_id.get()).fetch_optional(self.ready().await?).await?.as_ref().map(room_from_row).transpose()
     }
 
     async fn open_rooms(&self) -> StoreResult<Vec<RoomRecord>> {
         let sql = format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE room_id > 0 AND closed_at IS NULL ORDER BY room_id DESC");
-        sqlx::query(&sql).fetch_all(&self.pool).await?.iter().map(room_from_row).collect()
+        sqlx::query(&sql).fetch_all(self.ready().await?).await?.iter().map(room_from_row).collect()
     }
 
     async fn update_room(&self, room_id: RoomId, changes: &RoomChanges) -> StoreResult<RoomRecord> {
@@ -488,7 +499,7 @@ impl Store for SqlStore {
         .bind(changes.capacity.map(|c| i64::from(c.get())))
         .bind(changes.owner.as_ref().map(|o| o.as_str().to_owned()))
         .bind(room_id.get())
-        .execute(&self.pool)
+        .execute(self.ready().await?)
         .await?;
         match self.room(room_id).await? {
             Some(room) if !room.closed => Ok(room),
@@ -500,7 +511,7 @@ impl Store for SqlStore {
         sqlx::query("UPDATE rooms SET closed_at = ? WHERE room_id = ? AND room_id > 0 AND closed_at IS NULL")
             .bind(now_ms())
             .bind(room_id.get())
-            .execute(&self.pool)
+            .execute(self.ready().await?)
             .await?;
         Ok(())
     }
@@ -510,7 +521,7 @@ impl Store for SqlStore {
         let created = sqlx::query("INSERT INTO user_groups (group_id, created_at) VALUES (?, ?)")
             .bind(group_id.as_str())
             .bind(now_ms())
-            .execute(&self.pool)
+            .execute(self.ready().await?)
             .await;
         match created {
             Ok(_) => {}
@@ -520,7 +531,7 @@ impl Store for SqlStore {
         sqlx::query("UPDATE users SET group_id = ? WHERE user_id = ?")
             .bind(group_id.as_str())
             .bind(user_id.as_str())
-            .execute(&self.pool)
+            .execute(self.ready().await?)
             .await?;
         self.group_move(user_id, previous, Some(group_id)).await
     }
@@ -536,7 +547,7 @@ impl Store for SqlStore {
         .bind(group_id.as_str())
         .bind(user_id.as_str())
         .bind(group_id.as_str())
-        .execute(&self.pool)
+        .execute(self.ready().await?)
         .await?;
         if joined.rows_affected() == 0 {
             return Err(StoreError::NotFound);
@@ -549,7 +560,7 @@ impl Store for SqlStore {
         if previous.is_none() {
             return Ok(GroupMove::default());
         }
-        sqlx::query("UPDATE users SET group_id = NULL WHERE user_id = ?").bind(user_id.as_str()).execute(&self.pool).await?;
+        sqlx::query("UPDATE users SET group_id = NULL WHERE user_id = ?").bind(user_id.as_str()).execute(self.ready().await?).await?;
         self.group_move(user_id, previous, None).await
     }
 
@@ -558,7 +569,7 @@ impl Store for SqlStore {
             "SELECT g.group_id AS group_id, u.user_id AS user_id FROM user_groups g \
              LEFT JOIN users u ON u.group_id = g.group_id ORDER BY g.created_at, g.group_id, u.user_id",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.ready().await?)
         .await?;
         let mut groups: Vec<(GroupId, Vec<UserId>)> = Vec::new();
         for row in &rows {
@@ -575,7 +586,7 @@ impl Store for SqlStore {
     async fn group_members(&self, group_id: &GroupId) -> StoreResult<Vec<UserId>> {
         let ids: Vec<String> = sqlx::query_scalar("SELECT user_id FROM users WHERE group_id = ? ORDER BY user_id")
             .bind(group_id.as_str())
-            .fetch_all(&self.pool)
+            .fetch_all(self.ready().await?)
             .await?;
         ids.iter().map(|id| UserId::parse(id).map_err(corrupt)).collect()
     }
@@ -629,7 +640,7 @@ impl Store for SqlStore {
             query = query.bind(bound);
         }
         query = query.bind(i64::from(limit) + 1);
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows = query.fetch_all(self.ready().await?).await?;
         let has_more = rows.len() > limit as usize;
         let mut messages = rows.iter().take(limit as usize).map(message_from_row).collect::<StoreResult<Vec<_>>>()?;
         if newest_first {
