@@ -124,8 +124,9 @@ impl TestServer {
         config.redis_url = redis_url;
         config.redis_prefix = unique("t");
         config.management_endpoint = None;
-        let mut options = GatewayOptions::new(config.clone());
+        let mut options = GatewayOptions::new(config);
         adjust(&mut options);
+        let config = options.config.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
