@@ -29,6 +29,8 @@ pub struct Config {
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
     pub db_max_connections: u32,
+    /// `chat.send` attempts allowed per connection in any 10 seconds.
+    pub chat_sends_per_10s: u32,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -72,6 +74,7 @@ impl Config {
             refresh_ttl: seconds("CHATTING_REFRESH_TTL_SECS", 30 * 24 * 3600)?,
             // One request at a time per Lambda instance: a small pool is plenty.
             db_max_connections: count("CHATTING_DB_MAX_CONNECTIONS", 2)?,
+            chat_sends_per_10s: count("CHATTING_CHAT_SENDS_PER_10S", 20)?,
         })
     }
 
@@ -97,6 +100,7 @@ impl Config {
             access_ttl: seconds("CHATTING_ACCESS_TTL_SECS", 900)?,
             refresh_ttl: seconds("CHATTING_REFRESH_TTL_SECS", 30 * 24 * 3600)?,
             db_max_connections: count("CHATTING_DB_MAX_CONNECTIONS", 8)?,
+            chat_sends_per_10s: count("CHATTING_CHAT_SENDS_PER_10S", 20)?,
         })
     }
 }
