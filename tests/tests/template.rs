@@ -1,0 +1,437 @@
+//! The shape of `template.yaml`, the AWS SAM stack: the four Rust functions and how cargo-lambda
+//! builds them, the HTTP API, the WebSocket API with its three routes, the `$default` route
+//! response, and the Management API permission scoped to this stack's WebSocket API.
+//!
+//! CloudFormation's short tags (`!Ref`, `!Sub`, `!GetAtt`, …) are read by `serde_yaml` as
+//! tagged values; [`load`] rewrites them to the long JSON form (`{"Ref": …}`, `{"Fn::Sub": …}`)
+//! so that assertions can compare against `json!` literals. `scripts/lint-template` runs the
+//! real linters (cfn-lint, `sam validate --lint`); these tests pin down what the service needs.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root").to_owned()
+}
+
+/// A YAML value in CloudFormation's JSON form.
+fn to_json(value: serde_yaml::Value) -> Value {
+    use serde_yaml::Value as Y;
+    match value {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(b),
+        Y::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                json!(i)
+            } else if let Some(u) = n.as_u64() {
+                json!(u)
+            } else {
+                json!(n.as_f64())
+            }
+        }
+        Y::String(s) => Value::String(s),
+        Y::Sequence(items) => Value::Array(items.into_iter().map(to_json).collect()),
+        Y::Mapping(mapping) => {
+            let mut object = Map::new();
+            for (key, value) in mapping {
+                let key = match key {
+                    Y::String(s) => s,
+                    other => panic!("a mapping key that is not a string: {other:?}"),
+                };
+                object.insert(key, to_json(value));
+            }
+            Value::Object(object)
+        }
+        Y::Tagged(tagged) => {
+            let tag = tagged.tag.to_string();
+            let name = tag.trim_start_matches('!').to_owned();
+            let inner = to_json(tagged.value);
+            match name.as_str() {
+                "Ref" | "Condition" => single(name, inner),
+                // `!GetAtt Resource.Attribute` is the short form of `[Resource, Attribute]`.
+                "GetAtt" => match inner {
+                    Value::String(dotted) => {
+                        let (resource, attribute) = dotted.split_once('.').expect("!GetAtt Resource.Attribute");
+                        json!({ "Fn::GetAtt": [resource, attribute] })
+                    }
+                    list => json!({ "Fn::GetAtt": list }),
+                },
+                _ => single(format!("Fn::{name}"), inner),
+            }
+        }
+    }
+}
+
+fn single(key: String, value: Value) -> Value {
+    Value::Object(Map::from_iter([(key, value)]))
+}
+
+fn load() -> Value {
+    let path = root().join("template.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&text).expect("template.yaml is YAML");
+    to_json(yaml)
+}
+
+fn resources(template: &Value) -> &Map<String, Value> {
+    template["Resources"].as_object().expect("Resources")
+}
+
+fn resource<'a>(template: &'a Value, logical_id: &str, kind: &str) -> &'a Value {
+    let resource = resources(template).get(logical_id).unwrap_or_else(|| panic!("no resource {logical_id}"));
+    assert_eq!(resource["Type"], kind, "{logical_id} is a {kind}");
+    resource
+}
+
+fn of_type<'a>(template: &'a Value, kind: &str) -> Vec<(&'a str, &'a Value)> {
+    resources(template).iter().filter(|(_, r)| r["Type"] == kind).map(|(id, r)| (id.as_str(), r)).collect()
+}
+
+fn reference(logical_id: &str) -> Value {
+    json!({ "Ref": logical_id })
+}
+
+/// The `${…}` names inside a `Fn::Sub` string.
+fn sub_names(template: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let end = after.find('}').expect("an unclosed ${ in Fn::Sub");
+        let name = &after[..end];
+        if !name.starts_with('!') {
+            names.push(name.to_owned());
+        }
+        rest = &after[end + 1..];
+    }
+    names
+}
+
+/// (logical id, binary name) of the four functions.
+const FUNCTIONS: [(&str, &str); 4] = [
+    ("AuthHttpFunction", "auth-http"),
+    ("WsConnectFunction", "ws-connect"),
+    ("WsDisconnectFunction", "ws-disconnect"),
+    ("WsMessageFunction", "ws-message"),
+];
+const WEBSOCKET_FUNCTIONS: [&str; 3] = ["WsConnectFunction", "WsDisconnectFunction", "WsMessageFunction"];
+
+#[test]
+fn is_a_sam_template() {
+    let template = load();
+    assert_eq!(template["AWSTemplateFormatVersion"], "2010-09-09");
+    assert_eq!(template["Transform"], "AWS::Serverless-2016-10-31");
+    for output in ["HttpApiUrl", "WebSocketUrl"] {
+        assert!(template["Outputs"][output]["Value"].is_object(), "output {output}");
+    }
+}
+
+#[test]
+fn four_rust_functions_on_arm64_built_by_cargo_lambda() {
+    let template = load();
+    let functions = of_type(&template, "AWS::Serverless::Function");
+    assert_eq!(functions.len(), FUNCTIONS.len(), "exactly the four functions: {functions:?}");
+    for (logical_id, binary) in FUNCTIONS {
+        let function = resource(&template, logical_id, "AWS::Serverless::Function");
+        let properties = &function["Properties"];
+        assert_eq!(properties["Runtime"], "provided.al2023", "{logical_id}");
+        assert_eq!(properties["Architectures"], json!(["arm64"]), "{logical_id}");
+        assert_eq!(properties["Handler"], "bootstrap", "{logical_id}");
+        assert_eq!(function["Metadata"]["BuildMethod"], "rust-cargolambda", "{logical_id}");
+        assert_eq!(function["Metadata"]["BuildProperties"]["Binary"], binary, "{logical_id}");
+
+        // sam runs `cargo lambda build --bin BINARY` inside CodeUri: that directory's package
+        // must be the one declaring the binary (at the workspace root, cargo would look only in
+        // the default member, the local gateway).
+        let code_uri = properties["CodeUri"].as_str().expect("CodeUri is a path");
+        let manifest = std::fs::read_to_string(root().join(code_uri).join("Cargo.toml"))
+            .unwrap_or_else(|e| panic!("{logical_id}: CodeUri {code_uri} has no Cargo.toml: {e}"));
+        assert!(manifest.contains(&format!("name = \"{binary}\"")), "{code_uri}/Cargo.toml declares {binary}");
+        assert!(manifest.contains("[[bin]]"), "{code_uri}/Cargo.toml has a [[bin]] target");
+    }
+}
+
+#[test]
+fn globals_give_every_function_the_vpc_and_the_shared_settings() {
+    let template = load();
+    let globals = &template["Globals"]["Function"];
+    assert!(globals["MemorySize"].as_u64().is_some_and(|m| m >= 128));
+    assert!(globals["Timeout"].as_u64().is_some_and(|t| (1..=29).contains(&t)), "within API Gateway's 29 s");
+    assert_eq!(globals["VpcConfig"]["SubnetIds"], reference("SubnetIds"));
+    assert_eq!(globals["VpcConfig"]["SecurityGroupIds"], reference("SecurityGroupIds"));
+    let variables = &globals["Environment"]["Variables"];
+    assert_eq!(variables["CHATTING_DATABASE_URL"], reference("DatabaseUrl"));
+    assert_eq!(variables["CHATTING_JWT_SECRET"], reference("JwtSecret"));
+    assert_eq!(variables["RUST_LOG"], reference("LogLevel"));
+
+    for logical_id in WEBSOCKET_FUNCTIONS {
+        let variables =
+            &resource(&template, logical_id, "AWS::Serverless::Function")["Properties"]["Environment"]["Variables"];
+        assert_eq!(variables["CHATTING_REDIS_URL"], reference("RedisUrl"), "{logical_id}");
+        let endpoint = variables["CHATTING_MANAGEMENT_ENDPOINT"]["Fn::Sub"].as_str().expect("a !Sub endpoint");
+        assert!(
+            endpoint.starts_with("https://${WebSocketApi}.execute-api.${AWS::Region}."),
+            "{logical_id}: {endpoint}"
+        );
+        assert!(endpoint.ends_with("/${StageName}"), "{logical_id}: {endpoint}");
+    }
+}
+
+#[test]
+fn every_variable_set_is_one_the_functions_read() {
+    let template = load();
+    let config = std::fs::read_to_string(root().join("shared/src/config.rs")).expect("shared/src/config.rs");
+    let mut names = BTreeSet::new();
+    let mut collect = |variables: &Value| {
+        for name in variables.as_object().into_iter().flat_map(|v| v.keys()) {
+            names.insert(name.clone());
+        }
+    };
+    collect(&template["Globals"]["Function"]["Environment"]["Variables"]);
+    for (_, function) in of_type(&template, "AWS::Serverless::Function") {
+        collect(&function["Properties"]["Environment"]["Variables"]);
+    }
+    assert!(names.len() >= 8, "{names:?}");
+    for name in names {
+        if name == "RUST_LOG" {
+            continue;
+        }
+        assert!(config.contains(&format!("\"{name}\"")), "{name} is set but shared/src/config.rs never reads it");
+    }
+}
+
+#[test]
+fn parameters_keep_secrets_hidden_and_put_the_functions_in_a_vpc() {
+    let template = load();
+    let parameters = &template["Parameters"];
+    for secret in ["DatabaseUrl", "RedisUrl", "JwtSecret"] {
+        assert_eq!(parameters[secret]["Type"], "String", "{secret}");
+        assert_eq!(parameters[secret]["NoEcho"], true, "{secret} is NoEcho");
+        assert!(parameters[secret].get("Default").is_none(), "{secret} has no default");
+    }
+    assert_eq!(parameters["SubnetIds"]["Type"], "List<AWS::EC2::Subnet::Id>");
+    assert_eq!(parameters["SecurityGroupIds"]["Type"], "List<AWS::EC2::SecurityGroup::Id>");
+    assert_eq!(parameters["AllowedOrigins"]["Type"], "CommaDelimitedList");
+    assert_eq!(parameters["StageName"]["Default"], "prod");
+    assert!(parameters["LogLevel"]["Default"].is_string());
+}
+
+#[test]
+fn http_api_routes_auth_and_health_to_auth_http_with_cors() {
+    let template = load();
+    let api = resource(&template, "HttpApi", "AWS::Serverless::HttpApi");
+    assert_eq!(api["Properties"]["StageName"], "$default");
+    let cors = &api["Properties"]["CorsConfiguration"];
+    assert_eq!(cors["AllowOrigins"], reference("AllowedOrigins"));
+    // '*' must never meet credentials; the API uses bearer tokens, so credentials stay off.
+    assert_ne!(cors["AllowCredentials"], true);
+    let headers = cors["AllowHeaders"].as_array().expect("AllowHeaders");
+    assert!(headers.iter().any(|h| h.as_str().is_some_and(|h| h.eq_ignore_ascii_case("authorization"))));
+
+    let events = resource(&template, "AuthHttpFunction", "AWS::Serverless::Function")["Properties"]["Events"]
+        .as_object()
+        .expect("Events");
+    let mut routes = BTreeSet::new();
+    for event in events.values() {
+        assert_eq!(event["Type"], "HttpApi");
+        assert_eq!(event["Properties"]["ApiId"], reference("HttpApi"));
+        routes.insert((
+            event["Properties"]["Method"].as_str().unwrap().to_owned(),
+            event["Properties"]["Path"].as_str().unwrap().to_owned(),
+        ));
+    }
+    assert_eq!(routes, BTreeSet::from([("ANY".into(), "/auth/{proxy+}".into()), ("GET".into(), "/health".into())]));
+    // Only auth-http is on the HTTP API.
+    for logical_id in WEBSOCKET_FUNCTIONS {
+        assert!(resource(&template, logical_id, "AWS::Serverless::Function")["Properties"].get("Events").is_none());
+    }
+}
+
+#[test]
+fn websocket_api_selects_routes_by_action() {
+    let template = load();
+    let api = resource(&template, "WebSocketApi", "AWS::ApiGatewayV2::Api");
+    assert_eq!(api["Properties"]["ProtocolType"], "WEBSOCKET");
+    assert_eq!(api["Properties"]["RouteSelectionExpression"], "$request.body.action");
+}
+
+#[test]
+fn three_routes_each_proxied_to_its_function() {
+    let template = load();
+    let routes = of_type(&template, "AWS::ApiGatewayV2::Route");
+    let keys: BTreeSet<&str> = routes.iter().map(|(_, r)| r["Properties"]["RouteKey"].as_str().unwrap()).collect();
+    assert_eq!(keys, BTreeSet::from(["$connect", "$disconnect", "$default"]));
+
+    for (route_key, function) in
+        [("$connect", "WsConnectFunction"), ("$disconnect", "WsDisconnectFunction"), ("$default", "WsMessageFunction")]
+    {
+        let (route_id, route) = routes.iter().find(|(_, r)| r["Properties"]["RouteKey"] == route_key).unwrap();
+        assert_eq!(route["Properties"]["ApiId"], reference("WebSocketApi"), "{route_id}");
+        let target = route["Properties"]["Target"]["Fn::Sub"].as_str().expect("Target is !Sub integrations/${…}");
+        let integration_id = target.strip_prefix("integrations/${").and_then(|t| t.strip_suffix('}')).expect(target);
+        let integration = resource(&template, integration_id, "AWS::ApiGatewayV2::Integration");
+        assert_eq!(integration["Properties"]["ApiId"], reference("WebSocketApi"));
+        assert_eq!(integration["Properties"]["IntegrationType"], "AWS_PROXY", "{integration_id}");
+        let uri = integration["Properties"]["IntegrationUri"]["Fn::Sub"].as_str().expect("IntegrationUri is a !Sub");
+        assert!(uri.contains(":apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"), "{uri}");
+        assert!(uri.contains(&format!("${{{function}.Arn}}")), "{route_key} invokes {function}: {uri}");
+        assert!(uri.ends_with("/invocations"), "{uri}");
+    }
+}
+
+#[test]
+fn default_route_answers_with_the_function_reply() {
+    let template = load();
+    let (route_id, route) = of_type(&template, "AWS::ApiGatewayV2::Route")
+        .into_iter()
+        .find(|(_, r)| r["Properties"]["RouteKey"] == "$default")
+        .unwrap();
+    assert_eq!(route["Properties"]["RouteResponseSelectionExpression"], "$default");
+
+    let responses = of_type(&template, "AWS::ApiGatewayV2::RouteResponse");
+    assert_eq!(responses.len(), 1, "one route response, on $default");
+    let response = &responses[0].1["Properties"];
+    assert_eq!(response["ApiId"], reference("WebSocketApi"));
+    assert_eq!(response["RouteId"], reference(route_id));
+    assert_eq!(response["RouteResponseKey"], "$default");
+
+    let integration_id = route["Properties"]["Target"]["Fn::Sub"].as_str().unwrap()["integrations/${".len()..]
+        .trim_end_matches('}')
+        .to_owned();
+    let integration_responses = of_type(&template, "AWS::ApiGatewayV2::IntegrationResponse");
+    assert_eq!(integration_responses.len(), 1);
+    let integration_response = &integration_responses[0].1["Properties"];
+    assert_eq!(integration_response["ApiId"], reference("WebSocketApi"));
+    assert_eq!(integration_response["IntegrationId"], reference(&integration_id));
+    assert_eq!(integration_response["IntegrationResponseKey"], "$default");
+    // No templates: the body passes through unchanged.
+    assert!(integration_response.get("ResponseTemplates").is_none());
+}
+
+#[test]
+fn stage_is_deployed_after_every_route() {
+    let template = load();
+    let deployments = of_type(&template, "AWS::ApiGatewayV2::Deployment");
+    assert_eq!(deployments.len(), 1);
+    let (deployment_id, deployment) = deployments[0];
+    assert_eq!(deployment["Properties"]["ApiId"], reference("WebSocketApi"));
+    let depends_on: BTreeSet<&str> =
+        deployment["DependsOn"].as_array().expect("DependsOn").iter().map(|d| d.as_str().unwrap()).collect();
+    for (route_id, _) in of_type(&template, "AWS::ApiGatewayV2::Route") {
+        assert!(depends_on.contains(route_id), "the deployment waits for {route_id}");
+    }
+
+    let stage = resource(&template, "WebSocketStage", "AWS::ApiGatewayV2::Stage");
+    assert_eq!(stage["Properties"]["ApiId"], reference("WebSocketApi"));
+    assert_eq!(stage["Properties"]["StageName"], reference("StageName"));
+    assert_eq!(stage["Properties"]["DeploymentId"], reference(deployment_id));
+
+    let url = template["Outputs"]["WebSocketUrl"]["Value"]["Fn::Sub"].as_str().expect("WebSocketUrl is a !Sub");
+    assert!(url.starts_with("wss://${WebSocketApi}.execute-api.${AWS::Region}."), "{url}");
+    assert!(url.ends_with("/${StageName}"), "{url}");
+    let http = template["Outputs"]["HttpApiUrl"]["Value"]["Fn::Sub"].as_str().expect("HttpApiUrl is a !Sub");
+    assert!(http.starts_with("https://${HttpApi}.execute-api."), "{http}");
+}
+
+#[test]
+fn api_gateway_may_invoke_each_websocket_function() {
+    let template = load();
+    let permissions = of_type(&template, "AWS::Lambda::Permission");
+    for function in WEBSOCKET_FUNCTIONS {
+        let (id, permission) = permissions
+            .iter()
+            .find(|(_, p)| p["Properties"]["FunctionName"] == reference(function))
+            .unwrap_or_else(|| panic!("no AWS::Lambda::Permission for {function}"));
+        let properties = &permission["Properties"];
+        assert_eq!(properties["Action"], "lambda:InvokeFunction", "{id}");
+        assert_eq!(properties["Principal"], "apigateway.amazonaws.com", "{id}");
+        let source = properties["SourceArn"]["Fn::Sub"].as_str().expect("SourceArn is a !Sub");
+        assert!(
+            source.starts_with("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/"),
+            "{id}: {source}"
+        );
+    }
+}
+
+#[test]
+fn manage_connections_is_allowed_on_this_websocket_api_only() {
+    let template = load();
+    let scoped = json!({
+        "Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/*"
+    });
+    let mut granting = Vec::new();
+    for (policy_id, policy) in of_type(&template, "AWS::IAM::ManagedPolicy") {
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"].as_array().expect("Statement") {
+            let actions = match &statement["Action"] {
+                Value::Array(actions) => actions.clone(),
+                action => vec![action.clone()],
+            };
+            if actions.iter().any(|a| a.as_str().is_some_and(|a| a.starts_with("execute-api:"))) {
+                assert_eq!(actions, vec![json!("execute-api:ManageConnections")], "{policy_id}");
+                assert_eq!(statement["Effect"], "Allow");
+                assert_eq!(statement["Resource"], scoped, "{policy_id} is scoped to this API");
+                granting.push(policy_id);
+            }
+        }
+    }
+    assert_eq!(granting.len(), 1, "one ManageConnections statement: {granting:?}");
+    let policy = reference(granting[0]);
+
+    for (logical_id, _) in FUNCTIONS {
+        let policies = resource(&template, logical_id, "AWS::Serverless::Function")["Properties"]["Policies"].clone();
+        let attached = policies.as_array().is_some_and(|p| p.contains(&policy));
+        // The WebSocket functions push; the HTTP function never needs to.
+        assert_eq!(attached, WEBSOCKET_FUNCTIONS.contains(&logical_id), "{logical_id}");
+    }
+}
+
+/// Every `!Ref`, `!GetAtt` and `${…}` names a parameter, a resource or a pseudo parameter.
+#[test]
+fn every_reference_resolves() {
+    let template = load();
+    let mut known: BTreeSet<String> = template["Parameters"].as_object().unwrap().keys().cloned().collect();
+    known.extend(resources(&template).keys().cloned());
+    for pseudo in
+        ["AWS::AccountId", "AWS::Partition", "AWS::Region", "AWS::StackName", "AWS::StackId", "AWS::URLSuffix"]
+    {
+        known.insert(pseudo.to_owned());
+    }
+
+    fn walk(value: &Value, known: &BTreeSet<String>, seen: &mut usize) {
+        match value {
+            Value::Object(object) => {
+                if let Some(Value::String(name)) = object.get("Ref") {
+                    assert!(known.contains(name), "!Ref {name}");
+                    *seen += 1;
+                }
+                if let Some(Value::Array(parts)) = object.get("Fn::GetAtt") {
+                    let name = parts[0].as_str().unwrap();
+                    assert!(known.contains(name), "!GetAtt {name}");
+                    *seen += 1;
+                }
+                if let Some(Value::String(text)) = object.get("Fn::Sub") {
+                    for name in sub_names(text) {
+                        let base = name.split('.').next().unwrap();
+                        assert!(known.contains(base), "${{{name}}} in !Sub {text}");
+                        *seen += 1;
+                    }
+                }
+                object.values().for_each(|v| walk(v, known, seen));
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, known, seen)),
+            _ => {}
+        }
+    }
+    let mut seen = 0;
+    for section in ["Globals", "Resources", "Outputs"] {
+        walk(&template[section], &known, &mut seen);
+    }
+    for (_, resource) in resources(&template) {
+        for dependency in resource["DependsOn"].as_array().into_iter().flatten() {
+            assert!(known.contains(dependency.as_str().unwrap()), "DependsOn {dependency}");
+        }
+    }
+    assert!(seen > 30, "found only {seen} references");
+}
