@@ -12,6 +12,7 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
+use axum::serve::ListenerExt as _;
 use chatting_shared::config::Config;
 use chatting_shared::push::{ApiGatewayPusher, Pusher, SigningKeys};
 use chatting_shared::service::Chat;
@@ -80,6 +81,13 @@ pub async fn start(
 ) -> anyhow::Result<(Arc<Gateway>, tokio::task::JoinHandle<std::io::Result<()>>)> {
     let address = listener.local_addr()?;
     let (router, gateway) = build(address, options).await?;
+    // Replies and events are small frames written back to back: without TCP_NODELAY each
+    // second write waits for the client's delayed ACK (~40 ms).
+    let listener = listener.tap_io(|stream| {
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!(error = %err, "could not set TCP_NODELAY");
+        }
+    });
     let server = tokio::spawn(async move {
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
