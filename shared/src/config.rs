@@ -31,6 +31,14 @@ pub struct Config {
     pub db_max_connections: u32,
     /// `chat.send` attempts allowed per connection in any 10 seconds.
     pub chat_sends_per_10s: u32,
+    /// Browser origins allowed to call the APIs; empty: no origin is checked.
+    pub allowed_origins: Vec<String>,
+}
+
+fn origins() -> Vec<String> {
+    var("CHATTING_ALLOWED_ORIGINS")
+        .map(|raw| raw.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect())
+        .unwrap_or_default()
 }
 
 fn var(name: &str) -> Option<String> {
@@ -75,6 +83,7 @@ impl Config {
             // One request at a time per Lambda instance: a small pool is plenty.
             db_max_connections: count("CHATTING_DB_MAX_CONNECTIONS", 2)?,
             chat_sends_per_10s: count("CHATTING_CHAT_SENDS_PER_10S", 20)?,
+            allowed_origins: origins(),
         })
     }
 
@@ -101,6 +110,7 @@ impl Config {
             refresh_ttl: seconds("CHATTING_REFRESH_TTL_SECS", 30 * 24 * 3600)?,
             db_max_connections: count("CHATTING_DB_MAX_CONNECTIONS", 8)?,
             chat_sends_per_10s: count("CHATTING_CHAT_SENDS_PER_10S", 20)?,
+            allowed_origins: origins(),
         })
     }
 }

@@ -41,7 +41,8 @@ pub fn auth_service(config: &Config, store: Arc<dyn Store>) -> AuthService {
 
 pub fn chat(config: &Config, store: Arc<dyn Store>, presence: Arc<dyn Presence>, pusher: Arc<dyn Pusher>) -> Chat {
     let limits = Limits { chat_sends_per_window: config.chat_sends_per_10s, ..Limits::default() };
-    Chat { store, presence, pusher, keys: TokenKeys::new(&config.jwt_secret, config.access_ttl), limits }
+    let keys = TokenKeys::new(&config.jwt_secret, config.access_ttl);
+    Chat { store, presence, pusher, keys, limits, allowed_origins: config.allowed_origins.clone() }
 }
 
 /// The HTTP function's service, from the Lambda environment.

@@ -17,6 +17,11 @@ pub fn query_token(event: &ApiGatewayWebsocketProxyRequest) -> Option<&str> {
     event.query_string_parameters.first("token")
 }
 
+/// The browser's `Origin` header of a `$connect` request, if any.
+pub fn origin(event: &ApiGatewayWebsocketProxyRequest) -> Option<&str> {
+    event.headers.get("origin").and_then(|v| v.to_str().ok())
+}
+
 pub fn response(status: u16, body: String) -> ApiGatewayProxyResponse {
     let mut headers = HeaderMap::new();
     headers.insert("content-type", aws_lambda_events::http::HeaderValue::from_static("application/json"));

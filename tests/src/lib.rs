@@ -164,6 +164,16 @@ impl TestServer {
     }
 
     /// Sends a JSON request; returns the status and the body envelope.
+    /// A raw HTTP request to the gateway, for checks on headers.
+    pub async fn raw(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> anyhow::Result<reqwest::Response> {
+        let method = reqwest::Method::from_bytes(method.as_bytes())?;
+        let mut request = self.client.request(method, format!("{}{path}", self.http));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        Ok(request.send().await?)
+    }
+
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>, bearer: Option<&str>) -> anyhow::Result<(u16, Value)> {
         let method = reqwest::Method::from_bytes(method.as_bytes())?;
         let mut request = self.client.request(method, format!("{}{path}", self.http));
@@ -357,7 +367,17 @@ impl Client {
 
 /// The HTTP status a WebSocket handshake was refused with, or `None` if it opened.
 pub async fn handshake_status(url: &str) -> anyhow::Result<Option<u16>> {
-    match tokio_tungstenite::connect_async(url).await {
+    handshake_status_from(url, None).await
+}
+
+/// Like [`handshake_status`], sending the `Origin` header a browser on `origin` would.
+pub async fn handshake_status_from(url: &str, origin: Option<&str>) -> anyhow::Result<Option<u16>> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let mut request = url.into_client_request()?;
+    if let Some(origin) = origin {
+        request.headers_mut().insert("origin", origin.parse()?);
+    }
+    match tokio_tungstenite::connect_async(request).await {
         Ok(_) => Ok(None),
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Ok(Some(response.status().as_u16())),
         Err(err) => Err(err.into()),

@@ -5,14 +5,14 @@
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use chatting_shared::service::{Chat, ServiceError};
-use chatting_shared::websocket_event::{connection_id, query_token, response};
+use chatting_shared::websocket_event::{connection_id, origin, query_token, response};
 use serde_json::json;
 
 pub async fn handle(chat: &Chat, event: ApiGatewayWebsocketProxyRequest) -> Result<ApiGatewayProxyResponse, lambda_runtime::Error> {
     let Some(connection) = connection_id(&event) else {
         return Ok(response(400, json!({ "code": "invalid", "message": "no connection id" }).to_string()));
     };
-    Ok(match chat.connect(&connection, query_token(&event)).await {
+    Ok(match chat.connect(&connection, query_token(&event), origin(&event)).await {
         Ok(_) => response(200, json!({ "code": "success" }).to_string()),
         Err(err) => {
             err.log("$connect");

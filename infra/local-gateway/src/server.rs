@@ -116,16 +116,53 @@ pub async fn build(address: SocketAddr, options: GatewayOptions) -> anyhow::Resu
         idle_timeout: options.idle_timeout,
         outbound_queue: options.outbound_queue,
     });
+    let http_api_routes = Router::new().route("/health", any(http_api)).route("/auth/{*rest}", any(http_api));
+    let http_api_routes = match cors(&config.allowed_origins) {
+        Some(layer) => http_api_routes.layer(layer),
+        None => http_api_routes,
+    };
     let mut router = Router::new()
-        .route("/health", any(http_api))
-        .route("/auth/{*rest}", any(http_api))
+        .merge(http_api_routes)
         .route("/ws", get(crate::websocket::upgrade))
         .route("/@connections/{id}", get(describe_connection).post(post_to_connection).delete(delete_connection))
         .with_state(gateway.clone());
     if let Some(web_dir) = options.web_dir {
-        router = router.fallback_service(tower_http::services::ServeDir::new(web_dir));
+        router = router.fallback_service(web_client(web_dir));
     }
     Ok((router, gateway))
+}
+
+/// The web client's files, with headers that keep other sites' code out of the page.
+fn web_client(dir: PathBuf) -> Router {
+    use tower_http::set_header::SetResponseHeaderLayer;
+    let header = |name: &'static str, value: &'static str| {
+        SetResponseHeaderLayer::overriding(header::HeaderName::from_static(name), HeaderValue::from_static(value))
+    };
+    Router::new()
+        .fallback_service(tower_http::services::ServeDir::new(dir))
+        .layer(header(
+            "content-security-policy",
+            "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
+        ))
+        .layer(header("x-content-type-options", "nosniff"))
+        .layer(header("referrer-policy", "no-referrer"))
+        .layer(header("x-frame-options", "DENY"))
+}
+
+/// CORS for the HTTP API when origins are configured: those origins, no credentials (tokens
+/// travel in headers and bodies, never in cookies), no wildcard.
+fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    Some(
+        tower_http::cors::CorsLayer::new()
+            .allow_origin(origins)
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .max_age(Duration::from_secs(600)),
+    )
 }
 
 fn header_map(headers: &HeaderMap) -> HashMap<String, String> {

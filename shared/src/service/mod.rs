@@ -65,6 +65,8 @@ pub struct Chat {
     pub pusher: Arc<dyn Pusher>,
     pub keys: TokenKeys,
     pub limits: Limits,
+    /// Browser origins allowed to open connections; empty: any.
+    pub allowed_origins: Vec<String>,
 }
 
 /// The connection a frame came from, resolved from presence.
@@ -101,8 +103,14 @@ impl Chat {
         self.store.user(user).await?.ok_or_else(|| ServiceError::NoInfo(format!("no user {user}")))
     }
 
-    /// `$connect`: checks the token and registers the connection in the lobby.
-    pub async fn connect(&self, connection: &ConnectionId, token: Option<&str>) -> Result<UserId, ServiceError> {
+    /// `$connect`: checks the origin and the token, then registers the connection in the
+    /// lobby. A request without `Origin` is not from a browser and is not checked.
+    pub async fn connect(&self, connection: &ConnectionId, token: Option<&str>, origin: Option<&str>) -> Result<UserId, ServiceError> {
+        if let Some(origin) = origin {
+            if !self.allowed_origins.is_empty() && !self.allowed_origins.iter().any(|o| o == origin.trim_end_matches('/')) {
+                return Err(ServiceError::Forbidden(format!("origin {origin} is not allowed")));
+            }
+        }
         let user_id = self.keys.verify(token.unwrap_or_default())?;
         let record = self
             .store
