@@ -107,7 +107,7 @@ impl Chat {
     /// lobby. A request without `Origin` is not from a browser and is not checked.
     pub async fn connect(&self, connection: &ConnectionId, token: Option<&str>, origin: Option<&str>) -> Result<UserId, ServiceError> {
         if let Some(origin) = origin {
-            if !self.allowed_origins.is_empty() && !self.allowed_origins.iter().any(|o| o == origin.trim_end_matches('/')) {
+            if !self.allowed_origins.is_empty() && !self.allowed_origins.iter().any(|o| o == "*" || o == origin.trim_end_matches('/')) {
                 return Err(ServiceError::Forbidden(format!("origin {origin} is not allowed")));
             }
         }
