@@ -42,7 +42,7 @@ pub fn auth_service(config: &Config, store: Arc<dyn Store>) -> AuthService {
 pub fn chat(config: &Config, store: Arc<dyn Store>, presence: Arc<dyn Presence>, pusher: Arc<dyn Pusher>) -> Chat {
     let limits = Limits { chat_sends_per_window: config.chat_sends_per_10s, ..Limits::default() };
     let keys = TokenKeys::new(&config.jwt_secret, config.access_ttl);
-    Chat { store, presence, pusher, keys, limits, allowed_origins: config.allowed_origins.clone() }
+    Chat { store, presence, pusher, keys, limits, allowed_origins: config.allowed_origins.clone(), room_order: Default::default() }
 }
 
 /// The HTTP function's service, from the Lambda environment.

@@ -100,6 +100,10 @@ impl Chat {
             Some(room) => Some(room_send_turn(room).await),
             None => None,
         };
+        let _in_order = match kind {
+            MessageKind::All => Some(self.room_order.hold(caller.room).await),
+            MessageKind::Group | MessageKind::Whisper => None,
+        };
         let stored: StoredMessage = match self.store.append_message(&message).await {
             Ok(stored) => stored,
             Err(StoreError::NotFound) => return Err(ServiceError::NoInfo(format!("room {} is closed", caller.room))),

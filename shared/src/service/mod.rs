@@ -67,6 +67,28 @@ pub struct Chat {
     pub limits: Limits,
     /// Browser origins allowed to open connections; empty: any.
     pub allowed_origins: Vec<String>,
+    pub room_order: Arc<RoomOrder>,
+}
+
+/// Keeps the messages of one room in `seq` order on their way out of this process: the
+/// `seq` is taken and the message fanned out under the room's lock, so a later message
+/// cannot overtake an earlier one. Rooms share a fixed set of locks (bounded memory); two
+/// rooms on one lock only wait for each other.
+pub struct RoomOrder {
+    locks: Vec<Arc<tokio::sync::Mutex<()>>>,
+}
+
+impl Default for RoomOrder {
+    fn default() -> Self {
+        Self { locks: (0..64).map(|_| Arc::default()).collect() }
+    }
+}
+
+impl RoomOrder {
+    pub async fn hold(&self, room: RoomId) -> tokio::sync::OwnedMutexGuard<()> {
+        let index = room.get().unsigned_abs() as usize % self.locks.len();
+        self.locks[index].clone().lock_owned().await
+    }
 }
 
 /// The connection a frame came from, resolved from presence.
