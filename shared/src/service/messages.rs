@@ -1,33 +1,12 @@
 //! `chat.send` and `chat.history`.
 
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex, PoisonError};
-
 use serde_json::{Value, json};
-use tokio::sync::OwnedMutexGuard;
 
 use super::{Caller, Chat, Delivery, ServiceError, to_user};
 use crate::clock::rfc3339_ms;
-use crate::domain::{ClientMsgId, MessageText, RoomId, UserId};
+use crate::domain::{ClientMsgId, MessageText, UserId};
 use crate::protocol::{Bounds, Event, HistoryTarget, Message, MessageKind, User};
 use crate::store::{HistoryScope, MessageRecord, NewMessage, StoreError, StoredMessage};
-
-/// One lock per room with a send in flight. Two senders in one room could otherwise take
-/// `seq` 1 and 2 and push them in the other order, while PROTOCOL.md promises each recipient
-/// a room's events in `seq` order. It orders the sends of one process (the local gateway, a
-/// single node); Lambda instances each run one request at a time and are not ordered by it.
-static ROOM_SENDS: LazyLock<Mutex<HashMap<RoomId, Arc<tokio::sync::Mutex<()>>>>> = LazyLock::new(Default::default);
-
-/// Waits for the room's turn, held from taking a `seq` until the message is pushed.
-async fn room_send_turn(room: RoomId) -> OwnedMutexGuard<()> {
-    let lock = {
-        let mut rooms = ROOM_SENDS.lock().unwrap_or_else(PoisonError::into_inner);
-        // A lock nobody holds or waits for is only referenced by the map: drop it.
-        rooms.retain(|_, lock| Arc::strong_count(lock) > 1);
-        Arc::clone(rooms.entry(room).or_default())
-    };
-    lock.lock_owned().await
-}
 
 fn to_message(record: MessageRecord) -> Message {
     Message {
@@ -95,10 +74,6 @@ impl Chat {
                 message.recipient = Some(to);
                 connections
             }
-        };
-        let _turn = match message.room_id {
-            Some(room) => Some(room_send_turn(room).await),
-            None => None,
         };
         let _in_order = match kind {
             MessageKind::All => Some(self.room_order.hold(caller.room).await),
