@@ -9,6 +9,7 @@
 //! - [`push`]: frames to connections through API Gateway's Management API.
 //! - [`service`]: the use cases, which turn commands into replies and events;
 //!   [`websocket_event`]: reading API Gateway WebSocket events and answering them.
+//! - [`metrics`]: counters of SQL statements, Redis round trips and pushes per request.
 //! - [`config`]: configuration from the environment; [`startup`]: clients built once per cold
 //!   start; [`clock`]: time as the wire shows it.
 
@@ -16,6 +17,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod metrics;
 pub mod presence;
 pub mod protocol;
 pub mod push;

@@ -79,6 +79,7 @@ impl ApiGatewayPusher {
 #[async_trait]
 impl Pusher for ApiGatewayPusher {
     async fn push(&self, connection: &ConnectionId, frame: &str) -> Result<(), PushError> {
+        crate::metrics::MANAGEMENT_API_CALLS.add(1);
         let sent = self
             .client
             .post_to_connection()

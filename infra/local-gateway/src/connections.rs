@@ -137,6 +137,7 @@ pub struct DirectPusher(pub Arc<Registry>);
 #[async_trait]
 impl Pusher for DirectPusher {
     async fn push(&self, connection: &ConnectionId, frame: &str) -> Result<(), PushError> {
+        chatting_shared::metrics::DIRECT_PUSHES.add(1);
         match self.0.send(connection.as_str(), frame.to_owned()) {
             SendOutcome::Queued => Ok(()),
             SendOutcome::Gone | SendOutcome::Overflow => Err(PushError::Gone),

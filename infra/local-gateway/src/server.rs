@@ -125,6 +125,7 @@ pub async fn build(address: SocketAddr, options: GatewayOptions) -> anyhow::Resu
         .merge(http_api_routes)
         .route("/ws", get(crate::websocket::upgrade))
         .route("/@connections/{id}", get(describe_connection).post(post_to_connection).delete(delete_connection))
+        .route("/metrics", get(metrics))
         .with_state(gateway.clone());
     if let Some(web_dir) = options.web_dir {
         router = router.fallback_service(web_client(web_dir));
@@ -219,6 +220,13 @@ async fn http_api(
         response.headers_mut().insert(name.clone(), value.clone());
     }
     response
+}
+
+/// This process's counters (see `chatting_shared::metrics`) and open connections.
+async fn metrics(State(gateway): State<Arc<Gateway>>) -> Response {
+    let mut body = serde_json::json!(chatting_shared::metrics::snapshot());
+    body["openConnections"] = serde_json::json!(gateway.registry.len());
+    axum::Json(body).into_response()
 }
 
 fn gone() -> Response {

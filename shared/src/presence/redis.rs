@@ -175,7 +175,9 @@ impl RedisPresence {
         format!("{}{rest}", self.prefix)
     }
 
+    /// The connection for one round trip (every call is one, and is counted).
     fn conn(&self) -> ConnectionManager {
+        crate::metrics::REDIS_ROUND_TRIPS.add(1);
         // Clones share one multiplexed connection.
         self.connection.clone()
     }

@@ -31,6 +31,7 @@ impl Chat {
         to: Option<UserId>,
         client_msg_id: Option<ClientMsgId>,
     ) -> Result<Value, ServiceError> {
+        crate::metrics::CHAT_SENDS.add(1);
         let limits = &self.limits;
         let rate_key = format!("send:{}", caller.connection);
         if let Some(wait) = self.presence.hit_rate_limit(&rate_key, limits.chat_sends_per_window, limits.chat_send_window).await? {

@@ -67,6 +67,11 @@ where
     }
 }
 
+/// Counts statements sent on an open transaction (`ready` counts the rest).
+fn in_transaction(statements: u64) {
+    crate::metrics::STORE_STATEMENTS.add(statements);
+}
+
 /// A value bound to a statement built at run time.
 enum Bind {
     Int(Option<i64>),
@@ -190,6 +195,9 @@ impl SqlStore {
                 }
             })
             .await?;
+        // Every call is followed by one statement (or a BEGIN); statements inside a
+        // transaction count themselves with `in_transaction`.
+        crate::metrics::STORE_STATEMENTS.add(1);
         Ok(&self.pool)
     }
 
@@ -253,6 +261,7 @@ impl SqlStore {
         let seq = match message.room_id {
             None => None,
             Some(room_id) => {
+                in_transaction(1);
                 let seq: Option<i64> = match self.dialect {
                     Dialect::Sqlite => sqlx::query_scalar(
                         "UPDATE rooms SET last_seq = last_seq + 1 WHERE room_id = ? AND closed_at IS NULL RETURNING last_seq",
@@ -270,6 +279,7 @@ impl SqlStore {
                         if updated.rows_affected() == 0 {
                             None
                         } else {
+                            in_transaction(1);
                             Some(sqlx::query_scalar("SELECT CAST(LAST_INSERT_ID() AS SIGNED)").fetch_one(&mut *tx).await?)
                         }
                     }
@@ -277,6 +287,7 @@ impl SqlStore {
                 Some(seq.ok_or(StoreError::NotFound)?)
             }
         };
+        in_transaction(1);
         let message_id = insert_returning_id(
             self.dialect,
             &mut *tx,
@@ -295,6 +306,7 @@ impl SqlStore {
             ],
         )
         .await?;
+        in_transaction(1);
         tx.commit().await?;
         Ok(StoredMessage { message_id: MessageId::from_stored(message_id), seq, sent_at_ms: now, duplicate: false })
     }
@@ -380,6 +392,7 @@ impl Store for SqlStore {
         let mut tx = self.ready().await?.begin().await?;
         // The conditional update is the whole race: of two concurrent presentations of one
         // token exactly one retires it, the other is treated as reuse.
+        in_transaction(2);
         let retired = sqlx::query(
             "UPDATE refresh_tokens SET replaced_by = ? \
              WHERE token_hash = ? AND replaced_by IS NULL AND revoked_at IS NULL AND expires_at > ?",
@@ -395,12 +408,14 @@ impl Store for SqlStore {
             .fetch_optional(&mut *tx)
             .await?;
         let Some(row) = row else {
+            in_transaction(1);
             tx.rollback().await?;
             return Ok(Rotation::Unknown);
         };
         let family_id: String = row.try_get("family_id")?;
         if retired == 1 {
             let user_id: String = row.try_get("user_id")?;
+            in_transaction(2);
             sqlx::query("INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at) VALUES (?, ?, ?, ?)")
                 .bind(new_hash)
                 .bind(&user_id)
@@ -412,6 +427,7 @@ impl Store for SqlStore {
             return Ok(Rotation::Rotated(UserId::parse(&user_id).map_err(corrupt)?));
         }
         let expires_at: i64 = row.try_get("expires_at")?;
+        in_transaction(1);
         tx.rollback().await?;
         if expires_at <= now {
             return Ok(Rotation::Expired);
