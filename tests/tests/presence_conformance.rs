@@ -8,7 +8,8 @@ use chatting_e2e::{REDIS_URL, unique};
 use chatting_shared::domain::{ConnectionId, RoomId, UserId};
 use chatting_shared::presence::memory::MemoryPresence;
 use chatting_shared::presence::redis::RedisPresence;
-use chatting_shared::presence::{Connected, Departure, MoveOutcome, Moved, Presence};
+use chatting_shared::domain::{GroupId, Nick};
+use chatting_shared::presence::{Connected, Departure, MoveOutcome, Moved, Presence, Profile};
 
 async fn memory() -> (Arc<dyn Presence>, Option<String>) {
     (Arc::new(MemoryPresence::default()), None)
@@ -21,6 +22,10 @@ async fn redis() -> (Arc<dyn Presence>, Option<String>) {
 
 fn user(name: &str) -> UserId {
     UserId::parse(name).unwrap()
+}
+
+fn face(name: &str) -> Profile {
+    Profile { nick: Nick::parse(name).unwrap(), group: None }
 }
 
 fn conn(id: &str) -> ConnectionId {
@@ -44,11 +49,11 @@ fn sorted<T: Ord>(mut items: Vec<T>) -> Vec<T> {
 }
 
 async fn connections_count_users_once(presence: Arc<dyn Presence>, _: Option<String>) {
-    let first = presence.connect(&conn("a1"), &user("ann")).await.unwrap();
+    let first = presence.connect(&conn("a1"), &user("ann"), &face("ann")).await.unwrap();
     assert_eq!(first, Connected { came_online: true, entered_lobby: true });
-    let second = presence.connect(&conn("a2"), &user("ann")).await.unwrap();
+    let second = presence.connect(&conn("a2"), &user("ann"), &face("ann")).await.unwrap();
     assert_eq!(second, Connected { came_online: false, entered_lobby: false });
-    presence.connect(&conn("b1"), &user("bob")).await.unwrap();
+    presence.connect(&conn("b1"), &user("bob"), &face("bob")).await.unwrap();
 
     assert_eq!(presence.room_users(RoomId::LOBBY).await.unwrap(), [user("ann"), user("bob")]);
     assert_eq!(presence.room_counts(&[RoomId::LOBBY]).await.unwrap(), [2]);
@@ -70,7 +75,7 @@ async fn connections_count_users_once(presence: Arc<dyn Presence>, _: Option<Str
 
 async fn moves_enforce_capacity_and_close_empty_rooms(presence: Arc<dyn Presence>, _: Option<String>) {
     for (c, u) in [("a", "ann"), ("b", "bob"), ("c", "cat"), ("a2", "ann")] {
-        presence.connect(&conn(c), &user(u)).await.unwrap();
+        presence.connect(&conn(c), &user(u), &face(u)).await.unwrap();
     }
     let first = moved(presence.move_to(&conn("a"), room(7), 2).await.unwrap());
     assert_eq!(first.from, Departure { room: RoomId::LOBBY, user_left: false, room_closed: false });
@@ -100,7 +105,7 @@ async fn moves_enforce_capacity_and_close_empty_rooms(presence: Arc<dyn Presence
 
 async fn concurrent_joins_never_exceed_capacity(presence: Arc<dyn Presence>, _: Option<String>) {
     for i in 0..30 {
-        presence.connect(&conn(&format!("c{i}")), &user(&format!("user{i}"))).await.unwrap();
+        presence.connect(&conn(&format!("c{i}")), &user(&format!("user{i}")), &face(&format!("user{i}"))).await.unwrap();
     }
     let joins = (0..30).map(|i| {
         let presence = presence.clone();
@@ -128,7 +133,8 @@ async fn rate_limit_counts_every_attempt_in_a_sliding_window(presence: Arc<dyn P
 async fn nothing_is_left_behind_after_everyone_disconnects(presence: Arc<dyn Presence>, prefix: Option<String>) {
     for i in 0..50 {
         let c = conn(&format!("c{i}"));
-        presence.connect(&c, &user(&format!("user{}", i % 20))).await.unwrap();
+        let name = format!("user{}", i % 20);
+        presence.connect(&c, &user(&name), &face(&name)).await.unwrap();
         if i % 3 == 0 {
             let _ = presence.move_to(&c, room(1 + i % 4), 10).await.unwrap();
         }
@@ -153,6 +159,33 @@ async fn nothing_is_left_behind_after_everyone_disconnects(presence: Arc<dyn Pre
     }
 }
 
+async fn sender_context_reads_everything_a_send_needs_at_once(presence: Arc<dyn Presence>, _: Option<String>) {
+    presence.connect(&conn("a"), &user("ann"), &face("Ann")).await.unwrap();
+    presence.connect(&conn("b"), &user("bob"), &face("Bob")).await.unwrap();
+    moved(presence.move_to(&conn("a"), room(5), 10).await.unwrap());
+    moved(presence.move_to(&conn("b"), room(5), 10).await.unwrap());
+    let window = Duration::from_secs(10);
+    let context = presence.sender_context(&conn("a"), "send:a", 2, window).await.unwrap().unwrap();
+    assert_eq!((context.info.user.clone(), context.info.room), (user("ann"), room(5)));
+    assert_eq!(context.profile, Some(face("Ann")));
+    assert_eq!(context.retry_after, None);
+    assert_eq!(sorted(context.room_connections), [conn("a"), conn("b")]);
+
+    let renamed = Profile { nick: Nick::parse("Annie").unwrap(), group: Some(GroupId::parse("red").unwrap()) };
+    presence.set_profile(&user("ann"), &renamed).await.unwrap();
+    let context = presence.sender_context(&conn("a"), "send:a", 2, window).await.unwrap().unwrap();
+    assert_eq!(context.profile, Some(renamed));
+    let over = presence.sender_context(&conn("a"), "send:a", 2, window).await.unwrap().unwrap();
+    assert!(over.retry_after.is_some_and(|wait| wait > Duration::ZERO && wait <= window), "{over:?}");
+    assert!(presence.sender_context(&conn("nope"), "send:nope", 2, window).await.unwrap().is_none());
+
+    presence.disconnect(&conn("a")).await.unwrap();
+    presence.set_profile(&user("ann"), &face("Ghost")).await.unwrap();
+    presence.connect(&conn("a2"), &user("ann"), &face("Ann")).await.unwrap();
+    let context = presence.sender_context(&conn("a2"), "send:a2", 2, window).await.unwrap().unwrap();
+    assert_eq!(context.profile, Some(face("Ann")), "an offline user's profile is not kept");
+}
+
 macro_rules! conformance {
     ($($test:ident),* $(,)?) => {
         mod on_memory {
@@ -170,4 +203,5 @@ conformance!(
     concurrent_joins_never_exceed_capacity,
     rate_limit_counts_every_attempt_in_a_sliding_window,
     nothing_is_left_behind_after_everyone_disconnects,
+    sender_context_reads_everything_a_send_needs_at_once,
 );

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 
 use super::{
     Connected, ConnectionInfo, Departure, Disconnected, MoveOutcome, Moved, Presence, PresenceError, PresenceResult,
+    Profile, SenderContext,
 };
 use crate::domain::{ConnectionId, RoomId, UserId};
 
@@ -21,6 +22,7 @@ pub struct MemoryPresence {
 struct State {
     connections: HashMap<ConnectionId, ConnectionInfo>,
     users: HashMap<UserId, HashSet<ConnectionId>>,
+    profiles: HashMap<UserId, Profile>,
     rooms: HashMap<RoomId, RoomPresence>,
     closed: HashSet<RoomId>,
     rate_windows: HashMap<String, VecDeque<Instant>>,
@@ -34,6 +36,21 @@ struct RoomPresence {
 }
 
 impl State {
+    fn hit_rate_limit(&mut self, key: &str, limit: u32, window: Duration) -> Option<Duration> {
+        let now = Instant::now();
+        let attempts = self.rate_windows.entry(key.to_owned()).or_default();
+        while attempts.front().is_some_and(|at| now.duration_since(*at) >= window) {
+            attempts.pop_front();
+        }
+        attempts.push_back(now);
+        if attempts.len() <= limit as usize {
+            return None;
+        }
+        // The attempt that must age out before one more is allowed.
+        let oldest_counted = attempts[attempts.len() - limit.max(1) as usize];
+        Some(window.saturating_sub(now.duration_since(oldest_counted)))
+    }
+
     fn enter(&mut self, connection: &ConnectionId, user: &UserId, room: RoomId) -> bool {
         let presence = self.rooms.entry(room).or_default();
         presence.connections.insert(connection.clone());
@@ -79,8 +96,9 @@ impl MemoryPresence {
 
 #[async_trait]
 impl Presence for MemoryPresence {
-    async fn connect(&self, connection: &ConnectionId, user: &UserId) -> PresenceResult<Connected> {
+    async fn connect(&self, connection: &ConnectionId, user: &UserId, profile: &Profile) -> PresenceResult<Connected> {
         let mut state = self.state()?;
+        state.profiles.insert(user.clone(), profile.clone());
         let connections = state.users.entry(user.clone()).or_default();
         let came_online = connections.is_empty();
         connections.insert(connection.clone());
@@ -132,6 +150,7 @@ impl Presence for MemoryPresence {
         };
         if went_offline {
             state.users.remove(&info.user);
+            state.profiles.remove(&info.user);
         }
         state.rate_windows.retain(|key, _| !key.ends_with(connection.as_str()));
         Ok(Some(Disconnected { user: info.user, from, went_offline }))
@@ -177,18 +196,29 @@ impl Presence for MemoryPresence {
     }
 
     async fn hit_rate_limit(&self, key: &str, limit: u32, window: Duration) -> PresenceResult<Option<Duration>> {
+        Ok(self.state()?.hit_rate_limit(key, limit, window))
+    }
+
+    async fn set_profile(&self, user: &UserId, profile: &Profile) -> PresenceResult<()> {
         let mut state = self.state()?;
-        let now = Instant::now();
-        let attempts = state.rate_windows.entry(key.to_owned()).or_default();
-        while attempts.front().is_some_and(|at| now.duration_since(*at) >= window) {
-            attempts.pop_front();
+        if state.users.contains_key(user) {
+            state.profiles.insert(user.clone(), profile.clone());
         }
-        attempts.push_back(now);
-        if attempts.len() <= limit as usize {
-            return Ok(None);
-        }
-        // The attempt that must age out before one more is allowed.
-        let oldest_counted = attempts[attempts.len() - limit.max(1) as usize];
-        Ok(Some(window.saturating_sub(now.duration_since(oldest_counted))))
+        Ok(())
+    }
+
+    async fn sender_context(
+        &self,
+        connection: &ConnectionId,
+        rate_key: &str,
+        limit: u32,
+        window: Duration,
+    ) -> PresenceResult<Option<SenderContext>> {
+        let mut state = self.state()?;
+        let Some(info) = state.connections.get(connection).cloned() else { return Ok(None) };
+        let retry_after = state.hit_rate_limit(rate_key, limit, window);
+        let room_connections = state.rooms.get(&info.room).map(|r| r.connections.iter().cloned().collect()).unwrap_or_default();
+        let profile = state.profiles.get(&info.user).cloned();
+        Ok(Some(SenderContext { info, profile, retry_after, room_connections }))
     }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::domain::{ConnectionId, RoomId, UserId};
+use crate::domain::{ConnectionId, GroupId, Nick, RoomId, UserId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PresenceError {
@@ -30,6 +30,26 @@ pub type PresenceResult<T> = Result<T, PresenceError>;
 pub struct ConnectionInfo {
     pub user: UserId,
     pub room: RoomId,
+}
+
+/// What a message shows of its sender, kept beside the connections so that sending needs
+/// no store read. The store stays the source of truth; this copy follows every change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub nick: Nick,
+    pub group: Option<GroupId>,
+}
+
+/// Everything `chat.send` needs from presence, read in one round trip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SenderContext {
+    pub info: ConnectionInfo,
+    /// `None` when no copy is kept (then the store has it).
+    pub profile: Option<Profile>,
+    /// `Some(wait)` when this attempt is over the rate limit.
+    pub retry_after: Option<Duration>,
+    /// The connections of the sender's current room (or lobby).
+    pub room_connections: Vec<ConnectionId>,
 }
 
 /// A new connection, registered in the lobby.
@@ -80,7 +100,18 @@ pub struct Disconnected {
 
 #[async_trait]
 pub trait Presence: Send + Sync {
-    async fn connect(&self, connection: &ConnectionId, user: &UserId) -> PresenceResult<Connected>;
+    async fn connect(&self, connection: &ConnectionId, user: &UserId, profile: &Profile) -> PresenceResult<Connected>;
+    /// Replaces the kept copy of an online user's profile.
+    async fn set_profile(&self, user: &UserId, profile: &Profile) -> PresenceResult<()>;
+    /// The sender's connection, profile and room audience, counting one attempt against
+    /// `rate_key`; `None` when the connection is unknown.
+    async fn sender_context(
+        &self,
+        connection: &ConnectionId,
+        rate_key: &str,
+        limit: u32,
+        window: Duration,
+    ) -> PresenceResult<Option<SenderContext>>;
     async fn connection(&self, connection: &ConnectionId) -> PresenceResult<Option<ConnectionInfo>>;
     /// Moves a connection; a room other than the lobby admits at most `capacity` users.
     async fn move_to(&self, connection: &ConnectionId, to: RoomId, capacity: u32) -> PresenceResult<MoveOutcome>;

@@ -7,6 +7,8 @@
 //!   `room:{rid}:order` sorted set user → arrival number (longest present first), numbered
 //!   by `room:{rid}:arrivals`; all four go when the room empties;
 //! - `room:{rid}:closed` marks a room whose last member left, so a racing join fails;
+//! - `user:{uid}:profile` hash `nick`, `group` (`""`: none): the sender's face on a message,
+//!   so that sending reads no store; gone with the user's last connection;
 //! - `rate:{key}` sorted set of attempt times for sliding-window limits.
 //!
 //! Every change that touches several keys is one Lua script, so concurrent Lambdas never
@@ -21,8 +23,9 @@ use redis::{AsyncCommands, Script};
 
 use super::{
     Connected, ConnectionInfo, Departure, Disconnected, MoveOutcome, Moved, Presence, PresenceError, PresenceResult,
+    Profile, SenderContext,
 };
-use crate::domain::{ConnectionId, RoomId, UserId};
+use crate::domain::{ConnectionId, GroupId, Nick, RoomId, UserId};
 
 /// API Gateway closes every connection after 2 hours; a key outliving that by 10 minutes
 /// is certainly stale, even when `$disconnect` never ran.
@@ -30,8 +33,22 @@ const CONNECTION_TTL_SECS: u64 = 2 * 3600 + 600;
 /// A closed room stays unjoinable in presence this long; the store remembers it for good.
 const CLOSED_MARK_TTL_SECS: u64 = 7 * 24 * 3600;
 
-/// Entering and leaving a room, shared by the scripts below.
+/// Entering and leaving a room and counting attempts, shared by the scripts below.
 const LIBRARY: &str = r#"
+-- Counts one attempt in a sliding window; -1 when allowed, else the ms to wait.
+local function hit(key, window, limit)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  redis.call('ZADD', key, now, t[1] .. t[2] .. ':' .. redis.call('INCR', key .. ':n'))
+  redis.call('PEXPIRE', key, window)
+  redis.call('PEXPIRE', key .. ':n', window)
+  local count = redis.call('ZCARD', key)
+  if count <= limit then return -1 end
+  local oldest = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')
+  return math.max(1, window - (now - tonumber(oldest[2])))
+end
+
 local function enter(p, cid, user, room)
   redis.call('SADD', p .. 'room:' .. room .. ':conns', cid)
   if redis.call('HINCRBY', p .. 'room:' .. room .. ':users', user, 1) == 1 then
@@ -63,7 +80,7 @@ local function leave(p, cid, user, room, closed_ttl)
 end
 "#;
 
-/// ARGV: prefix, cid, user, ttl → {came_online, entered_lobby}
+/// ARGV: prefix, cid, user, ttl, nick, group → {came_online, entered_lobby}
 const CONNECT: &str = r#"
 local p, cid, user, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local conns = p .. 'user:' .. user .. ':conns'
@@ -71,9 +88,34 @@ local came_online = 0
 if redis.call('SCARD', conns) == 0 then came_online = 1 end
 redis.call('SADD', conns, cid)
 redis.call('HSET', p .. 'conn:' .. cid, 'user', user, 'room', '0')
+redis.call('HSET', p .. 'user:' .. user .. ':profile', 'nick', ARGV[5], 'group', ARGV[6])
 redis.call('EXPIRE', p .. 'conn:' .. cid, ttl)
 redis.call('EXPIRE', conns, ttl)
+redis.call('EXPIRE', p .. 'user:' .. user .. ':profile', ttl)
 return {came_online, enter(p, cid, user, '0')}
+"#;
+
+/// ARGV: prefix, user, nick, group — only while the user is online.
+const SET_PROFILE: &str = r#"
+local p, user = ARGV[1], ARGV[2]
+local profile = p .. 'user:' .. user .. ':profile'
+if redis.call('EXISTS', profile) == 1 then
+  redis.call('HSET', profile, 'nick', ARGV[3], 'group', ARGV[4])
+end
+return 1
+"#;
+
+/// ARGV: prefix, cid, rate key, window ms, limit →
+/// {} | {user, room, wait ms (-1: allowed), nick (""), group (""), {room connection ids}}
+const SENDER_CONTEXT: &str = r#"
+local p, cid = ARGV[1], ARGV[2]
+local info = redis.call('HMGET', p .. 'conn:' .. cid, 'user', 'room')
+local user, room = info[1], info[2]
+if not user then return {} end
+local wait = hit(p .. 'rate:' .. ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]))
+local profile = redis.call('HMGET', p .. 'user:' .. user .. ':profile', 'nick', 'group')
+local conns = redis.call('SMEMBERS', p .. 'room:' .. room .. ':conns')
+return {user, room, tostring(wait), profile[1] or '', profile[2] or '', conns}
 "#;
 
 /// ARGV: prefix, cid, to, capacity, closed_ttl →
@@ -106,23 +148,16 @@ redis.call('DEL', p .. 'conn:' .. cid)
 local conns = p .. 'user:' .. user .. ':conns'
 redis.call('SREM', conns, cid)
 local went_offline = 0
-if redis.call('SCARD', conns) == 0 then went_offline = 1 end
+if redis.call('SCARD', conns) == 0 then
+  went_offline = 1
+  redis.call('DEL', p .. 'user:' .. user .. ':profile')
+end
 return {user, room, tostring(user_left), tostring(closed), tostring(went_offline)}
 "#;
 
 /// KEYS: the window; ARGV: window ms, limit → -1 when allowed, else ms to wait.
 const RATE_LIMIT: &str = r#"
-local key, window, limit = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-redis.call('ZADD', key, now, t[1] .. t[2] .. ':' .. redis.call('INCR', key .. ':n'))
-redis.call('PEXPIRE', key, window)
-redis.call('PEXPIRE', key .. ':n', window)
-local count = redis.call('ZCARD', key)
-if count <= limit then return -1 end
-local oldest = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')
-return math.max(1, window - (now - tonumber(oldest[2])))
+return hit(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
 "#;
 
 pub struct RedisPresence {
@@ -132,6 +167,8 @@ pub struct RedisPresence {
     move_to: Script,
     disconnect: Script,
     rate_limit: Script,
+    set_profile: Script,
+    sender_context: Script,
 }
 
 fn backend(err: redis::RedisError) -> PresenceError {
@@ -167,7 +204,9 @@ impl RedisPresence {
             connect: Script::new(&format!("{LIBRARY}{CONNECT}")),
             move_to: Script::new(&format!("{LIBRARY}{MOVE}")),
             disconnect: Script::new(&format!("{LIBRARY}{DISCONNECT}")),
-            rate_limit: Script::new(RATE_LIMIT),
+            rate_limit: Script::new(&format!("{LIBRARY}{RATE_LIMIT}")),
+            set_profile: Script::new(SET_PROFILE),
+            sender_context: Script::new(&format!("{LIBRARY}{SENDER_CONTEXT}")),
         })
     }
 
@@ -185,13 +224,15 @@ impl RedisPresence {
 
 #[async_trait]
 impl Presence for RedisPresence {
-    async fn connect(&self, connection: &ConnectionId, user: &UserId) -> PresenceResult<Connected> {
+    async fn connect(&self, connection: &ConnectionId, user: &UserId, profile: &Profile) -> PresenceResult<Connected> {
         let (came_online, entered_lobby): (i64, i64) = self
             .connect
             .arg(&self.prefix)
             .arg(connection.as_str())
             .arg(user.as_str())
             .arg(CONNECTION_TTL_SECS)
+            .arg(profile.nick.as_str())
+            .arg(profile.group.as_ref().map(GroupId::as_str).unwrap_or_default())
             .invoke_async(&mut self.conn())
             .await
             .map_err(backend)?;
@@ -319,5 +360,58 @@ impl Presence for RedisPresence {
             .await
             .map_err(backend)?;
         Ok((wait >= 0).then(|| Duration::from_millis(wait as u64)))
+    }
+
+    async fn set_profile(&self, user: &UserId, profile: &Profile) -> PresenceResult<()> {
+        let _: i64 = self
+            .set_profile
+            .arg(&self.prefix)
+            .arg(user.as_str())
+            .arg(profile.nick.as_str())
+            .arg(profile.group.as_ref().map(GroupId::as_str).unwrap_or_default())
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn sender_context(
+        &self,
+        connection: &ConnectionId,
+        rate_key: &str,
+        limit: u32,
+        window: Duration,
+    ) -> PresenceResult<Option<SenderContext>> {
+        let answer: Vec<redis::Value> = self
+            .sender_context
+            .arg(&self.prefix)
+            .arg(connection.as_str())
+            .arg(rate_key)
+            .arg(window.as_millis() as u64)
+            .arg(limit)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(backend)?;
+        if answer.is_empty() {
+            return Ok(None);
+        }
+        let (user, room, wait, nick, group, connections): (String, String, i64, String, String, Vec<String>) =
+            redis::FromRedisValue::from_redis_value(redis::Value::Array(answer))
+                .map_err(|err| PresenceError::Backend(err.to_string()))?;
+        let profile = match Nick::parse(&nick) {
+            Ok(nick) => Some(Profile {
+                nick,
+                group: (!group.is_empty()).then(|| GroupId::parse(&group)).transpose().map_err(|_| {
+                    PresenceError::Backend(format!("bad group id {group:?} in presence"))
+                })?,
+            }),
+            Err(_) => None,
+        };
+        Ok(Some(SenderContext {
+            info: ConnectionInfo { user: parse_user(&user)?, room: parse_room(&room)? },
+            profile,
+            retry_after: (wait >= 0).then(|| Duration::from_millis(wait as u64)),
+            room_connections: connections.into_iter().map(ConnectionId::new).collect(),
+        }))
     }
 }

@@ -18,7 +18,8 @@ impl Chat {
     }
 
     /// Refreshes the group the caller left (if any) and the one they are now in.
-    async fn announce_group_move(&self, moved: &GroupMove, now_in: Option<&GroupId>) -> Result<(), ServiceError> {
+    async fn announce_group_move(&self, caller: &Caller, moved: &GroupMove, now_in: Option<&GroupId>) -> Result<(), ServiceError> {
+        self.refresh_profile(&caller.user).await?;
         let mut deliveries = Vec::new();
         for group in moved.left.iter().chain(now_in) {
             deliveries.extend(self.group_refresh(group, None).await?);
@@ -33,7 +34,7 @@ impl Chat {
             Err(StoreError::Conflict) => return Err(ServiceError::Exist(format!("group {group_id} exists"))),
             Err(err) => return Err(err.into()),
         };
-        self.announce_group_move(&moved, Some(group_id)).await?;
+        self.announce_group_move(caller, &moved, Some(group_id)).await?;
         Ok(json!({ "groupId": group_id }))
     }
 
@@ -43,7 +44,7 @@ impl Chat {
             Err(StoreError::NotFound) => return Err(ServiceError::NoInfo(format!("no group {group_id}"))),
             Err(err) => return Err(err.into()),
         };
-        self.announce_group_move(&moved, Some(group_id)).await?;
+        self.announce_group_move(caller, &moved, Some(group_id)).await?;
         Ok(json!({ "groupId": group_id }))
     }
 
@@ -52,7 +53,7 @@ impl Chat {
         if moved.left.is_none() {
             return Err(ServiceError::Invalid("not in a group".into()));
         }
-        self.announce_group_move(&moved, None).await?;
+        self.announce_group_move(caller, &moved, None).await?;
         Ok(json!({}))
     }
 }

@@ -2,9 +2,9 @@
 
 use serde_json::{Value, json};
 
-use super::{Caller, Chat, Delivery, ServiceError, to_user};
+use super::{Caller, Chat, Delivery, ServiceError, to_user, unregistered};
 use crate::clock::rfc3339_ms;
-use crate::domain::{ClientMsgId, MessageText, UserId};
+use crate::domain::{ClientMsgId, ConnectionId, MessageText, UserId};
 use crate::protocol::{Bounds, Event, HistoryTarget, Message, MessageKind, User};
 use crate::store::{HistoryScope, MessageRecord, NewMessage, StoreError, StoredMessage};
 
@@ -23,9 +23,11 @@ fn to_message(record: MessageRecord) -> Message {
 }
 
 impl Chat {
+    /// Sends a message: one presence call (connection, limit, audience, sender's face) and
+    /// one store transaction before the fan-out, for room messages.
     pub(super) async fn chat_send(
         &self,
-        caller: &Caller,
+        connection: &ConnectionId,
         kind: MessageKind,
         text: MessageText,
         to: Option<UserId>,
@@ -33,27 +35,36 @@ impl Chat {
     ) -> Result<Value, ServiceError> {
         crate::metrics::CHAT_SENDS.add(1);
         let limits = &self.limits;
-        let rate_key = format!("send:{}", caller.connection);
-        if let Some(wait) = self.presence.hit_rate_limit(&rate_key, limits.chat_sends_per_window, limits.chat_send_window).await? {
+        let rate_key = format!("send:{connection}");
+        let context = self
+            .presence
+            .sender_context(connection, &rate_key, limits.chat_sends_per_window, limits.chat_send_window)
+            .await?
+            .ok_or_else(unregistered)?;
+        if let Some(wait) = context.retry_after {
             return Err(ServiceError::RateLimited { retry_after_ms: wait.as_millis().max(1) as u64 });
         }
-        let sender = self.user_record(&caller.user).await?;
+        let (user, room) = (context.info.user, context.info.room);
+        let from = match context.profile {
+            Some(profile) => User { user_id: user.clone(), nick: profile.nick, group_id: profile.group },
+            None => to_user(&self.user_record(&user).await?),
+        };
         let mut message = NewMessage {
             kind,
             room_id: None,
             group_id: None,
-            sender: caller.user.clone(),
+            sender: user.clone(),
             recipient: None,
             text,
             client_msg_id,
         };
         let recipients = match kind {
             MessageKind::All => {
-                message.room_id = Some(caller.room);
-                self.presence.room_connections(caller.room).await?
+                message.room_id = Some(room);
+                context.room_connections
             }
             MessageKind::Group => {
-                let group = sender.group_id.clone().ok_or_else(|| ServiceError::Invalid("you are in no group".into()))?;
+                let group = from.group_id.clone().ok_or_else(|| ServiceError::Invalid("you are in no group".into()))?;
                 let members = self.store.group_members(&group).await?;
                 message.group_id = Some(group);
                 let mut connections = Vec::new();
@@ -64,25 +75,25 @@ impl Chat {
             }
             MessageKind::Whisper => {
                 let to = to.ok_or_else(|| ServiceError::Invalid("to is required for a whisper".into()))?;
-                if to == caller.user {
+                if to == user {
                     return Err(ServiceError::Invalid("whisper to someone else".into()));
                 }
                 let mut connections = self.presence.user_connections(&to).await?;
                 if connections.is_empty() {
                     return Err(ServiceError::NoInfo(format!("{to} is not online")));
                 }
-                connections.extend(self.presence.user_connections(&caller.user).await?);
+                connections.extend(self.presence.user_connections(&user).await?);
                 message.recipient = Some(to);
                 connections
             }
         };
         let _in_order = match kind {
-            MessageKind::All => Some(self.room_order.hold(caller.room).await),
+            MessageKind::All => Some(self.room_order.hold(room).await),
             MessageKind::Group | MessageKind::Whisper => None,
         };
         let stored: StoredMessage = match self.store.append_message(&message).await {
             Ok(stored) => stored,
-            Err(StoreError::NotFound) => return Err(ServiceError::NoInfo(format!("room {} is closed", caller.room))),
+            Err(StoreError::NotFound) => return Err(ServiceError::NoInfo(format!("room {room} is closed"))),
             Err(err) => return Err(err.into()),
         };
         if !stored.duplicate {
@@ -92,7 +103,7 @@ impl Chat {
                 room_id: message.room_id,
                 group_id: message.group_id,
                 to: message.recipient,
-                from: to_user(&sender),
+                from,
                 text: message.text,
                 sent_at: rfc3339_ms(stored.sent_at_ms),
                 seq: stored.seq,

@@ -23,7 +23,7 @@ pub use error::ServiceError;
 use crate::auth::TokenKeys;
 use crate::clock::rfc3339_ms;
 use crate::domain::{ConnectionId, GroupId, RoomId, UserId};
-use crate::presence::{Departure, Presence};
+use crate::presence::{Departure, Presence, Profile};
 use crate::protocol::{self, Change, ClientFrame, Code, Command, Event, FrameError, Reply, ServerFrame, User};
 use crate::push::{PushError, Pusher};
 use crate::store::{Store, UserRecord};
@@ -99,8 +99,16 @@ struct Caller {
     room: RoomId,
 }
 
+fn profile_of(record: &UserRecord) -> Profile {
+    Profile { nick: record.nick.clone(), group: record.group_id.clone() }
+}
+
 fn to_user(record: &UserRecord) -> User {
     User { user_id: record.user_id.clone(), nick: record.nick.clone(), group_id: record.group_id.clone() }
+}
+
+fn unregistered() -> ServiceError {
+    ServiceError::Unauthenticated("this connection is no longer registered; reconnect".into())
 }
 
 fn reply_ok(request_id: Option<String>, data: Value) -> String {
@@ -125,6 +133,13 @@ impl Chat {
         self.store.user(user).await?.ok_or_else(|| ServiceError::NoInfo(format!("no user {user}")))
     }
 
+    /// Re-reads a user after a change of nick or group and refreshes presence's copy.
+    async fn refresh_profile(&self, user: &UserId) -> Result<UserRecord, ServiceError> {
+        let record = self.user_record(user).await?;
+        self.presence.set_profile(user, &profile_of(&record)).await?;
+        Ok(record)
+    }
+
     /// `$connect`: checks the origin and the token, then registers the connection in the
     /// lobby. A request without `Origin` is not from a browser and is not checked.
     pub async fn connect(&self, connection: &ConnectionId, token: Option<&str>, origin: Option<&str>) -> Result<UserId, ServiceError> {
@@ -139,7 +154,7 @@ impl Chat {
             .user(&user_id)
             .await?
             .ok_or_else(|| ServiceError::Unauthenticated("the token's user does not exist".into()))?;
-        let connected = self.presence.connect(connection, &user_id).await?;
+        let connected = self.presence.connect(connection, &user_id, &profile_of(&record)).await?;
         tracing::info!(%connection, user = %user_id, "connected");
         let mut deliveries = Vec::new();
         if connected.entered_lobby {
@@ -201,9 +216,11 @@ impl Chat {
 
     async fn run(&self, connection: &ConnectionId, action: &str, data: serde_json::Map<String, Value>) -> Result<Value, ServiceError> {
         let command = Command::parse(action, data)?;
-        let info = self.presence.connection(connection).await?.ok_or_else(|| {
-            ServiceError::Unauthenticated("this connection is no longer registered; reconnect".into())
-        })?;
+        if let Command::ChatSend { kind, text, to, client_msg_id } = command {
+            // The hot path reads its connection, audience and limit in one presence call.
+            return self.chat_send(connection, kind, text, to, client_msg_id).await;
+        }
+        let info = self.presence.connection(connection).await?.ok_or_else(unregistered)?;
         let caller = Caller { connection: connection.clone(), user: info.user, room: info.room };
         match command {
             Command::Ping => Ok(json!({ "serverTime": rfc3339_ms(crate::clock::now_ms()) })),
@@ -225,7 +242,7 @@ impl Chat {
             Command::GroupCreate { group_id } => self.group_create(&caller, &group_id).await,
             Command::GroupJoin { group_id } => self.group_join(&caller, &group_id).await,
             Command::GroupLeave => self.group_leave(&caller).await,
-            Command::ChatSend { kind, text, to, client_msg_id } => self.chat_send(&caller, kind, text, to, client_msg_id).await,
+            Command::ChatSend { .. } => Err(ServiceError::Internal("chat.send is dispatched above".into())),
             Command::ChatHistory { target, bounds, limit } => self.chat_history(&caller, target, bounds, limit).await,
         }
     }

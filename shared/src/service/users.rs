@@ -26,7 +26,7 @@ impl Chat {
     /// Renames the caller and tells every list that shows them.
     pub(super) async fn user_update(&self, caller: &Caller, nick: &Nick) -> Result<Value, ServiceError> {
         self.store.set_nick(&caller.user, nick).await?;
-        let record = self.user_record(&caller.user).await?;
+        let record = self.refresh_profile(&caller.user).await?;
         let user = to_user(&record);
         let mut deliveries = Vec::new();
         for room in self.presence.user_rooms(&caller.user).await? {
