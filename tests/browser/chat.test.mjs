@@ -1,0 +1,428 @@
+// Browser tests of the web client (web/) in real headless Chromium, against a running
+// local gateway. Run through scripts/browser-test, which starts the gateway and sets
+// CHATTING_BASE_URL; or by hand: CHATTING_BASE_URL=http://127.0.0.1:3100 node --test
+//
+// The steps build on each other (one story with three people), so they run in order.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, stat, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import http from 'node:http';
+import net from 'node:net';
+import { chromium } from 'playwright-core';
+
+const BASE = (process.env.CHATTING_BASE_URL || 'http://127.0.0.1:3000').replace(/\/+$/, '');
+const ACCESS_TTL = Number(process.env.CHATTING_ACCESS_TTL_SECS || 900);
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SHOT_DIR = path.resolve(HERE, '../../target/browser');
+const STEP_TIMEOUT = 15000;
+
+const run = Date.now().toString(36).slice(-5);
+const alice = { userId: `alice_${run}`, nick: 'Alice', password: 'alice-password-1' };
+const bob = { userId: `bob_${run}`, nick: 'Bob', password: 'bob-password-1' };
+const carol = { userId: `carol_${run}`, nick: 'Carol', password: 'carol-password-1' };
+const ROOM = { title: `Test room ${run}`, password: 'open-sesame', capacity: '5' };
+const GROUP = `team_${run}`;
+
+let browser;
+let proxy;
+let PAGE_BASE = BASE;
+const pages = {};
+const problems = [];
+
+const tid = (id) => `[data-testid="${id}"]`;
+
+/**
+ * A small reverse proxy in front of the gateway that serves every HTML page with the
+ * CSP it gets in production (`default-src 'self'`), so an inline script or style, or a
+ * connection to another origin, would be refused and reported below. WebSocket
+ * upgrades are piped through untouched. (Playwright's route.fulfill would move the page
+ * out of the local address space and trip Chromium's local-network-access checks.)
+ */
+async function startCspProxy(target) {
+  const upstream = new URL(target);
+  const server = http.createServer((req, res) => {
+    const forward = http.request(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        const headers = { ...answer.headers };
+        if (String(headers['content-type'] || '').startsWith('text/html')) {
+          headers['content-security-policy'] = "default-src 'self'";
+        }
+        res.writeHead(answer.statusCode, headers);
+        answer.pipe(res);
+      },
+    );
+    forward.on('error', () => res.destroy());
+    req.pipe(forward);
+  });
+  server.on('upgrade', (req, socket, head) => {
+    const backend = net.connect(Number(upstream.port), upstream.hostname, () => {
+      const lines = [`${req.method} ${req.url} HTTP/1.1`];
+      for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+      backend.write(`${lines.join('\r\n')}\r\n\r\n`);
+      if (head && head.length) backend.write(head);
+      backend.pipe(socket);
+      socket.pipe(backend);
+    });
+    const close = () => {
+      backend.destroy();
+      socket.destroy();
+    };
+    backend.on('error', close);
+    socket.on('error', close);
+    backend.on('close', close);
+    socket.on('close', close);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `http://127.0.0.1:${server.address().port}` };
+}
+
+async function newPage(name) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(STEP_TIMEOUT);
+  page.on('pageerror', (err) => problems.push(`${name}: page error: ${err.message}`));
+  page.on('console', (msg) => {
+    const text = msg.text();
+    if (/Content Security Policy|Refused to/i.test(text)) problems.push(`${name}: ${text}`);
+  });
+  pages[name] = page;
+  return page;
+}
+
+async function waitConnected(page) {
+  await page.locator(`${tid('conn-state')}[data-state="open"]`).waitFor();
+}
+
+/** The message with this exact text in the shown conversation. */
+function messageWithText(page, text) {
+  return page.locator(tid('message')).filter({ has: page.locator(tid('message-text'), { hasText: text }) });
+}
+
+function userItem(page, userId) {
+  return page.locator(`${tid('user-list')} ${tid('user-item')}[data-user-id="${userId}"]`);
+}
+
+async function send(page, text) {
+  const input = page.locator(tid('composer-input'));
+  await input.fill(text);
+  await input.press('Enter');
+  await messageWithText(page, text).waitFor();
+  assert.equal(await input.inputValue(), '', 'Enter sends and clears the box');
+}
+
+async function signUp(page, user) {
+  await page.goto(PAGE_BASE);
+  await page.locator(tid('tab-signup')).click();
+  await page.locator(tid('signup-userid')).fill(user.userId);
+  await page.locator(tid('signup-idcheck'), { hasText: 'is available' }).waitFor();
+  await page.locator(tid('signup-nick')).fill(user.nick);
+  await page.locator(tid('signup-password')).fill(user.password);
+  await page.locator(tid('signup-submit')).click();
+  await page.locator(tid('chat-view')).waitFor();
+  await waitConnected(page);
+  await page.locator(tid('me-nick'), { hasText: user.nick }).waitFor();
+}
+
+async function storedSession(page) {
+  return page.evaluate(() => JSON.parse(localStorage.getItem('chatting.session') || 'null'));
+}
+
+describe('chatting web client', { timeout: 150000 }, () => {
+  before(async () => {
+    proxy = await startCspProxy(BASE);
+    PAGE_BASE = proxy.url;
+    browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    await newPage('alice');
+    await newPage('bob');
+  });
+
+  after(async () => {
+    if (browser) await browser.close();
+    if (proxy) {
+      proxy.server.closeAllConnections();
+      proxy.server.close();
+    }
+  });
+
+  let aliceFirstRefresh = null;
+
+  it('two people sign up and see each other in the lobby', async () => {
+    const a = pages.alice;
+    const b = pages.bob;
+    await Promise.all([signUp(a, alice), signUp(b, bob)]);
+    aliceFirstRefresh = (await storedSession(a)).refreshToken;
+    await userItem(a, bob.userId).waitFor();
+    await userItem(b, alice.userId).waitFor();
+    assert.equal(await userItem(a, bob.userId).locator(tid('user-nick')).textContent(), 'Bob');
+    assert.equal(await a.locator(`${tid('user-list')}[data-scope="lobby"]`).count(), 1);
+  });
+
+  it('a taken user id is reported and a wrong password is refused at log in', async () => {
+    const c = await newPage('carol');
+    await c.goto(PAGE_BASE);
+    await c.locator(tid('tab-signup')).click();
+    await c.locator(tid('signup-userid')).fill(alice.userId);
+    await c.locator(tid('signup-idcheck'), { hasText: 'already taken' }).waitFor();
+    await c.locator(tid('signup-userid')).fill('NO');
+    await c.locator(tid('signup-idcheck'), { hasText: 'lowercase' }).waitFor();
+    // Carol's account comes from the HTTP API; she logs in through the page.
+    const created = await fetch(`${BASE}/auth/signup`, {
+      method: 'POST',
+      body: JSON.stringify({ userId: carol.userId, password: carol.password, nick: carol.nick }),
+    });
+    assert.equal(created.status, 201);
+    await c.locator(tid('tab-login')).click();
+    await c.locator(tid('login-userid')).fill(carol.userId);
+    await c.locator(tid('login-password')).fill('not-her-password');
+    await c.locator(tid('login-submit')).click();
+    await c.locator(tid('login-error'), { hasText: 'Wrong user ID or password' }).waitFor();
+    await c.locator(tid('login-password')).fill(carol.password);
+    await c.locator(tid('login-password')).press('Enter');
+    await waitConnected(c);
+    await userItem(pages.alice, carol.userId).waitFor();
+  });
+
+  it('a room is created with a password and joined from the live room list', async () => {
+    const a = pages.alice;
+    const b = pages.bob;
+    await a.locator(tid('create-room-button')).click();
+    await a.locator(tid('create-room-title')).fill(ROOM.title);
+    await a.locator(tid('create-room-password')).fill(ROOM.password);
+    await a.locator(tid('create-room-capacity')).fill(ROOM.capacity);
+    await a.locator(tid('create-room-submit')).click();
+    await a.locator(tid('room-title'), { hasText: ROOM.title }).waitFor();
+    await userItem(a, alice.userId).locator(tid('owner-badge')).waitFor();
+    assert.ok(await a.locator(tid('room-settings-button')).isVisible(), 'the owner sees the settings');
+
+    // Bob never reloaded: the room arrives through room.list.refresh.
+    const item = b.locator(`${tid('room-item')}`, { hasText: ROOM.title });
+    await item.waitFor();
+    await item.locator(tid('room-join')).click();
+    await b.locator(tid('join-dialog')).waitFor();
+    await b.locator(tid('join-password')).fill('wrong-guess');
+    await b.locator(tid('join-submit')).click();
+    await b.locator(tid('join-error'), { hasText: 'Wrong room password' }).waitFor();
+    await b.locator(tid('join-password')).fill(ROOM.password);
+    await b.locator(tid('join-password')).press('Enter');
+    await b.locator(tid('room-title'), { hasText: ROOM.title }).waitFor();
+    assert.equal(await b.locator(tid('room-settings-button')).isVisible(), false, 'only the owner gets settings');
+    await userItem(a, bob.userId).waitFor();
+    await userItem(b, alice.userId).locator(tid('owner-badge')).waitFor();
+    assert.equal(await userItem(b, bob.userId).locator(tid('owner-badge')).count(), 0);
+  });
+
+  it('chat goes both ways with the sender nick and time', async () => {
+    const a = pages.alice;
+    const b = pages.bob;
+    await send(a, 'Hello from Alice');
+    const seen = messageWithText(b, 'Hello from Alice');
+    await seen.waitFor();
+    assert.equal(await seen.locator(tid('message-nick')).textContent(), 'Alice');
+    assert.match((await seen.locator('time').getAttribute('datetime')) || '', /^\d{4}-\d\d-\d\dT/);
+    await send(b, 'Hi Alice, Bob here');
+    await messageWithText(a, 'Hi Alice, Bob here').waitFor();
+  });
+
+  it('a whisper reaches only its target, styled as a whisper', async () => {
+    const a = pages.alice;
+    const b = pages.bob;
+    await userItem(a, bob.userId).locator(tid('whisper-button')).click();
+    await a.locator(`${tid('conv-tab')}[data-conv="dm:${bob.userId}"][aria-selected="true"]`).waitFor();
+    await send(a, 'psst, just for you');
+    const tab = b.locator(`${tid('conv-tab')}[data-conv="dm:${alice.userId}"]`);
+    await tab.locator(tid('conv-unread')).waitFor();
+    await tab.click();
+    const whisper = messageWithText(b, 'psst, just for you');
+    await whisper.waitFor();
+    assert.equal(await whisper.getAttribute('data-type'), 'whisper');
+    assert.match(await whisper.getAttribute('class'), /msg--whisper/);
+    // Carol, in the lobby, got nothing.
+    assert.equal(await pages.carol.locator(`${tid('conv-tab')}[data-conv^="dm:"]`).count(), 0);
+    await b.locator(`${tid('conv-tab')}[data-conv="room"]`).click();
+  });
+
+  it('group chat: create, join, talk', async () => {
+    const a = pages.alice;
+    const b = pages.bob;
+    await a.locator(tid('group-id-input')).fill(GROUP);
+    await a.locator(tid('group-create')).click();
+    await a.locator(tid('group-current-id'), { hasText: GROUP }).waitFor();
+    await b.locator(tid('group-id-input')).fill(GROUP);
+    await b.locator(tid('group-join-typed')).click();
+    await b.locator(tid('group-current-id'), { hasText: GROUP }).waitFor();
+    await a.locator(`${tid('group-item')}[data-group-id="${GROUP}"]`, { hasText: '2 members' }).waitFor();
+    await a.locator(`${tid('conv-tab')}[data-conv="group"]`).click();
+    await send(a, 'team meeting at noon');
+    await b.locator(`${tid('conv-tab')}[data-conv="group"]`).click();
+    const message = messageWithText(b, 'team meeting at noon');
+    await message.waitFor();
+    assert.equal(await message.getAttribute('data-type'), 'group');
+    await a.locator(`${tid('conv-tab')}[data-conv="room"]`).click();
+    await b.locator(`${tid('conv-tab')}[data-conv="room"]`).click();
+  });
+
+  it('a nick change shows on the other side', async () => {
+    const a = pages.alice;
+    const b = pages.bob;
+    await b.locator(tid('nick-button')).click();
+    await b.locator(tid('nick-input')).fill('Bobby');
+    await b.locator(tid('nick-input')).press('Enter');
+    await b.locator(tid('me-nick'), { hasText: 'Bobby' }).waitFor();
+    await userItem(a, bob.userId).locator(tid('user-nick'), { hasText: 'Bobby' }).waitFor();
+    // Bob's earlier message now shows his new nick too.
+    await messageWithText(a, 'Hi Alice, Bob here').locator(tid('message-nick'), { hasText: 'Bobby' }).waitFor();
+  });
+
+  it('the owner changes the room settings, and a full room says so', async () => {
+    const a = pages.alice;
+    const c = pages.carol;
+    await a.locator(tid('room-settings-button')).click();
+    await a.locator(tid('settings-capacity')).fill('2');
+    await a.locator(tid('settings-submit')).click();
+    await a.locator(tid('room-count'), { hasText: '2 of 2' }).waitFor();
+    const item = c.locator(tid('room-item'), { hasText: ROOM.title });
+    await item.locator(tid('room-item-count'), { hasText: '2/2' }).waitFor();
+    await item.locator(tid('room-join')).click();
+    await c.locator(tid('join-password')).fill(ROOM.password);
+    await c.locator(tid('join-submit')).click();
+    await c.locator(tid('join-error'), { hasText: 'This room is full' }).waitFor();
+    await c.locator(tid('join-cancel')).click();
+    assert.equal(await c.locator(tid('room-panel')).isVisible(), false, 'a failed join leaves Carol in the lobby');
+  });
+
+  it('the room view renders (screenshot)', async () => {
+    const a = pages.alice;
+    await mkdir(SHOT_DIR, { recursive: true });
+    const file = path.join(SHOT_DIR, 'room.png');
+    await a.screenshot({ path: file });
+    const { size } = await stat(file);
+    // A blank 1280x800 page is about 5 KB as PNG; the room view is several times that.
+    assert.ok(size > 30000, `room.png is only ${size} bytes`);
+    const png = await readFile(file);
+    assert.equal(png.subarray(1, 4).toString(), 'PNG');
+  });
+
+  it('a dropped WebSocket reconnects and loses no message', async () => {
+    const a = pages.alice;
+    const b = pages.bob;
+    await b.evaluate(() => window.chattingDebug.dropSocket({ holdMs: 2500 }));
+    await b.locator(`${tid('conn-state')}[data-state="reconnecting"]`).waitFor();
+    // Let the server notice Bob's departure before Alice talks.
+    await userItem(a, bob.userId).waitFor({ state: 'detached' });
+    await send(a, 'sent while Bob was away');
+    // Bob writes while offline: the message waits and goes out once after the reconnect.
+    await b.locator(tid('composer-input')).fill('written while offline');
+    await b.locator(tid('composer-input')).press('Enter');
+    await b.locator(tid('message-pending'), { hasText: 'written while offline' }).waitFor();
+    await waitConnected(b);
+    const missed = messageWithText(b, 'sent while Bob was away');
+    await missed.waitFor();
+    await b.locator(tid('room-title'), { hasText: ROOM.title }).waitFor();
+    await userItem(a, bob.userId).waitFor();
+    await send(b, 'back again');
+    await messageWithText(a, 'back again').waitFor();
+    await messageWithText(a, 'written while offline').waitFor();
+    await b.waitForTimeout(300);
+    assert.equal(await missed.count(), 1, 'the missed message appears exactly once');
+    assert.equal(await messageWithText(a, 'written while offline').count(), 1, 'the queued message arrives once');
+    assert.equal(await b.locator(tid('message-pending')).count(), 0);
+    assert.equal(await messageWithText(b, 'Hello from Alice').count(), 1, 'older messages are not doubled');
+  });
+
+  it('the access token is refreshed with rotation and the session survives', async () => {
+    const a = pages.alice;
+    if (ACCESS_TTL <= 40) {
+      // The client refreshes before expiry on its own.
+      await a.waitForFunction(
+        (first) => JSON.parse(localStorage.getItem('chatting.session') || '{}').refreshToken !== first,
+        aliceFirstRefresh,
+        { timeout: ACCESS_TTL * 1000 + 5000 },
+      );
+    } else {
+      await a.evaluate(() => window.chattingDebug.refreshTokens());
+    }
+    const now = await storedSession(a);
+    assert.notEqual(now.refreshToken, aliceFirstRefresh, 'a new refresh token is stored');
+    // The new access token works.
+    const reuse = await fetch(`${BASE}/auth/me`, { headers: { Authorization: `Bearer ${now.accessToken}` } });
+    assert.equal(reuse.status, 200);
+    // A reconnect after the refresh uses the new token.
+    await a.evaluate(() => window.chattingDebug.dropSocket());
+    await waitConnected(a);
+    await a.locator(tid('room-title'), { hasText: ROOM.title }).waitFor();
+    await send(a, 'still here after a refresh');
+    await messageWithText(pages.bob, 'still here after a refresh').waitFor();
+  });
+
+  it('a reload restores the session and the room', async () => {
+    const b = pages.bob;
+    await b.reload();
+    await b.locator(tid('chat-view')).waitFor();
+    await waitConnected(b);
+    await b.locator(tid('me-nick'), { hasText: 'Bobby' }).waitFor();
+    await b.locator(tid('room-title'), { hasText: ROOM.title }).waitFor();
+    await messageWithText(b, 'Hello from Alice').waitFor();
+    assert.equal(await messageWithText(b, 'sent while Bob was away').count(), 1);
+    assert.equal(await b.locator(tid('auth-view')).isVisible(), false);
+  });
+
+  it('log out ends the session', async () => {
+    const a = pages.alice;
+    const b = pages.bob;
+    const before = await storedSession(b);
+    await b.locator(tid('logout-button')).click();
+    await b.locator(tid('auth-view')).waitFor();
+    assert.equal(await storedSession(b), null);
+    await userItem(a, bob.userId).waitFor({ state: 'detached' });
+    const refused = await fetch(`${BASE}/auth/refresh`, {
+      method: 'POST',
+      body: JSON.stringify({ refreshToken: before.refreshToken }),
+    });
+    assert.equal(refused.status, 401, 'the logged-out refresh token is revoked');
+    await b.reload();
+    await b.locator(tid('auth-view')).waitFor();
+  });
+
+  it('every form control has a label', async () => {
+    for (const page of Object.values(pages)) {
+      const unlabeled = await page.evaluate(() =>
+        [...document.querySelectorAll('input, textarea, select')]
+          .filter((e) => e.type !== 'hidden' && !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+          .map((e) => e.id || e.outerHTML.slice(0, 60)),
+      );
+      assert.deepEqual(unlabeled, []);
+    }
+  });
+
+  it('no CSP violation or script error happened', async () => {
+    assert.deepEqual(problems, []);
+    // ...and the CSP really was in force: an inline script is refused.
+    const refused = await pages.alice.evaluate(
+      () =>
+        new Promise((resolve) => {
+          document.addEventListener('securitypolicyviolation', (e) => resolve(e.effectiveDirective));
+          const script = document.createElement('script');
+          script.textContent = 'window.inlineRan = true';
+          document.body.append(script);
+          setTimeout(() => resolve(window.inlineRan ? 'ran' : 'none'), 1000);
+        }),
+    );
+    assert.equal(refused, 'script-src-elem');
+  });
+});

@@ -1,0 +1,56 @@
+// Small DOM helpers. Text always goes in through textContent, never as HTML.
+
+export const $ = (id) => document.getElementById(id);
+
+/** el('li', {class: 'x', 'data-testid': 'y', onclick: fn, text: 'hi'}, child, ...) */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value == null || value === false) continue;
+    if (key === 'class') node.className = value;
+    else if (key === 'text') node.textContent = value;
+    else if (key.startsWith('on') && typeof value === 'function') node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? '' : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child == null || child === false) continue;
+    node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+
+export function show(node, visible) {
+  node.hidden = !visible;
+}
+
+/** A stable small number for a string (avatar colours). */
+export function hashOf(text, buckets) {
+  let h = 0;
+  for (const ch of text) h = (h * 31 + ch.codePointAt(0)) >>> 0;
+  return h % buckets;
+}
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
+
+export function formatTime(date) {
+  return timeFormat.format(date);
+}
+
+export function formatFull(date) {
+  return fullFormat.format(date);
+}
+
+export function formatDay(date) {
+  const today = new Date();
+  const yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
+  if (date.toDateString() === today.toDateString()) return 'Today';
+  if (date.toDateString() === yesterday.toDateString()) return 'Yesterday';
+  return dayFormat.format(date);
+}
+
+/** Length in Unicode code points, as the protocol counts. */
+export function codePoints(text) {
+  return [...text].length;
+}
