@@ -188,6 +188,35 @@ mod tests {
         assert!(matches!(keys(900).verify(""), Err(AuthError::MissingToken)));
     }
 
+    /// The algorithm is pinned: the right secret under another HMAC, or claims without
+    /// `exp`, or an `exp` in the past, are all refused.
+    #[test]
+    fn only_hs256_with_exp_in_the_future_is_accepted() {
+        let secret = "test-secret-test-secret";
+        let key = EncodingKey::from_secret(secret.as_bytes());
+        let now = now_secs();
+        let sign = |alg: jsonwebtoken::Algorithm, claims: serde_json::Value| {
+            jsonwebtoken::encode(&Header::new(alg), &claims, &key).unwrap()
+        };
+        let good = serde_json::json!({"sub": "alice", "iat": now, "exp": now + 600});
+        assert!(keys(900).verify(&sign(jsonwebtoken::Algorithm::HS256, good.clone())).is_ok());
+        for alg in [jsonwebtoken::Algorithm::HS384, jsonwebtoken::Algorithm::HS512] {
+            assert!(keys(900).verify(&sign(alg, good.clone())).is_err(), "{alg:?} with the right secret");
+        }
+        let no_exp = serde_json::json!({"sub": "alice", "iat": now});
+        assert!(keys(900).verify(&sign(jsonwebtoken::Algorithm::HS256, no_exp)).is_err(), "exp is required");
+        let past = serde_json::json!({"sub": "alice", "iat": now - 20, "exp": now - 1});
+        assert!(keys(900).verify(&sign(jsonwebtoken::Algorithm::HS256, past)).is_err(), "no leeway");
+        let not_a_user = serde_json::json!({"sub": "Not A User!", "iat": now, "exp": now + 600});
+        assert!(keys(900).verify(&sign(jsonwebtoken::Algorithm::HS256, not_a_user)).is_err());
+    }
+
+    #[test]
+    fn argon2id_parameters_are_the_documented_ones() {
+        let hash = tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(hash_password("correct horse")).unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+    }
+
     #[test]
     fn expired_tokens_are_refused() {
         let user = UserId::parse("alice").unwrap();

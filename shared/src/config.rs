@@ -33,6 +33,10 @@ pub struct Config {
     pub chat_sends_per_10s: u32,
     /// Browser origins allowed to call the APIs; empty: no origin is checked.
     pub allowed_origins: Vec<String>,
+    /// `POST /auth/login` attempts allowed per user id in any 5 minutes.
+    pub login_attempts_per_user: u32,
+    /// `POST /auth/login` attempts allowed per client address in any 5 minutes.
+    pub login_attempts_per_address: u32,
 }
 
 fn origins() -> Vec<String> {
@@ -84,6 +88,8 @@ impl Config {
             db_max_connections: count("CHATTING_DB_MAX_CONNECTIONS", 2)?,
             chat_sends_per_10s: count("CHATTING_CHAT_SENDS_PER_10S", 20)?,
             allowed_origins: origins(),
+            login_attempts_per_user: count("CHATTING_LOGIN_ATTEMPTS_PER_USER", 10)?,
+            login_attempts_per_address: count("CHATTING_LOGIN_ATTEMPTS_PER_ADDRESS", 100)?,
         })
     }
 
@@ -111,6 +117,8 @@ impl Config {
             db_max_connections: count("CHATTING_DB_MAX_CONNECTIONS", 8)?,
             chat_sends_per_10s: count("CHATTING_CHAT_SENDS_PER_10S", 20)?,
             allowed_origins: origins(),
+            login_attempts_per_user: count("CHATTING_LOGIN_ATTEMPTS_PER_USER", 10)?,
+            login_attempts_per_address: count("CHATTING_LOGIN_ATTEMPTS_PER_ADDRESS", 100)?,
         })
     }
 }

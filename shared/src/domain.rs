@@ -413,3 +413,114 @@ mod tests {
         }
     }
 }
+
+/// Properties of the checked types over generated input: each accepts exactly what
+/// PROTOCOL.md allows, parsing is idempotent, and what is accepted comes back unchanged.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn user_ids_are_exactly_the_documented_ones(raw in ".{0,40}|[a-z0-9_]{0,32}") {
+            let allowed = (3..=30).contains(&raw.chars().count())
+                && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            match UserId::parse(&raw) {
+                Ok(id) => {
+                    prop_assert!(allowed);
+                    prop_assert_eq!(id.as_str(), raw.as_str());
+                    prop_assert_eq!(serde_json::to_string(&id).ok(), serde_json::to_string(&raw).ok());
+                }
+                Err(err) => {
+                    prop_assert!(!allowed);
+                    prop_assert_eq!(err.field, "userId");
+                }
+            }
+        }
+
+        #[test]
+        fn group_ids_are_exactly_the_documented_ones(raw in ".{0,40}|[A-Za-z0-9_-]{0,32}") {
+            let allowed = (1..=30).contains(&raw.chars().count())
+                && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            prop_assert_eq!(GroupId::parse(&raw).is_ok(), allowed);
+            if let Ok(id) = GroupId::parse(&raw) {
+                prop_assert_eq!(id.as_str(), raw.as_str());
+            }
+        }
+
+        #[test]
+        fn nicks_and_titles_are_trimmed_bounded_and_idempotent(raw in "\\PC{0,60}|\\s{0,3}.{0,25}\\s{0,3}") {
+            let nick = |s: &str| Nick::parse(s).map(|n| n.as_str().to_owned());
+            let title = |s: &str| RoomTitle::parse(s).map(|t| t.as_str().to_owned());
+            let parsers: [(&dyn Fn(&str) -> Result<String, Invalid>, usize); 2] = [(&nick, 20), (&title, 50)];
+            for (parse, max) in parsers {
+                let trimmed = raw.trim();
+                let allowed = (1..=max).contains(&trimmed.chars().count()) && !trimmed.chars().any(char::is_control);
+                match parse(&raw) {
+                    Ok(value) => {
+                        prop_assert!(allowed);
+                        prop_assert_eq!(value.as_str(), trimmed);
+                        // What was accepted is accepted again, unchanged.
+                        prop_assert_eq!(parse(&value).ok(), Some(value.clone()));
+                    }
+                    Err(_) => prop_assert!(!allowed),
+                }
+            }
+        }
+
+        #[test]
+        fn message_text_is_kept_exactly(raw in ".{0,10}|\\s{1,5}|.{1990,2010}") {
+            let count = raw.chars().count();
+            let allowed = (1..=2000).contains(&count) && !raw.trim().is_empty();
+            match MessageText::parse(&raw) {
+                Ok(text) => {
+                    prop_assert!(allowed);
+                    prop_assert_eq!(text.as_str(), raw.as_str());
+                }
+                Err(_) => prop_assert!(!allowed),
+            }
+        }
+
+        #[test]
+        fn passwords_count_code_points_and_never_print(raw in "[a-z0-9]{0,140}|.{6,10}") {
+            let count = raw.chars().count();
+            prop_assert_eq!(Password::parse(&raw).is_ok(), (8..=128).contains(&count));
+            prop_assert_eq!(RoomPassword::parse(&raw).is_ok(), count <= 30);
+            if let Ok(password) = Password::parse(&raw) {
+                prop_assert_eq!(password.expose(), raw.as_str());
+                if raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+                    let printed = format!("{password:?}");
+                    prop_assert!(!printed.contains(raw.as_str()));
+                }
+            }
+        }
+
+        #[test]
+        fn message_ids_round_trip_and_sort_as_strings(a in 0i64..10_000_000_000_000_000, b in 0i64..10_000_000_000_000_000) {
+            let (x, y) = (MessageId::from_stored(a), MessageId::from_stored(b));
+            prop_assert_eq!(MessageId::parse(&x.to_string()).ok(), Some(x));
+            prop_assert_eq!(x.to_string().len(), 16);
+            prop_assert_eq!(x.to_string().cmp(&y.to_string()), a.cmp(&b));
+            prop_assert_eq!(serde_json::to_string(&x).ok(), Some(format!("\"{x}\"")));
+        }
+
+        #[test]
+        fn message_id_parsing_never_panics(raw in ".{0,20}|[0-9]{0,20}") {
+            let digits = (1..=16).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_digit());
+            match MessageId::parse(&raw) {
+                Ok(id) => prop_assert_eq!(Some(id.get()), raw.parse::<i64>().ok().filter(|_| digits)),
+                Err(_) => prop_assert!(!digits),
+            }
+        }
+
+        #[test]
+        fn capacities_and_room_ids(raw in any::<i64>(), small in -5i64..110) {
+            for n in [raw, small] {
+                prop_assert_eq!(Capacity::parse(n).is_ok(), (2..=100).contains(&n));
+                prop_assert_eq!(Capacity::parse(n).map(|c| i64::from(c.get())).ok(), (2..=100).contains(&n).then_some(n));
+                prop_assert_eq!(RoomId::parse_room(n).map(RoomId::get).ok(), (n >= 1).then_some(n));
+            }
+        }
+    }
+}

@@ -642,3 +642,198 @@ mod tests {
         );
     }
 }
+
+/// Properties of the wire types over generated input: parsing never panics, and what a
+/// client can write comes back out of the parser unchanged.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    /// JSON without floats (serde_json's float parsing may differ from its printing in the
+    /// last bit, which is not what these properties are about).
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            ".{0,20}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map(".{0,8}", inner, 0..6).prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn json_object() -> impl Strategy<Value = Map<String, Value>> {
+        prop::collection::btree_map(".{0,12}", json_value(), 0..8).prop_map(|m| m.into_iter().collect())
+    }
+
+    const ACTIONS: &[&str] = &[
+        "ping", "user.me", "user.info", "user.update", "user.listInLobby", "user.listInRoom", "room.list", "room.create",
+        "room.join", "room.leave", "room.info", "room.update", "group.list", "group.create", "group.join", "group.leave",
+        "chat.send", "chat.history",
+    ];
+
+    fn code() -> impl Strategy<Value = Code> {
+        prop::sample::select(vec![
+            Code::Success,
+            Code::Invalid,
+            Code::NotAuth,
+            Code::Wrong,
+            Code::NoInfo,
+            Code::Exist,
+            Code::NoSpace,
+            Code::TooLarge,
+            Code::RateLimited,
+            Code::Error,
+        ])
+    }
+
+    /// Title-like text: 1–`max` code points, no control characters, nothing to trim.
+    fn trimmed_text(max: usize) -> impl Strategy<Value = String> {
+        prop::collection::vec(any::<char>().prop_filter("printable", |c| !c.is_control() && !c.is_whitespace()), 1..=max)
+            .prop_map(|chars| chars.into_iter().collect())
+    }
+
+    proptest! {
+        #[test]
+        fn parse_frame_never_panics(text in ".{0,200}") {
+            let _ = parse_frame(&text);
+        }
+
+        #[test]
+        fn parse_frame_never_panics_on_json(value in json_value()) {
+            let _ = parse_frame(&value.to_string());
+        }
+
+        #[test]
+        fn oversized_frames_are_too_large_whatever_they_hold(pad in 0usize..64, body in ".{0,20}") {
+            let text = format!("{}{body}", " ".repeat(MAX_FRAME_BYTES + 1 + pad));
+            prop_assert!(matches!(parse_frame(&text), Err(FrameError::TooLarge(n)) if n == text.len()));
+        }
+
+        #[test]
+        fn envelopes_round_trip(action in ".{0,40}", request_id in proptest::option::of(".{0,64}"), data in json_object()) {
+            let text = json!({"action": action, "requestId": request_id, "data": data}).to_string();
+            prop_assume!(text.len() <= MAX_FRAME_BYTES);
+            let frame = parse_frame(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(frame, ClientFrame { action, request_id, data });
+        }
+
+        #[test]
+        fn long_or_mistyped_request_ids_are_dropped(id in ".{65,80}", other in json_value()) {
+            prop_assume!(!matches!(other, Value::Null | Value::String(_)));
+            for request_id in [Value::from(id), other] {
+                let text = json!({"action": "ping", "requestId": request_id}).to_string();
+                match parse_frame(&text) {
+                    Err(FrameError::BadEnvelope { request_id: None, .. }) => {}
+                    other => prop_assert!(false, "{text}: {other:?}"),
+                }
+            }
+        }
+
+        #[test]
+        fn commands_never_panic(action in prop::sample::select(ACTIONS), data in json_object()) {
+            let _ = Command::parse(action, data);
+        }
+
+        #[test]
+        fn commands_never_panic_on_their_own_fields(
+            action in prop::sample::select(ACTIONS),
+            values in prop::collection::vec(json_value(), 8),
+        ) {
+            let fields = ["userId", "nick", "title", "password", "capacity", "roomId", "groupId", "type", "text", "to",
+                "clientMsgId", "with", "before", "after", "limit"];
+            let data: Map<String, Value> = fields.iter().zip(values.iter().cycle()).map(|(f, v)| (f.to_string(), v.clone())).collect();
+            let _ = Command::parse(action, data);
+        }
+
+        #[test]
+        fn room_create_keeps_what_was_asked(title in trimmed_text(50), password in "[a-z0-9]{1,30}", capacity in 2i64..=100) {
+            let data = json!({"title": title, "password": password, "capacity": capacity});
+            let Value::Object(data) = data else { unreachable!() };
+            match Command::parse("room.create", data) {
+                Ok(Command::RoomCreate { title: t, password: Some(p), capacity: c }) => {
+                    prop_assert_eq!(t.as_str(), title.as_str());
+                    prop_assert_eq!(p.expose(), password.as_str());
+                    prop_assert_eq!(i64::from(c.get()), capacity);
+                }
+                other => prop_assert!(false, "{other:?}"),
+            }
+        }
+
+        #[test]
+        fn chat_send_keeps_the_text_exactly(text in ".{1,2000}", kind in prop::sample::select(vec!["all", "group"]), id in "[a-z0-9-]{1,64}") {
+            prop_assume!(!text.trim().is_empty());
+            let Value::Object(data) = json!({"type": kind, "text": text, "clientMsgId": id}) else { unreachable!() };
+            match Command::parse("chat.send", data) {
+                Ok(Command::ChatSend { text: t, to: None, client_msg_id: Some(c), .. }) => {
+                    prop_assert_eq!(t.as_str(), text.as_str());
+                    prop_assert_eq!(c.as_str(), id.as_str());
+                }
+                other => prop_assert!(false, "{other:?}"),
+            }
+        }
+
+        #[test]
+        fn history_bounds_and_limits(before in proptest::option::of(0i64..i64::MAX), after in proptest::option::of(0i64..i64::MAX), limit in -5i64..120) {
+            let Value::Object(data) = json!({"roomId": 0, "before": before, "after": after, "limit": limit}) else { unreachable!() };
+            match Command::parse("chat.history", data) {
+                Ok(Command::ChatHistory { target, bounds, limit: l }) => {
+                    prop_assert!((1..=100).contains(&limit));
+                    prop_assert_eq!(target, HistoryTarget::Room(Some(RoomId::LOBBY)));
+                    prop_assert_eq!(bounds, Bounds { before, after });
+                    prop_assert_eq!(i64::from(l), limit);
+                }
+                Err(err) => {
+                    prop_assert!(!(1..=100).contains(&limit), "{err}");
+                    prop_assert_eq!(err.field, "limit");
+                }
+                Ok(other) => prop_assert!(false, "{other:?}"),
+            }
+        }
+
+        #[test]
+        fn replies_serialize_to_what_they_hold(
+            request_id in proptest::option::of(".{0,64}"),
+            code in code(),
+            message in proptest::option::of(".{0,100}"),
+            data in proptest::option::of(json_value()),
+        ) {
+            let ok = code == Code::Success;
+            let reply = ServerFrame::Reply(Reply { request_id: request_id.clone(), ok, code, data: data.clone(), message: message.clone() });
+            let back: Value = serde_json::from_str(&reply.to_json()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(&back["type"], "reply");
+            prop_assert_eq!(back["requestId"].as_str(), request_id.as_deref());
+            prop_assert_eq!(&back["ok"], ok);
+            prop_assert_eq!(serde_json::from_value::<Code>(back["code"].clone()).ok(), Some(code));
+            prop_assert_eq!(back.get("message").and_then(Value::as_str), message.as_deref());
+            // `data: null` and no data look the same on the wire, as PROTOCOL.md says.
+            prop_assert_eq!(back.get("data").cloned().unwrap_or(Value::Null), data.unwrap_or(Value::Null));
+        }
+
+        #[test]
+        fn system_errors_serialize_to_what_they_hold(code in code(), message in ".{0,200}") {
+            let frame = ServerFrame::Event(Event::SystemError { code, message: message.clone() });
+            let back: Value = serde_json::from_str(&frame.to_json()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(&back["event"], "system.error");
+            prop_assert_eq!(serde_json::from_value::<Code>(back["data"]["code"].clone()).ok(), Some(code));
+            prop_assert_eq!(back["data"]["message"].as_str(), Some(message.as_str()));
+        }
+
+        #[test]
+        fn codes_and_kinds_round_trip(code in code(), kind in prop::sample::select(vec![MessageKind::All, MessageKind::Group, MessageKind::Whisper])) {
+            let text = serde_json::to_string(&code).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(serde_json::from_str::<Code>(&text).ok(), Some(code));
+            prop_assert!((200..=500).contains(&code.http_status()));
+            let text = serde_json::to_string(&kind).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(text.trim_matches('"'), kind.as_str());
+            prop_assert_eq!(serde_json::from_str::<MessageKind>(&text).ok(), Some(kind));
+        }
+    }
+}

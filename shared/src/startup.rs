@@ -6,7 +6,7 @@ use crate::auth::TokenKeys;
 use crate::config::{Config, ConfigError};
 use crate::presence::{self, Presence, PresenceError};
 use crate::push::{ApiGatewayPusher, Pusher, SigningKeys};
-use crate::service::auth::AuthService;
+use crate::service::auth::{AuthService, LoginLimits};
 use crate::service::{Chat, Limits};
 use crate::store::{self, Store, StoreError};
 
@@ -35,8 +35,20 @@ pub async fn open_presence(config: &Config) -> Result<Arc<dyn Presence>, Startup
     Ok(presence::connect(config.redis_url.as_deref(), &config.redis_prefix).await?)
 }
 
-pub fn auth_service(config: &Config, store: Arc<dyn Store>) -> AuthService {
-    AuthService { store, keys: TokenKeys::new(&config.jwt_secret, config.access_ttl), refresh_ttl: config.refresh_ttl }
+/// The HTTP API's service; `presence` keeps the login attempt counters.
+pub fn auth_service(config: &Config, store: Arc<dyn Store>, presence: Arc<dyn Presence>) -> AuthService {
+    let login_limits = LoginLimits {
+        per_user: config.login_attempts_per_user,
+        per_address: config.login_attempts_per_address,
+        ..LoginLimits::default()
+    };
+    AuthService {
+        store,
+        presence,
+        keys: TokenKeys::new(&config.jwt_secret, config.access_ttl),
+        refresh_ttl: config.refresh_ttl,
+        login_limits,
+    }
 }
 
 pub fn chat(config: &Config, store: Arc<dyn Store>, presence: Arc<dyn Presence>, pusher: Arc<dyn Pusher>) -> Chat {
@@ -49,7 +61,8 @@ pub fn chat(config: &Config, store: Arc<dyn Store>, presence: Arc<dyn Presence>,
 pub async fn auth_from_lambda_env() -> Result<AuthService, StartupError> {
     let config = Config::from_lambda_env()?;
     let store = open_store(&config).await?;
-    Ok(auth_service(&config, store))
+    let presence = open_presence(&config).await?;
+    Ok(auth_service(&config, store, presence))
 }
 
 /// A WebSocket function's service, from the Lambda environment.

@@ -3,6 +3,8 @@
 //!
 //! `CHATTING_TEST_BACKEND=mysql` runs the same tests on MariaDB + Redis (fresh database and
 //! key prefix per test); the default is the embedded SQLite file + in-process presence.
+//!
+//! [`runtime_api`] runs the real function binaries under an emulated Lambda Runtime API.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -21,6 +23,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub use serde_json;
+
+pub mod runtime_api;
 
 /// How long a test waits for something that should happen.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -124,6 +128,10 @@ impl TestServer {
         config.redis_url = redis_url;
         config.redis_prefix = unique("t");
         config.management_endpoint = None;
+        // Every test client logs in from 127.0.0.1, far more often than people do; the login
+        // limits are tested where they are set back (tests/security.rs).
+        config.login_attempts_per_user = u32::MAX;
+        config.login_attempts_per_address = u32::MAX;
         let mut options = GatewayOptions::new(config);
         adjust(&mut options);
         let config = options.config.clone();

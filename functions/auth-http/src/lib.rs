@@ -3,12 +3,15 @@
 //! [`handle`] routes one `lambda_http` request; every answer, errors included, is the
 //! JSON envelope of PROTOCOL.md.
 
+use std::net::IpAddr;
+
 use chatting_shared::domain::{Nick, Password, UserId};
 use chatting_shared::protocol::{Code, HttpEnvelope, MAX_HTTP_BODY_BYTES};
 use chatting_shared::service::ServiceError;
 use chatting_shared::service::auth::AuthService;
 use lambda_http::http::{Method, StatusCode, header};
-use lambda_http::{Body, Request, Response};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt as _, Response};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -53,7 +56,16 @@ fn failure(err: &ServiceError) -> Response<Body> {
         ServiceError::RateLimited { retry_after_ms } => Some(json!({ "retryAfterMs": retry_after_ms })),
         _ => None,
     };
-    respond(err.http_status(), &HttpEnvelope { ok: false, code: err.code(), data, message: Some(err.public_message()) })
+    let mut response =
+        respond(err.http_status(), &HttpEnvelope { ok: false, code: err.code(), data, message: Some(err.public_message()) });
+    if let ServiceError::RateLimited { retry_after_ms } = err {
+        // Whole seconds, rounded up, as HTTP's Retry-After counts them.
+        let seconds = retry_after_ms.div_ceil(1000).max(1);
+        if let Ok(value) = header::HeaderValue::from_str(&seconds.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+    }
+    response
 }
 
 /// The request body as the named JSON object.
@@ -72,6 +84,16 @@ fn body_as<T: DeserializeOwned>(request: &Request) -> Result<T, ServiceError> {
         return Err(ServiceError::Invalid("body must be a JSON object".into()));
     }
     serde_json::from_value(value).map_err(|e| ServiceError::Invalid(e.to_string()))
+}
+
+/// The client's address as API Gateway saw it (`requestContext.http.sourceIp`); the
+/// `X-Forwarded-For` header is not used because the client writes it.
+fn source_ip(request: &Request) -> Option<IpAddr> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.http.source_ip.as_deref()?.parse().ok(),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
 }
 
 fn bearer(request: &Request) -> &str {
@@ -102,11 +124,7 @@ async fn route(auth: &AuthService, request: &Request) -> Result<(u16, Value), Se
         }
         (&Method::POST, "/auth/login") => {
             let body: LoginBody = body_as(request)?;
-            // A malformed id or password cannot belong to anyone: the same answer as a wrong one.
-            let (Ok(user_id), Ok(password)) = (UserId::parse(&body.user_id), Password::parse(&body.password)) else {
-                return Err(ServiceError::Wrong("wrong user id or password".into()));
-            };
-            Ok((200, auth.login(&user_id, &password).await?))
+            Ok((200, auth.login_attempt(&body.user_id, &body.password, source_ip(request)).await?))
         }
         (&Method::POST, "/auth/refresh") => {
             let body: RefreshBody = body_as(request)?;

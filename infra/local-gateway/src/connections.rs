@@ -71,9 +71,22 @@ pub enum SendOutcome {
     Overflow,
 }
 
-#[derive(Default)]
+/// How many `$disconnect`s run at once. A burst of lost connections (a network blip, a
+/// proxy restart) would otherwise start hundreds at once; they then wait so long for the
+/// store's pool that its acquire timeout fails some of them after presence has already
+/// forgotten the connection, and their room closing, owner handover and `left` events
+/// are lost. Queued here, each runs with the pool to itself.
+const CONCURRENT_DISCONNECTS: usize = 4;
+
 pub struct Registry {
     connections: Mutex<HashMap<String, Arc<Connection>>>,
+    disconnects: tokio::sync::Semaphore,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self { connections: Mutex::default(), disconnects: tokio::sync::Semaphore::new(CONCURRENT_DISCONNECTS) }
+    }
 }
 
 impl Registry {
@@ -100,6 +113,12 @@ impl Registry {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// A turn to run `$disconnect`; see [`CONCURRENT_DISCONNECTS`].
+    pub async fn disconnect_turn(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        // The semaphore is never closed, so this only fails if that changes: run unqueued then.
+        self.disconnects.acquire().await.ok()
     }
 
     /// Queues a frame without waiting: a client that does not read must not slow the sender.

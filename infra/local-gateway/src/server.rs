@@ -110,8 +110,8 @@ pub async fn build(address: SocketAddr, options: GatewayOptions) -> anyhow::Resu
         PushMode::Direct => Arc::new(DirectPusher(registry.clone())),
     };
     let gateway = Arc::new(Gateway {
-        chat: startup::chat(config, store.clone(), presence, pusher),
-        auth: startup::auth_service(config, store),
+        chat: startup::chat(config, store.clone(), presence.clone(), pusher),
+        auth: startup::auth_service(config, store, presence),
         registry,
         idle_timeout: options.idle_timeout,
         outbound_queue: options.outbound_queue,

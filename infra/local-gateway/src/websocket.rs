@@ -152,18 +152,23 @@ async fn run_connection(
     // Let queued frames drain, but never wait long on a client that stopped reading.
     gateway.registry.remove(&context.connection_id);
     drop(connection);
+    let writer_abort = writer.abort_handle();
     match tokio::time::timeout(std::time::Duration::from_secs(2), writer).await {
         Ok(Ok(mut sink)) => {
             let frame = CloseFrame { code: status_code, reason: reason.into() };
             let _ = tokio::time::timeout(std::time::Duration::from_secs(1), sink.send(Message::Close(Some(frame)))).await;
         }
-        Ok(Err(_)) | Err(_) => {}
+        Ok(Err(_)) => {}
+        // A writer stuck on a client that stopped reading would otherwise keep the socket
+        // and the rest of its queue for as long as the client stays silent.
+        Err(_) => writer_abort.abort(),
     }
     end_connection(&gateway, &context, status_code, reason).await;
 }
 
 async fn end_connection(gateway: &Gateway, context: &WebSocketContext, status_code: u16, reason: &str) {
     gateway.registry.remove(&context.connection_id);
+    let _turn = gateway.registry.disconnect_turn().await;
     let event = websocket_event(context, WebSocketRoute::Disconnect { status_code, reason });
     if let Err(err) = ws_disconnect::handle(&gateway.chat, event).await {
         tracing::error!(error = %err, "$disconnect failed");

@@ -1,5 +1,6 @@
 //! The HTTP API's use cases: accounts, logins and token rotation.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,13 +10,58 @@ use super::{ServiceError, to_user};
 use crate::auth::{self, TokenKeys};
 use crate::clock::now_ms;
 use crate::domain::{Nick, Password, UserId};
+use crate::presence::Presence;
 use crate::store::{NewRefreshToken, Rotation, Store, StoreError};
+
+/// How many login attempts one user id, and one client address, may make in a sliding
+/// window. Every attempt counts, right or wrong: counting only failures would need a
+/// read-then-write the limiter does not have, and a real user rarely logs in ten times in
+/// five minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginLimits {
+    pub per_user: u32,
+    pub per_address: u32,
+    pub window: Duration,
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        Self { per_user: 10, per_address: 100, window: Duration::from_secs(300) }
+    }
+}
+
+/// A limiter that cannot answer within this lets the attempt through: an outage of the
+/// presence store must not take logins down with it (they only need the database).
+const LIMITER_PATIENCE: Duration = Duration::from_millis(1500);
 
 #[derive(Clone)]
 pub struct AuthService {
     pub store: Arc<dyn Store>,
+    /// Holds the login attempt counters (Redis in production, shared by every instance).
+    pub presence: Arc<dyn Presence>,
     pub keys: TokenKeys,
     pub refresh_ttl: Duration,
+    pub login_limits: LoginLimits,
+}
+
+/// The part of a client address one person controls: the whole IPv4 address, the /64 of
+/// an IPv6 one (one host or home network gets a /64, and walking through it must not buy
+/// fresh attempts).
+fn address_key(address: IpAddr) -> String {
+    match address {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+fn wrong() -> ServiceError {
+    ServiceError::Wrong("wrong user id or password".into())
 }
 
 impl AuthService {
@@ -35,8 +81,57 @@ impl AuthService {
         }
     }
 
+    /// Counts one attempt against `key`: `Err(())` when the limiter failed or was slow, and
+    /// the attempt is let through.
+    async fn over_limit(&self, key: &str, limit: u32) -> Result<Option<Duration>, ()> {
+        let window = self.login_limits.window;
+        match tokio::time::timeout(LIMITER_PATIENCE, self.presence.hit_rate_limit(key, limit, window)).await {
+            Ok(Ok(wait)) => Ok(wait),
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "login limiter unavailable; attempt allowed");
+                Err(())
+            }
+            Err(_) => {
+                tracing::warn!("login limiter too slow; attempt allowed");
+                Err(())
+            }
+        }
+    }
+
+    /// `POST /auth/login` as typed by the client. The client address and the user id are
+    /// limited before any password work, so a flood costs no argon2 time; an address over
+    /// its limit does not also use up the id's attempts, so a blocked address cannot lock
+    /// anyone out. A malformed id or password cannot belong to anyone, but gets the answer
+    /// of a wrong password after the time of one, so neither the answer nor its timing
+    /// tells which ids exist.
+    pub async fn login_attempt(&self, raw_user_id: &str, raw_password: &str, client: Option<IpAddr>) -> Result<Value, ServiceError> {
+        let limits = self.login_limits;
+        let parsed = (UserId::parse(raw_user_id), Password::parse(raw_password));
+        let mut refused = Ok(None);
+        if let Some(address) = client {
+            let key = format!("login:addr:{}", address_key(address));
+            refused = self.over_limit(&key, limits.per_address).await.map(|wait| wait.map(|w| (w, "address")));
+        }
+        // A limiter that just failed is not asked again: that would only double the wait.
+        if let (Ok(None), Ok(user_id)) = (refused, &parsed.0) {
+            let key = format!("login:user:{user_id}");
+            refused = self.over_limit(&key, limits.per_user).await.map(|wait| wait.map(|w| (w, "user id")));
+        }
+        if let Ok(Some((wait, limit))) = refused {
+            tracing::info!(limit, "login attempt refused by the rate limit");
+            return Err(ServiceError::RateLimited { retry_after_ms: wait.as_millis().max(1) as u64 });
+        }
+        match parsed {
+            (Ok(user_id), Ok(password)) => self.login(&user_id, &password).await,
+            _ => {
+                auth::verify_against_decoy(raw_password).await;
+                Err(wrong())
+            }
+        }
+    }
+
+    /// Checks a well-formed id and password; no rate limit (see [`Self::login_attempt`]).
     pub async fn login(&self, user_id: &UserId, password: &Password) -> Result<Value, ServiceError> {
-        let wrong = || ServiceError::Wrong("wrong user id or password".into());
         let Some(record) = self.store.user(user_id).await? else {
             auth::verify_against_decoy(password.expose()).await;
             return Err(wrong());
@@ -105,5 +200,21 @@ impl AuthService {
             "expiresIn": access.expires_in,
             "user": to_user(&record),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::address_key;
+
+    #[test]
+    fn addresses_are_limited_per_host_or_ipv6_64() {
+        assert_eq!(address_key("203.0.113.7".parse().unwrap()), "203.0.113.7");
+        assert_eq!(address_key("::ffff:203.0.113.7".parse().unwrap()), "203.0.113.7");
+        let a = address_key("2001:db8:1:2:aaaa::1".parse().unwrap());
+        let b = address_key("2001:db8:1:2:ffff:1:2:3".parse().unwrap());
+        assert_eq!(a, "2001:db8:1:2::/64");
+        assert_eq!(a, b, "one /64 is one client");
+        assert_ne!(a, address_key("2001:db8:1:3::1".parse().unwrap()));
     }
 }

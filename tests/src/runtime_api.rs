@@ -1,0 +1,559 @@
+//! A small emulator of the [Lambda Runtime API] and a launcher for the real function
+//! binaries, so tests and benchmarks can run `auth-http`, `ws-connect`, … exactly as Lambda
+//! runs a `provided.al2023` `bootstrap`: a child process with `AWS_LAMBDA_RUNTIME_API` set,
+//! which builds its clients once (cold start) and then loops on `invocation/next`.
+//!
+//! - [`RuntimeApi`]: `GET /2018-06-01/runtime/invocation/next` answers one queued event (and
+//!   waits while there is none), `POST …/invocation/{id}/response` and `…/{id}/error` complete
+//!   it, `POST …/init/error` records a failed cold start.
+//! - [`FunctionProcess`]: one function binary running against a [`RuntimeApi`]; killed (and
+//!   reaped) when dropped, so no test leaves a process behind.
+//! - [`function_binary`]: a function's binary, built for this host if cargo has not yet.
+//!
+//! [Lambda Runtime API]: https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, anyhow, bail};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// The four function binaries of the workspace, as cargo names them.
+pub const FUNCTIONS: [&str; 4] = ["auth-http", "ws-connect", "ws-disconnect", "ws-message"];
+
+/// The command that builds the function binaries next to the tests' own.
+pub const BUILD_FUNCTIONS: &str = "cargo build -p auth-http -p ws-connect -p ws-disconnect -p ws-message";
+
+/// Lambda's answer to one invocation.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// `POST …/response`: the handler's return value (JSON for every function here).
+    Response(Value),
+    /// `POST …/error`: `Lambda-Runtime-Function-Error-Type` and the diagnostic body.
+    Error { error_type: Option<String>, body: Value },
+}
+
+impl Outcome {
+    /// The response, or an error naming what the function reported instead.
+    pub fn response(self) -> anyhow::Result<Value> {
+        match self {
+            Outcome::Response(value) => Ok(value),
+            Outcome::Error { error_type, body } => bail!("the function reported an error {error_type:?}: {body}"),
+        }
+    }
+}
+
+/// What a runtime posted to `/runtime/init/error`.
+#[derive(Debug, Clone)]
+pub struct InitError {
+    pub error_type: Option<String>,
+    pub body: Value,
+}
+
+struct Invocation {
+    request_id: String,
+    event: Value,
+    done: oneshot::Sender<Outcome>,
+}
+
+struct Shared {
+    function_name: String,
+    queue: tokio::sync::Mutex<mpsc::UnboundedReceiver<Invocation>>,
+    /// Invocations handed out by `next` and not answered yet, by request id.
+    in_flight: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
+    init_error: watch::Sender<Option<InitError>>,
+    /// When the runtime first asked for work: the end of its cold start.
+    first_next: watch::Sender<Option<Instant>>,
+    next_calls: AtomicU64,
+}
+
+/// One emulated Runtime API endpoint: in Lambda each execution environment has its own.
+pub struct RuntimeApi {
+    pub address: SocketAddr,
+    shared: Arc<Shared>,
+    enqueue: mpsc::UnboundedSender<Invocation>,
+    next_request: AtomicU64,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RuntimeApi {
+    fn drop(&mut self) {
+        // Not a graceful shutdown: a runtime blocked in `next` would hold it open forever.
+        self.server.abort();
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn epoch_ms(at: SystemTime) -> u128 {
+    at.duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
+}
+
+/// How long an invocation may run, as `Lambda-Runtime-Deadline-Ms` tells the function.
+const FUNCTION_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl RuntimeApi {
+    /// Serves the Runtime API on `127.0.0.1:0` for a function named `function_name`.
+    pub async fn start(function_name: &str) -> anyhow::Result<Self> {
+        let (enqueue, queue) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            function_name: function_name.to_owned(),
+            queue: tokio::sync::Mutex::new(queue),
+            in_flight: Mutex::new(HashMap::new()),
+            init_error: watch::channel(None).0,
+            first_next: watch::channel(None).0,
+            next_calls: AtomicU64::new(0),
+        });
+        let router = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route("/2018-06-01/runtime/invocation/{id}/response", post(respond))
+            .route("/2018-06-01/runtime/invocation/{id}/error", post(fail))
+            .route("/2018-06-01/runtime/init/error", post(init_error))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Ok(Self { address, shared, enqueue, next_request: AtomicU64::new(0), server })
+    }
+
+    /// The value of `AWS_LAMBDA_RUNTIME_API`: `host:port`, no scheme.
+    pub fn endpoint(&self) -> String {
+        self.address.to_string()
+    }
+
+    /// Queues an event; the receiver yields the function's answer.
+    pub fn enqueue(&self, event: Value) -> oneshot::Receiver<Outcome> {
+        let n = self.next_request.fetch_add(1, Ordering::Relaxed);
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let request_id = format!("8476a536-e9f4-11e8-9739-{:04x}{:08x}", n & 0xffff, nanos);
+        let (done, answer) = oneshot::channel();
+        // The receiver lives in `shared`, which `self` keeps: sending cannot fail.
+        let _ = self.enqueue.send(Invocation { request_id, event, done });
+        answer
+    }
+
+    /// Invokes the function with `event` and waits (at most `within`) for its answer.
+    pub async fn invoke_within(&self, event: Value, within: Duration) -> anyhow::Result<Outcome> {
+        let answer = self.enqueue(event);
+        tokio::time::timeout(within, answer)
+            .await
+            .map_err(|_| anyhow!("{} did not answer within {within:?}", self.shared.function_name))?
+            .map_err(|_| anyhow!("{}: the invocation was dropped unanswered", self.shared.function_name))
+    }
+
+    /// Invokes the function and returns its response (an error if it reported one).
+    pub async fn invoke(&self, event: Value) -> anyhow::Result<Value> {
+        self.invoke_within(event, crate::WAIT).await?.response()
+    }
+
+    /// What the runtime reported to `/runtime/init/error`, if anything yet.
+    pub fn init_error(&self) -> Option<InitError> {
+        self.shared.init_error.borrow().clone()
+    }
+
+    /// Waits (at most `within`) for an init error report.
+    pub async fn wait_init_error(&self, within: Duration) -> Option<InitError> {
+        let mut reports = self.shared.init_error.subscribe();
+        tokio::time::timeout(within, reports.wait_for(Option::is_some)).await.ok()?.ok()?.clone()
+    }
+
+    /// When the runtime first called `invocation/next`, i.e. finished its cold start.
+    pub fn first_next(&self) -> Option<Instant> {
+        *self.shared.first_next.borrow()
+    }
+
+    /// Waits (at most `within`) for the first `invocation/next`.
+    pub async fn wait_first_next(&self, within: Duration) -> Option<Instant> {
+        let mut calls = self.shared.first_next.subscribe();
+        let first = *tokio::time::timeout(within, calls.wait_for(Option::is_some)).await.ok()?.ok()?;
+        first
+    }
+
+    /// How many times the runtime has asked for an event.
+    pub fn next_calls(&self) -> u64 {
+        self.shared.next_calls.load(Ordering::Relaxed)
+    }
+}
+
+async fn next(State(shared): State<Arc<Shared>>) -> Response {
+    shared.next_calls.fetch_add(1, Ordering::Relaxed);
+    shared.first_next.send_if_modified(|first| {
+        let unset = first.is_none();
+        if unset {
+            *first = Some(Instant::now());
+        }
+        unset
+    });
+    // Blocks while the queue is empty, as Lambda does between invocations. `recv` is
+    // cancel-safe: a runtime that goes away while waiting loses no event.
+    let Some(invocation) = shared.queue.lock().await.recv().await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let deadline = epoch_ms(SystemTime::now() + FUNCTION_TIMEOUT);
+    let arn = format!("arn:aws:lambda:us-east-1:123456789012:function:{}", shared.function_name);
+    let trace = format!("Root=1-{:08x}-{:0>24};Parent=53995c3f42cd8ad8;Sampled=0", deadline / 1000, &invocation.request_id[24..]);
+    let mut headers = HeaderMap::new();
+    let mut set = |name: &'static str, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    };
+    set("content-type", "application/json");
+    set("lambda-runtime-aws-request-id", &invocation.request_id);
+    set("lambda-runtime-deadline-ms", &deadline.to_string());
+    set("lambda-runtime-invoked-function-arn", &arn);
+    set("lambda-runtime-trace-id", &trace);
+    let body = invocation.event.to_string();
+    lock(&shared.in_flight).insert(invocation.request_id, invocation.done);
+    (StatusCode::OK, headers, body).into_response()
+}
+
+fn accepted() -> Response {
+    (StatusCode::ACCEPTED, axum::Json(json!({ "status": "OK" }))).into_response()
+}
+
+fn unknown_request(id: &str) -> Response {
+    let body = json!({ "errorMessage": format!("unknown request id {id}"), "errorType": "InvalidRequestID" });
+    (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+}
+
+/// A body as JSON, or as a JSON string when it is not JSON.
+fn json_body(body: &Bytes) -> Value {
+    serde_json::from_slice(body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+}
+
+fn error_type(headers: &HeaderMap) -> Option<String> {
+    headers.get("lambda-runtime-function-error-type").and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+async fn respond(State(shared): State<Arc<Shared>>, UrlPath(id): UrlPath<String>, body: Bytes) -> Response {
+    let Some(done) = lock(&shared.in_flight).remove(&id) else { return unknown_request(&id) };
+    let _ = done.send(Outcome::Response(json_body(&body)));
+    accepted()
+}
+
+async fn fail(State(shared): State<Arc<Shared>>, UrlPath(id): UrlPath<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(done) = lock(&shared.in_flight).remove(&id) else { return unknown_request(&id) };
+    let _ = done.send(Outcome::Error { error_type: error_type(&headers), body: json_body(&body) });
+    accepted()
+}
+
+async fn init_error(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    shared.init_error.send_replace(Some(InitError { error_type: error_type(&headers), body: json_body(&body) }));
+    accepted()
+}
+
+/// The workspace's target directory: `CARGO_TARGET_DIR` when set, else `target/` at the root.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() { dir } else { workspace_root().join(dir) }
+        }
+        _ => workspace_root().join("target"),
+    }
+}
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// The command that builds the function binaries for `profile` (`debug` is cargo's `dev`).
+pub fn build_command(profile: &str) -> String {
+    match profile {
+        "debug" => BUILD_FUNCTIONS.to_owned(),
+        "release" => format!("{BUILD_FUNCTIONS} --release"),
+        other => format!("{BUILD_FUNCTIONS} --profile {other}"),
+    }
+}
+
+/// Builds the four function binaries for `profile` (once per process) and returns the path of
+/// `name` under `target/{profile}/`.
+///
+/// `cargo test` and `cargo nextest run` build the binaries of the package under test only,
+/// never another package's, so the tests build the function binaries themselves. Selecting
+/// just the four packages gives them the features `cargo lambda build` gives them (no SQLite,
+/// no in-process presence), built for this host. When cargo has nothing to do this takes
+/// about a second.
+pub fn function_binary(name: &str, profile: &str) -> anyhow::Result<PathBuf> {
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut built = lock(&BUILT);
+    if !built.iter().any(|p| p == profile) {
+        build_functions(profile)?;
+        built.push(profile.to_owned());
+    }
+    let path = target_dir().join(profile).join(name);
+    if !path.is_file() {
+        bail!("{} does not exist after `{}`", path.display(), build_command(profile));
+    }
+    Ok(path)
+}
+
+fn build_functions(profile: &str) -> anyhow::Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+    let mut command = Command::new(&cargo);
+    command.arg("build").arg("--manifest-path").arg(workspace_root().join("Cargo.toml"));
+    for name in FUNCTIONS {
+        command.args(["-p", name]);
+    }
+    match profile {
+        "debug" => {}
+        "release" => {
+            command.arg("--release");
+        }
+        other => {
+            command.args(["--profile", other]);
+        }
+    }
+    eprintln!("building the function binaries: {}", build_command(profile));
+    let status = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit())
+        .status()
+        .with_context(|| format!("running {} (build the binaries with `{}`)", cargo.to_string_lossy(), build_command(profile)))?;
+    if !status.success() {
+        bail!("building the function binaries failed ({status}); run `{}` to see why", build_command(profile));
+    }
+    Ok(())
+}
+
+/// A function binary running as a Lambda execution environment would run it. Dropping it
+/// kills and reaps the process.
+pub struct FunctionProcess {
+    pub name: String,
+    pub started: Instant,
+    child: Child,
+}
+
+impl Drop for FunctionProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// How a [`FunctionProcess`] is started.
+pub struct Launch<'a> {
+    pub binary: &'a Path,
+    pub runtime: &'a RuntimeApi,
+    /// The function's own configuration (`CHATTING_*`, `RUST_LOG`, …).
+    pub env: Vec<(String, String)>,
+    /// Capture stderr (for tests that read the logs) instead of inheriting it.
+    pub capture_stderr: bool,
+}
+
+impl FunctionProcess {
+    /// Starts the binary with a Lambda-like environment and nothing inherited but `PATH`:
+    /// what the function needs must come from `launch.env`, as in Lambda.
+    pub fn start(launch: Launch<'_>) -> anyhow::Result<Self> {
+        let name = launch.binary.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let mut command = Command::new(launch.binary);
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_LAMBDA_RUNTIME_API", launch.runtime.endpoint())
+            .env("AWS_LAMBDA_FUNCTION_NAME", &name)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "2024/05/24/[$LATEST]0123456789abcdef0123456789abcdef")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
+            .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+            .env("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+            .env("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+            .env("AWS_SESSION_TOKEN", "local-session-token")
+            .env("_HANDLER", "bootstrap")
+            .env("LAMBDA_TASK_ROOT", "/var/task")
+            .env("TZ", ":UTC")
+            .envs(launch.env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::inherit())
+            .stderr(if launch.capture_stderr { Stdio::piped() } else { Stdio::inherit() });
+        let started = Instant::now();
+        let child = command.spawn().with_context(|| format!("starting {}", launch.binary.display()))?;
+        Ok(Self { name, started, child })
+    }
+
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The exit status, if the process has ended.
+    pub fn try_exit(&mut self) -> anyhow::Result<Option<ExitStatus>> {
+        Ok(self.child.try_wait()?)
+    }
+
+    /// Waits (at most `within`) for the process to end.
+    pub async fn wait_exit(&mut self, within: Duration) -> anyhow::Result<Option<ExitStatus>> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(Some(status));
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Everything the process wrote to stderr, once it has ended (with `capture_stderr`).
+    pub fn stderr(&mut self) -> String {
+        use std::io::Read as _;
+        let mut text = String::new();
+        if let Some(mut stderr) = self.child.stderr.take() {
+            let _ = stderr.read_to_string(&mut text);
+        }
+        text
+    }
+}
+
+/// Events as API Gateway sends them to the functions, built from the bundled `events/*.json`
+/// (the shapes of the AWS documentation's examples) with fresh ids and times.
+pub mod events {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use serde_json::{Value, json};
+    use time::OffsetDateTime;
+    use time::macros::format_description;
+
+    const HTTP_HEALTH: &str = include_str!("../../events/http-health.json");
+    const HTTP_LOGIN: &str = include_str!("../../events/http-login.json");
+    const WS_CONNECT: &str = include_str!("../../events/ws-connect.json");
+    const WS_MESSAGE: &str = include_str!("../../events/ws-message.json");
+    const WS_DISCONNECT: &str = include_str!("../../events/ws-disconnect.json");
+
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+
+    fn sample(json: &str) -> Value {
+        serde_json::from_str(json).unwrap_or_default()
+    }
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+
+    fn epoch_ms(at: OffsetDateTime) -> i64 {
+        (at.unix_timestamp_nanos() / 1_000_000) as i64
+    }
+
+    /// `24/May/2024:19:52:20 +0000`, API Gateway's `requestTime` / `time`.
+    fn request_time(at: OffsetDateTime) -> String {
+        at.format(format_description!("[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000")).unwrap_or_default()
+    }
+
+    /// A 16-character id in the alphabet of API Gateway's request and connection ids.
+    fn id(prefix: char) -> String {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::from(now().nanosecond());
+        format!("{prefix}{:014X}=", (nanos << 16 | (n & 0xffff)) & 0xff_ffff_ffff_ffff)
+    }
+
+    /// A connection id no other connection of this process has.
+    pub fn connection_id() -> String {
+        id('C')
+    }
+
+    /// An HTTP API (payload format 2.0) request on the `auth-http` routes: `GET /health` or
+    /// `ANY /auth/{proxy+}`.
+    pub fn http(method: &str, path: &str, body: Option<&str>, bearer: Option<&str>) -> Value {
+        let at = now();
+        let health = path == "/health";
+        let mut event = sample(if health { HTTP_HEALTH } else { HTTP_LOGIN });
+        let route_key = if health { "GET /health".to_owned() } else { "ANY /auth/{proxy+}".to_owned() };
+        event["routeKey"] = json!(route_key);
+        event["rawPath"] = json!(path);
+        event["requestContext"]["routeKey"] = json!(route_key);
+        event["requestContext"]["http"]["method"] = json!(method);
+        event["requestContext"]["http"]["path"] = json!(path);
+        event["requestContext"]["requestId"] = json!(id('R'));
+        event["requestContext"]["time"] = json!(request_time(at));
+        event["requestContext"]["timeEpoch"] = json!(epoch_ms(at));
+        if let Some(proxy) = path.strip_prefix("/auth/") {
+            event["pathParameters"] = json!({ "proxy": proxy });
+        }
+        let headers = &mut event["headers"];
+        headers["content-length"] = json!(body.map_or(0, str::len).to_string());
+        if let Some(token) = bearer {
+            headers["authorization"] = json!(format!("Bearer {token}"));
+        }
+        match body {
+            Some(body) => event["body"] = json!(body),
+            None => {
+                if let Some(fields) = event.as_object_mut() {
+                    fields.remove("body");
+                }
+            }
+        }
+        event
+    }
+
+    fn websocket(sample_json: &str, connection_id: &str, connected_at_ms: i64) -> Value {
+        let at = now();
+        let mut event = sample(sample_json);
+        let context = &mut event["requestContext"];
+        context["connectionId"] = json!(connection_id);
+        context["connectedAt"] = json!(connected_at_ms);
+        context["requestTime"] = json!(request_time(at));
+        context["requestTimeEpoch"] = json!(epoch_ms(at));
+        let request = id('R');
+        context["requestId"] = json!(request);
+        context["extendedRequestId"] = json!(request);
+        event
+    }
+
+    /// `$connect` (`CONNECT`), with `?token=` when `token` is given.
+    pub fn ws_connect(connection_id: &str, token: Option<&str>) -> Value {
+        let mut event = websocket(WS_CONNECT, connection_id, epoch_ms(now()));
+        match token {
+            Some(token) => {
+                event["queryStringParameters"] = json!({ "token": token });
+                event["multiValueQueryStringParameters"] = json!({ "token": [token] });
+            }
+            None => {
+                if let Some(fields) = event.as_object_mut() {
+                    fields.remove("queryStringParameters");
+                    fields.remove("multiValueQueryStringParameters");
+                }
+            }
+        }
+        event
+    }
+
+    /// A text frame on `$default` (`MESSAGE`).
+    pub fn ws_message(connection_id: &str, connected_at_ms: i64, body: &str) -> Value {
+        let mut event = websocket(WS_MESSAGE, connection_id, connected_at_ms);
+        event["requestContext"]["messageId"] = json!(id('M'));
+        event["body"] = json!(body);
+        event
+    }
+
+    /// `$disconnect` (`DISCONNECT`): the client went away (close code 1001).
+    pub fn ws_disconnect(connection_id: &str, connected_at_ms: i64) -> Value {
+        websocket(WS_DISCONNECT, connection_id, connected_at_ms)
+    }
+
+    /// The current time as the events carry it, for `connected_at_ms`.
+    pub fn now_ms() -> i64 {
+        epoch_ms(now())
+    }
+}

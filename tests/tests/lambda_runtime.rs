@@ -1,0 +1,293 @@
+//! The real function binaries under an emulated Lambda Runtime API: what `main.rs`,
+//! configuration from the environment and the cold start add to the handlers.
+//!
+//! Each function runs as its own child process (a Lambda execution environment) with
+//! `AWS_LAMBDA_RUNTIME_API` pointing at a [`RuntimeApi`] emulator, a fresh MariaDB database and
+//! a unique Redis prefix. The WebSocket functions push through the Management API of a running
+//! local gateway that shares the database, Redis and JWT secret, so their events reach real
+//! WebSocket clients of that gateway, as API Gateway's would.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chatting_e2e::runtime_api::{FunctionProcess, Launch, RuntimeApi, events, function_binary};
+use chatting_e2e::{MYSQL_ADMIN_URL, REDIS_URL, TestServer, WAIT, fresh_mysql_database, unique};
+use chatting_local_gateway::connections::{Connection, Outbound};
+use chatting_shared::domain::Secret;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+const JWT_SECRET: &str = "lambda-runtime-test-secret-at-least-32-bytes-long";
+
+/// One function: its Runtime API endpoint and the process polling it. The process is
+/// declared first so that it is killed before its endpoint goes away.
+struct Function {
+    process: FunctionProcess,
+    runtime: RuntimeApi,
+}
+
+impl Function {
+    async fn start(name: &str, env: Vec<(String, String)>) -> anyhow::Result<Self> {
+        let binary = function_binary(name, "debug")?;
+        let runtime = RuntimeApi::start(name).await?;
+        let process = FunctionProcess::start(Launch { binary: &binary, runtime: &runtime, env, capture_stderr: false })?;
+        Ok(Self { process, runtime })
+    }
+
+    /// Invokes the function; its response must be a proxy response with a JSON body.
+    async fn call(&self, event: Value) -> anyhow::Result<(i64, Value)> {
+        let response = self.runtime.invoke(event).await?;
+        let status = response["statusCode"].as_i64().ok_or_else(|| anyhow::anyhow!("no statusCode: {response}"))?;
+        assert_eq!(response["isBase64Encoded"], false, "{response}");
+        let body = response["body"].as_str().ok_or_else(|| anyhow::anyhow!("no body: {response}"))?;
+        let body = serde_json::from_str(body).map_err(|e| anyhow::anyhow!("body is not JSON ({e}): {response}"))?;
+        Ok((status, body))
+    }
+
+    /// Checks that the instance is still alive, warm and waiting for its next event after
+    /// answering `invocations` events: one cold start served them all.
+    async fn assert_warm_after(&mut self, invocations: u64) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while self.runtime.next_calls() < invocations + 1 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(self.runtime.next_calls(), invocations + 1, "{} asked for events", self.process.name);
+        assert!(self.process.try_exit()?.is_none(), "{} exited", self.process.name);
+        assert!(self.runtime.init_error().is_none());
+        Ok(())
+    }
+}
+
+/// The environment the template gives `function`, pointed at local backends.
+fn lambda_env(function: &str, database_url: &str, redis_prefix: &str, management_endpoint: &str) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("CHATTING_DATABASE_URL", database_url.to_owned()),
+        ("CHATTING_JWT_SECRET", JWT_SECRET.to_owned()),
+        ("CHATTING_ACCESS_TTL_SECS", "900".to_owned()),
+        ("CHATTING_REFRESH_TTL_SECS", "2592000".to_owned()),
+        ("CHATTING_DB_MAX_CONNECTIONS", "2".to_owned()),
+        ("CHATTING_REDIS_URL", REDIS_URL.to_owned()),
+        ("CHATTING_REDIS_PREFIX", redis_prefix.to_owned()),
+        ("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned())),
+    ];
+    if function.starts_with("ws-") {
+        env.push(("CHATTING_MANAGEMENT_ENDPOINT", management_endpoint.to_owned()));
+    }
+    env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+#[tokio::test]
+async fn auth_http_binary_answers_http_api_events() -> anyhow::Result<()> {
+    let database_url = fresh_mysql_database().await?;
+    let mut auth = Function::start("auth-http", lambda_env("auth-http", &database_url, &unique("lam"), "")).await?;
+
+    let response = auth.runtime.invoke(events::http("GET", "/health", None, None)).await?;
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert_eq!(response["headers"]["content-type"], "application/json", "{response}");
+    assert_eq!(response["headers"]["cache-control"], "no-store", "{response}");
+    let health: Value = serde_json::from_str(response["body"].as_str().unwrap_or_default())?;
+    assert_eq!(health, json!({ "ok": true, "code": "success", "data": { "status": "ok" }, "message": null }));
+
+    let user_id = unique("lam");
+    let signup = json!({ "userId": user_id, "password": "correct horse battery", "nick": "Lambda" }).to_string();
+    let (status, body) = auth.call(events::http("POST", "/auth/signup", Some(&signup), None)).await?;
+    assert_eq!((status, &body["data"]), (201, &json!({ "userId": user_id, "nick": "Lambda" })), "{body}");
+    let (status, body) = auth.call(events::http("POST", "/auth/signup", Some(&signup), None)).await?;
+    assert_eq!((status, body["code"].as_str()), (409, Some("exist")), "{body}");
+
+    let wrong = json!({ "userId": user_id, "password": "not the password" }).to_string();
+    let (status, body) = auth.call(events::http("POST", "/auth/login", Some(&wrong), None)).await?;
+    assert_eq!((status, body["code"].as_str(), body["ok"].as_bool()), (401, Some("wrong"), Some(false)), "{body}");
+
+    let login = json!({ "userId": user_id, "password": "correct horse battery" }).to_string();
+    let (status, body) = auth.call(events::http("POST", "/auth/login", Some(&login), None)).await?;
+    assert_eq!((status, body["code"].as_str()), (200, Some("success")), "{body}");
+    let access = body["data"]["accessToken"].as_str().unwrap_or_default().to_owned();
+    assert!(body["data"]["refreshToken"].as_str().is_some_and(|t| !t.is_empty()), "{body}");
+    assert_eq!(body["data"]["expiresIn"], 900);
+    assert_eq!(body["data"]["user"]["userId"], user_id.as_str());
+
+    let (status, body) = auth.call(events::http("GET", "/auth/me", None, Some(&access))).await?;
+    assert_eq!((status, &body["data"]["userId"]), (200, &json!(user_id)), "{body}");
+    let (status, body) = auth.call(events::http("GET", "/auth/me", None, None)).await?;
+    assert_eq!((status, body["code"].as_str()), (401, Some("notAuth")), "{body}");
+    let (status, body) = auth.call(events::http("POST", "/auth/nowhere", Some("{}"), None)).await?;
+    assert_eq!((status, body["code"].as_str()), (404, Some("noInfo")), "{body}");
+
+    auth.assert_warm_after(8).await
+}
+
+/// Frames the Management API delivered to a connection that a Lambda function serves.
+struct ApiGatewaySide {
+    frames: mpsc::Receiver<Outbound>,
+}
+
+impl ApiGatewaySide {
+    /// Registers `connection_id` with the gateway, as API Gateway holds the client's socket
+    /// while the functions serve its events.
+    fn register(server: &TestServer, connection_id: &str) -> Self {
+        let (outbound, frames) = mpsc::channel(64);
+        let connection = Connection::new(outbound, "198.51.100.23".into(), "Mozilla/5.0 (lambda-runtime test)".into());
+        server.gateway.registry.insert(connection_id, Arc::new(connection));
+        Self { frames }
+    }
+
+    /// The next pushed event named `name`.
+    async fn event(&mut self, name: &str) -> anyhow::Result<Value> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let frame = tokio::time::timeout(remaining, self.frames.recv())
+                .await
+                .map_err(|_| anyhow::anyhow!("no {name} pushed within {WAIT:?}"))?
+                .ok_or_else(|| anyhow::anyhow!("the connection was closed"))?;
+            let Outbound::Text(text) = frame;
+            let frame: Value = serde_json::from_str(&text)?;
+            if frame["type"] == "event" && frame["event"] == name {
+                return Ok(frame["data"].clone());
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn websocket_binaries_serve_a_connection_and_push_to_gateway_clients() -> anyhow::Result<()> {
+    // Built (if need be) before anything runs on this test's single-threaded runtime.
+    function_binary("ws-message", "debug")?;
+    let database_url = fresh_mysql_database().await?;
+    let server = TestServer::start_with(|options| {
+        options.config.database_url = database_url.clone();
+        options.config.redis_url = Some(REDIS_URL.to_owned());
+        options.config.jwt_secret = Secret::from_config(JWT_SECRET);
+    })
+    .await?;
+    let prefix = server.config.redis_prefix.clone();
+    let env = |name: &str| lambda_env(name, &database_url, &prefix, &server.http);
+    let (auth, connect, message, disconnect) = tokio::try_join!(
+        Function::start("auth-http", env("auth-http")),
+        Function::start("ws-connect", env("ws-connect")),
+        Function::start("ws-message", env("ws-message")),
+        Function::start("ws-disconnect", env("ws-disconnect")),
+    )?;
+    let (mut auth, mut connect, mut message, mut disconnect) = (auth, connect, message, disconnect);
+
+    // Bob signs up and logs in through the auth-http binary.
+    let bob = unique("bob");
+    let signup = json!({ "userId": bob, "password": "password123", "nick": "bob" }).to_string();
+    let (status, body) = auth.call(events::http("POST", "/auth/signup", Some(&signup), None)).await?;
+    assert_eq!(status, 201, "{body}");
+    let login = json!({ "userId": bob, "password": "password123" }).to_string();
+    let (status, body) = auth.call(events::http("POST", "/auth/login", Some(&login), None)).await?;
+    assert_eq!(status, 200, "{body}");
+    let token = body["data"]["accessToken"].as_str().unwrap_or_default().to_owned();
+
+    // Alice is a real WebSocket client of the gateway, in the lobby.
+    let (alice, mut alice_ws) = server.connected_user("alice").await?;
+
+    let refused = events::connection_id();
+    let (status, body) = connect.call(events::ws_connect(&refused, None)).await?;
+    assert_eq!((status, body["code"].as_str()), (401, Some("notAuth")), "{body}");
+    let (status, body) = connect.call(events::ws_connect(&refused, Some("not.a.jwt"))).await?;
+    assert_eq!((status, body["code"].as_str()), (401, Some("notAuth")), "{body}");
+
+    let connection = events::connection_id();
+    let mut bob_side = ApiGatewaySide::register(&server, &connection);
+    let connected_at = events::now_ms();
+    let (status, body) = connect.call(events::ws_connect(&connection, Some(&token))).await?;
+    assert_eq!((status, &body), (200, &json!({ "code": "success" })));
+    // Pushed by the ws-connect process through the gateway's Management API.
+    let joined = alice_ws.event_where("user.listInLobby.refresh", |d| d["user"]["userId"] == bob.as_str()).await?;
+    assert_eq!((joined["change"].as_str(), joined["user"]["nick"].as_str()), (Some("joined"), Some("bob")), "{joined}");
+
+    let frame = |action: &str, request_id: &str, data: Value| json!({ "action": action, "requestId": request_id, "data": data }).to_string();
+    let (status, reply) = message.call(events::ws_message(&connection, connected_at, &frame("ping", "1", json!(null)))).await?;
+    assert_eq!(status, 200);
+    assert_eq!((reply["type"].as_str(), reply["requestId"].as_str(), reply["ok"].as_bool()), (Some("reply"), Some("1"), Some(true)), "{reply}");
+    assert!(reply["data"]["serverTime"].as_str().is_some_and(|t| t.ends_with('Z')), "{reply}");
+
+    let (_, reply) = message.call(events::ws_message(&connection, connected_at, &frame("user.me", "2", json!({})))).await?;
+    let me = &reply["data"];
+    assert_eq!((me["userId"].as_str(), me["roomId"].as_i64(), me["connectionId"].as_str()), (Some(bob.as_str()), Some(0), Some(connection.as_str())), "{reply}");
+
+    let (_, reply) = message.call(events::ws_message(&connection, connected_at, &frame("user.listInLobby", "3", json!({})))).await?;
+    let users = reply["data"]["users"].to_string();
+    assert!(users.contains(&alice.user_id) && users.contains(&bob), "{reply}");
+
+    let send = frame("chat.send", "4", json!({ "type": "all", "text": "hello from a Lambda", "clientMsgId": "m1" }));
+    let (status, reply) = message.call(events::ws_message(&connection, connected_at, &send)).await?;
+    assert_eq!((status, reply["ok"].as_bool(), reply["requestId"].as_str()), (200, Some(true), Some("4")), "{reply}");
+    let seq = reply["data"]["seq"].as_i64().ok_or_else(|| anyhow::anyhow!("no seq: {reply}"))?;
+    assert!(seq >= 1 && reply["data"]["messageId"].is_string(), "{reply}");
+    let received = alice_ws.event_where("chat.in", |m| m["text"] == "hello from a Lambda").await?;
+    assert_eq!((received["from"]["userId"].as_str(), received["seq"].as_i64(), received["roomId"].as_i64()), (Some(bob.as_str()), Some(seq), Some(0)), "{received}");
+    // The sender's own copy goes through the Management API too.
+    let echoed = bob_side.event("chat.in").await?;
+    assert_eq!((echoed["seq"].as_i64(), echoed["text"].as_str()), (Some(seq), Some("hello from a Lambda")));
+
+    // A message sent through the gateway reaches the connection the functions serve.
+    let sent = alice_ws.ok("chat.send", json!({ "type": "all", "text": "hi bob" })).await?;
+    let pushed = bob_side.event("chat.in").await?;
+    assert_eq!((pushed["text"].as_str(), pushed["seq"].as_i64()), (Some("hi bob"), sent["seq"].as_i64()));
+
+    let (status, reply) = message.call(events::ws_message(&connection, connected_at, "not json")).await?;
+    assert_eq!((status, reply["event"].as_str(), reply["data"]["code"].as_str()), (200, Some("system.error"), Some("invalid")), "{reply}");
+
+    let (status, _) = disconnect.call(events::ws_disconnect(&connection, connected_at)).await?;
+    assert_eq!(status, 200);
+    let left = alice_ws.event_where("user.listInLobby.refresh", |d| d["change"] == "left").await?;
+    assert_eq!(left["user"]["userId"], bob.as_str());
+    server.gateway.registry.remove(&connection);
+    let users = alice_ws.ok("user.listInLobby", json!({})).await?;
+    assert!(!users.to_string().contains(&bob), "{users}");
+
+    auth.assert_warm_after(2).await?;
+    connect.assert_warm_after(3).await?;
+    message.assert_warm_after(5).await?;
+    disconnect.assert_warm_after(1).await?;
+    Ok(())
+}
+
+/// A function whose configuration is unusable must fail its cold start loudly: report to
+/// `/runtime/init/error` or exit non-zero naming the problem, never panic, never serve.
+async fn assert_cold_start_fails(function: &str, env: Vec<(String, String)>, names: &str) -> anyhow::Result<()> {
+    let binary = function_binary(function, "debug")?;
+    let runtime = RuntimeApi::start(function).await?;
+    let mut process = FunctionProcess::start(Launch { binary: &binary, runtime: &runtime, env, capture_stderr: true })?;
+    // Work is waiting: a runtime that started anyway would take it.
+    let _answer = runtime.enqueue(events::http("GET", "/health", None, None));
+
+    let status = process.wait_exit(WAIT).await?;
+    let reported = runtime.init_error();
+    let stderr = process.stderr();
+    eprintln!("{function} stderr:\n{stderr}");
+    match (&status, &reported) {
+        (_, Some(init_error)) => {
+            assert!(init_error.body.to_string().contains(names), "{function}: init error {init_error:?} does not name {names}");
+        }
+        (Some(status), None) => {
+            assert!(!status.success(), "{function} exited successfully without its configuration");
+            assert_ne!(status.code(), Some(101), "{function} panicked instead of reporting: {stderr}");
+            assert!(stderr.contains(names), "{function}: stderr does not name {names}: {stderr}");
+        }
+        (None, None) => panic!("{function} neither exited nor reported an init error within {WAIT:?}"),
+    }
+    assert!(!stderr.contains("panicked"), "{function} panicked: {stderr}");
+    assert_eq!(runtime.next_calls(), 0, "{function} asked for an event without its configuration");
+    Ok(())
+}
+
+#[tokio::test]
+async fn cold_start_without_required_configuration_fails_loudly() -> anyhow::Result<()> {
+    let without = |function: &str, name: &str| {
+        lambda_env(function, MYSQL_ADMIN_URL, "lam-unused", "http://127.0.0.1:9").into_iter().filter(|(k, _)| k != name).collect::<Vec<_>>()
+    };
+    assert_cold_start_fails("auth-http", without("auth-http", "CHATTING_JWT_SECRET"), "CHATTING_JWT_SECRET").await?;
+    assert_cold_start_fails("ws-connect", without("ws-connect", "CHATTING_JWT_SECRET"), "CHATTING_JWT_SECRET").await?;
+
+    let mut short = without("ws-message", "CHATTING_JWT_SECRET");
+    short.push(("CHATTING_JWT_SECRET".into(), "too-short".into()));
+    assert_cold_start_fails("ws-message", short, "CHATTING_JWT_SECRET").await?;
+
+    assert_cold_start_fails("ws-disconnect", without("ws-disconnect", "CHATTING_MANAGEMENT_ENDPOINT"), "CHATTING_MANAGEMENT_ENDPOINT").await?;
+    assert_cold_start_fails("ws-connect", without("ws-connect", "CHATTING_DATABASE_URL"), "CHATTING_DATABASE_URL").await
+}
