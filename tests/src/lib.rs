@@ -360,6 +360,16 @@ impl Client {
         }
     }
 
+    /// Fails if an event named `name` matching `matches` is queued or arrives within
+    /// `within`; other events of that name do not count.
+    pub async fn no_event_where(&mut self, name: &str, within: Duration, matches: impl Fn(&Value) -> bool) -> anyhow::Result<()> {
+        match tokio::time::timeout(within, self.event_where(name, matches)).await {
+            Err(_) => Ok(()),
+            Ok(Ok(event)) => bail!("unexpected {name}: {event}"),
+            Ok(Err(err)) => Err(err),
+        }
+    }
+
     /// Forgets queued events.
     pub fn clear_events(&mut self) {
         self.events.clear();
@@ -446,4 +456,28 @@ impl FaultProxy {
         self.serve(listener).await;
         Ok(())
     }
+}
+
+static PANICS: AtomicU64 = AtomicU64::new(0);
+
+/// Counts panics anywhere in this process (spawned server tasks included) from now on.
+pub fn count_panics() {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANICS.fetch_add(1, Ordering::SeqCst);
+            default(info);
+        }));
+    });
+}
+
+/// Panics counted since [`count_panics`] was first called.
+pub fn panics() -> u64 {
+    PANICS.load(Ordering::SeqCst)
+}
+
+/// The `userId`s of a JSON array of `User`s.
+pub fn user_ids(users: &Value) -> Vec<String> {
+    users.as_array().map(|a| a.iter().filter_map(|u| u["userId"].as_str().map(str::to_owned)).collect()).unwrap_or_default()
 }

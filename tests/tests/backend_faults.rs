@@ -10,26 +10,13 @@
 //! acknowledged message is in history exactly once.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chatting_e2e::{Client, FaultProxy, REDIS_URL, Session, TestServer, fresh_mysql_database, handshake_status};
 use serde_json::{Value, json};
 
-static PANICS: AtomicUsize = AtomicUsize::new(0);
-
-/// Counts panics anywhere in this process (spawned server tasks included) from now on.
-fn count_panics() {
-    static HOOK: std::sync::Once = std::sync::Once::new();
-    HOOK.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            PANICS.fetch_add(1, Ordering::SeqCst);
-            default(info);
-        }));
-    });
-}
 
 // ---------------------------------------------------------------------------------------
 // A Redis of the test's own
@@ -334,7 +321,7 @@ async fn senders(server: &TestServer, count: usize) -> anyhow::Result<Vec<Sessio
 
 #[tokio::test]
 async fn redis_killed_and_restarted_mid_traffic_loses_and_doubles_nothing() -> anyhow::Result<()> {
-    count_panics();
+    chatting_e2e::count_panics();
     let mut redis = OwnRedis::start().await?;
     let database = fresh_mysql_database().await?;
     let redis_url = redis.url();
@@ -390,13 +377,13 @@ async fn redis_killed_and_restarted_mid_traffic_loses_and_doubles_nothing() -> a
     assert!(handshake_took < Duration::from_secs(6), "the 503 comes quickly: {handshake_took:?}");
     assert!(login_took < Duration::from_secs(4), "the limiter does not hold logins up: {login_took:?}");
     assert!(tally.error_replies > 0, "the outage was noticed");
-    assert_eq!(PANICS.load(Ordering::SeqCst), 0, "nothing panicked");
+    assert_eq!(chatting_e2e::panics(), 0, "nothing panicked");
     Ok(())
 }
 
 #[tokio::test]
 async fn mariadb_stopped_and_restarted_mid_traffic_loses_and_doubles_nothing() -> anyhow::Result<()> {
-    count_panics();
+    chatting_e2e::count_panics();
     let mariadb = FaultProxy::start("127.0.0.1:3306").await?;
     let database = fresh_mysql_database().await?;
     let name = database.rsplit('/').next().unwrap_or_default().to_owned();
@@ -447,6 +434,6 @@ async fn mariadb_stopped_and_restarted_mid_traffic_loses_and_doubles_nothing() -
     assert!(tally.slowest_failure < Duration::from_secs(6), "error replies come quickly: {:?}", tally.slowest_failure);
     assert!(login_took < Duration::from_secs(6) && handshake_took < Duration::from_secs(6));
     assert!(tally.error_replies > 0, "the outage was noticed");
-    assert_eq!(PANICS.load(Ordering::SeqCst), 0, "nothing panicked");
+    assert_eq!(chatting_e2e::panics(), 0, "nothing panicked");
     Ok(())
 }

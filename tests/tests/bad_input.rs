@@ -3,7 +3,6 @@
 //! 4xx envelope or `invalid` reply: never a 5xx, an `error` reply, a panic, a hang or a
 //! closed connection.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chatting_e2e::{Client, TestServer};
@@ -11,19 +10,6 @@ use futures::{SinkExt as _, StreamExt as _};
 use tokio_tungstenite::tungstenite::Message;
 use serde_json::{Value, json};
 
-static PANICS: AtomicUsize = AtomicUsize::new(0);
-
-/// Counts panics anywhere in this process (spawned server tasks included) from now on.
-fn count_panics() {
-    static HOOK: std::sync::Once = std::sync::Once::new();
-    HOOK.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            PANICS.fetch_add(1, Ordering::SeqCst);
-            default(info);
-        }));
-    });
-}
 
 /// Strings that have broken parsers and length checks elsewhere.
 fn nasty_strings() -> Vec<String> {
@@ -129,7 +115,7 @@ impl Http {
 
 #[tokio::test]
 async fn every_http_route_answers_bad_input_with_a_4xx_envelope() -> anyhow::Result<()> {
-    count_panics();
+    chatting_e2e::count_panics();
     let server = TestServer::start().await?;
     let session = server.user("http").await?;
     let mut http = Http { client: reqwest::Client::new(), base: server.http.clone(), requests: 0, slowest: Duration::ZERO };
@@ -233,7 +219,7 @@ async fn every_http_route_answers_bad_input_with_a_4xx_envelope() -> anyhow::Res
     assert!(http.slowest < Duration::from_secs(5), "no hang: slowest {:?}", http.slowest);
     let (status, _) = http.send("GET", "/health", None, None).await?;
     assert_eq!(status, 200, "still healthy");
-    assert_eq!(PANICS.load(Ordering::SeqCst), 0, "nothing panicked");
+    assert_eq!(chatting_e2e::panics(), 0, "nothing panicked");
     Ok(())
 }
 
@@ -311,7 +297,7 @@ fn check_reply(reply: &Value, request_id: &str, what: &str) -> anyhow::Result<St
 
 #[tokio::test]
 async fn every_websocket_action_answers_bad_input_with_invalid_and_stays_open() -> anyhow::Result<()> {
-    count_panics();
+    chatting_e2e::count_panics();
     let server = TestServer::start_with(|options| options.config.chat_sends_per_10s = 1_000_000).await?;
     let (other, _other_ws) = server.connected_user("other").await?;
     let (_, mut ws) = server.connected_user("fuzzer").await?;
@@ -424,6 +410,6 @@ async fn every_websocket_action_answers_bad_input_with_invalid_and_stays_open() 
     let me = ws.ok("user.me", json!({})).await?;
     assert!(me["userId"].is_string(), "{me}");
     assert_eq!(server.gateway.registry.len(), 3, "every connection is still open");
-    assert_eq!(PANICS.load(Ordering::SeqCst), 0, "nothing panicked");
+    assert_eq!(chatting_e2e::panics(), 0, "nothing panicked");
     Ok(())
 }

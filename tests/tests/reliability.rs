@@ -7,7 +7,6 @@
 //! - A client that stops reading delays no one; its bounded queue overflows, and it is
 //!   closed and cleaned up.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chatting_e2e::{Client, Session, TestServer, forget_connection};
@@ -22,19 +21,6 @@ use tokio_tungstenite::tungstenite::Message;
 // ---------------------------------------------------------------------------------------
 // Helpers
 
-static PANICS: AtomicUsize = AtomicUsize::new(0);
-
-/// Counts panics anywhere in this process (spawned server tasks included) from now on.
-fn count_panics() {
-    static HOOK: std::sync::Once = std::sync::Once::new();
-    HOOK.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            PANICS.fetch_add(1, Ordering::SeqCst);
-            default(info);
-        }));
-    });
-}
 
 fn user_id(raw: &str) -> anyhow::Result<UserId> {
     UserId::parse(raw).map_err(anyhow::Error::msg)
@@ -251,7 +237,7 @@ async fn cleanup_after(death: Death) -> anyhow::Result<Duration> {
 
 #[tokio::test]
 async fn every_way_a_connection_dies_cleans_up_like_a_close() -> anyhow::Result<()> {
-    count_panics();
+    chatting_e2e::count_panics();
     let mut report = Vec::new();
     for death in [Death::Close, Death::Reset, Death::Fin, Death::IdleTimeout, Death::Gone410] {
         let took = cleanup_after(death).await?;
@@ -260,7 +246,7 @@ async fn every_way_a_connection_dies_cleans_up_like_a_close() -> anyhow::Result<
         assert!(took < limit, "{death:?} cleaned up in {took:?}");
     }
     println!("cleanup after death (idle timeout 2 s): {}", report.join(", "));
-    assert_eq!(PANICS.load(Ordering::SeqCst), 0);
+    assert_eq!(chatting_e2e::panics(), 0);
     Ok(())
 }
 
@@ -308,7 +294,7 @@ fn server_socket_state(server_port: u16, client_port: u16) -> Option<String> {
 
 #[tokio::test]
 async fn a_client_that_stops_reading_delays_no_one_and_is_closed() -> anyhow::Result<()> {
-    count_panics();
+    chatting_e2e::count_panics();
     let server = TestServer::start_with(|options| options.config.chat_sends_per_10s = 100_000).await?;
     let (_, mut ann) = server.connected_user("ann").await?;
     let (_, mut bob) = server.connected_user("bob").await?;
@@ -391,6 +377,6 @@ async fn a_client_that_stops_reading_delays_no_one_and_is_closed() -> anyhow::Re
     let without = median(baseline.iter().chain(&after).copied().collect());
     assert!(stall <= without * 3 + Duration::from_millis(5), "a stalled client delayed the others: {stall:?} vs {without:?}");
     drop(stalled);
-    assert_eq!(PANICS.load(Ordering::SeqCst), 0);
+    assert_eq!(chatting_e2e::panics(), 0);
     Ok(())
 }

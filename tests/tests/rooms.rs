@@ -3,25 +3,11 @@
 
 use std::time::Duration;
 
-use anyhow::bail;
 use chatting_e2e::{Client, TestServer};
 use serde_json::{Value, json};
 
 const QUIET: Duration = Duration::from_millis(300);
 
-/// Fails if an event named `name` matching `matches` is queued or arrives within [`QUIET`];
-/// other events of that name (earlier, unrelated ones) do not count.
-async fn no_event_where(client: &mut Client, name: &str, matches: impl Fn(&Value) -> bool) -> anyhow::Result<()> {
-    match tokio::time::timeout(QUIET, client.event_where(name, matches)).await {
-        Err(_) => Ok(()),
-        Ok(Ok(event)) => bail!("unexpected {name}: {event}"),
-        Ok(Err(err)) => Err(err),
-    }
-}
-
-fn user_ids(users: &Value) -> Vec<String> {
-    users.as_array().map(|a| a.iter().filter_map(|u| u["userId"].as_str().map(str::to_owned)).collect()).unwrap_or_default()
-}
 
 fn room_id(info: &Value) -> i64 {
     info["roomId"].as_i64().expect("a roomId")
@@ -62,7 +48,7 @@ async fn room_create_puts_the_creator_inside_as_owner_and_tells_the_lobby() -> a
     let left = bob_ws.event_where("user.listInLobby.refresh", |d| d["change"] == "left").await?;
     assert_eq!(left["user"]["userId"], ann.user_id.as_str());
     let lobby = bob_ws.ok("user.listInLobby", json!({})).await?;
-    assert_eq!(user_ids(&lobby["users"]), [bob.user_id.clone()]);
+    assert_eq!(chatting_e2e::user_ids(&lobby["users"]), [bob.user_id.clone()]);
 
     // Without a capacity the room holds 10; the list shows the newest room first.
     let second = bob_ws.ok("room.create", json!({"title": "Coffee"})).await?;
@@ -108,17 +94,17 @@ async fn room_join_moves_out_of_the_current_room_and_tells_both_rooms() -> anyho
 
     let info = bob_ws.ok("room.join", json!({"roomId": first})).await?;
     assert_eq!((room_id(&info), info["count"].as_i64()), (first, Some(2)));
-    assert_eq!(user_ids(&info["members"]), [ann.user_id.clone(), bob.user_id.clone()]);
+    assert_eq!(chatting_e2e::user_ids(&info["members"]), [ann.user_id.clone(), bob.user_id.clone()]);
     let joined = ann_ws.event_where("user.listInRoom.refresh", |d| d["user"]["userId"] == bob.user_id.as_str()).await?;
     assert_eq!((joined["roomId"].as_i64(), joined["change"].as_str()), (Some(first), Some("joined")));
     let refreshed = ann_ws.event_where("room.info.refresh", |d| d["count"] == 2).await?;
-    assert_eq!(user_ids(&refreshed["members"]), [ann.user_id.clone(), bob.user_id.clone()]);
+    assert_eq!(chatting_e2e::user_ids(&refreshed["members"]), [ann.user_id.clone(), bob.user_id.clone()]);
     // Everything Ann was sent so far has arrived; what follows is Bob's move only.
     ann_ws.clear_events();
 
     // Bob goes from the first room straight into the second.
     let info = bob_ws.ok("room.join", json!({"roomId": second})).await?;
-    assert_eq!(user_ids(&info["members"]), [carl.user_id.clone(), bob.user_id.clone()]);
+    assert_eq!(chatting_e2e::user_ids(&info["members"]), [carl.user_id.clone(), bob.user_id.clone()]);
     let left = ann_ws.event_where("user.listInRoom.refresh", |d| d["change"] == "left").await?;
     assert_eq!((left["roomId"].as_i64(), left["user"]["userId"].as_str()), (Some(first), Some(bob.user_id.as_str())));
     ann_ws.event_where("room.info.refresh", |d| d["count"] == 1).await?;
@@ -131,7 +117,7 @@ async fn room_join_moves_out_of_the_current_room_and_tells_both_rooms() -> anyho
     // Joining the room one is in only answers its RoomInfo: nobody is told anything.
     carl_ws.clear_events();
     let again = bob_ws.ok("room.join", json!({"roomId": second})).await?;
-    assert_eq!((again["count"].as_i64(), user_ids(&again["members"])), (Some(2), vec![carl.user_id.clone(), bob.user_id.clone()]));
+    assert_eq!((again["count"].as_i64(), chatting_e2e::user_ids(&again["members"])), (Some(2), vec![carl.user_id.clone(), bob.user_id.clone()]));
     carl_ws.no_event("user.listInRoom.refresh", QUIET).await?;
 
     bob_ws.fails("room.join", json!({"roomId": 999_999}), "noInfo").await?;
@@ -155,10 +141,10 @@ async fn room_password_is_checked_and_a_failed_join_leaves_the_caller_where_they
     assert_eq!(current_room(&mut bob_ws).await?, own);
     let own_info = bob_ws.ok("room.info", json!({})).await?;
     assert_eq!((own_info["count"].as_i64(), own_info["owner"].as_str()), (Some(1), Some(bob.user_id.as_str())));
-    no_event_where(&mut ann_ws, "user.listInRoom.refresh", |d| d["user"]["userId"] == bob.user_id.as_str()).await?;
+    ann_ws.no_event_where("user.listInRoom.refresh", QUIET, |d| d["user"]["userId"] == bob.user_id.as_str()).await?;
 
     let info = bob_ws.ok("room.join", json!({"roomId": locked, "password": "sesame"})).await?;
-    assert_eq!(user_ids(&info["members"]), [ann.user_id.clone(), bob.user_id.clone()]);
+    assert_eq!(chatting_e2e::user_ids(&info["members"]), [ann.user_id.clone(), bob.user_id.clone()]);
     // Bob was alone in his own room: leaving it closed it.
     let list = ann_ws.ok("room.list", json!({})).await?;
     assert!(listed(&list, own).is_none(), "{list}");
@@ -181,7 +167,7 @@ async fn a_full_room_answers_no_space_and_connections_of_one_user_count_once() -
     // Bob's second tab is still Bob: the room holds two users, not two connections.
     let mut bob_tab = Client::connect(&server, &bob.access).await?;
     let info = bob_tab.ok("room.join", json!({"roomId": room})).await?;
-    assert_eq!(user_ids(&info["members"]), [ann.user_id.clone(), bob.user_id.clone()]);
+    assert_eq!(chatting_e2e::user_ids(&info["members"]), [ann.user_id.clone(), bob.user_id.clone()]);
     assert_eq!(info["count"], 2);
     carl_ws.fails("room.join", json!({"roomId": room}), "noSpace").await?;
 
@@ -247,13 +233,13 @@ async fn room_leave_returns_to_the_lobby_and_is_invalid_there() -> anyhow::Resul
     let left = ann_ws.event_where("user.listInRoom.refresh", |d| d["change"] == "left").await?;
     assert_eq!((left["roomId"].as_i64(), left["user"]["userId"].as_str()), (Some(room), Some(bob.user_id.as_str())));
     let info = ann_ws.event_where("room.info.refresh", |d| d["count"] == 1).await?;
-    assert_eq!(user_ids(&info["members"]), [ann.user_id.clone()]);
+    assert_eq!(chatting_e2e::user_ids(&info["members"]), [ann.user_id.clone()]);
     let back = carl_ws.event_where("user.listInLobby.refresh", |d| d["user"]["userId"] == bob.user_id.as_str()).await?;
     assert_eq!(back["change"], "joined");
     let summary = carl_ws.event_where("room.list.refresh", |d| d["roomId"] == room).await?;
     assert_eq!(summary["room"]["count"], 1);
     let lobby = carl_ws.ok("user.listInRoom", json!({})).await?;
-    assert!(user_ids(&lobby["users"]).contains(&bob.user_id), "{lobby}");
+    assert!(chatting_e2e::user_ids(&lobby["users"]).contains(&bob.user_id), "{lobby}");
     Ok(())
 }
 
@@ -266,7 +252,7 @@ async fn room_info_defaults_to_the_current_room_and_there_is_none_in_the_lobby()
 
     let room = room_id(&ann_ws.ok("room.create", json!({"title": "Hall", "password": "pw"})).await?);
     let inside = ann_ws.ok("room.info", json!({})).await?;
-    assert_eq!((room_id(&inside), user_ids(&inside["members"])), (room, vec![ann.user_id.clone()]));
+    assert_eq!((room_id(&inside), chatting_e2e::user_ids(&inside["members"])), (room, vec![ann.user_id.clone()]));
 
     // From the lobby a room can be looked at by id, password or not.
     let outside = bob_ws.ok("room.info", json!({"roomId": room})).await?;
@@ -347,7 +333,7 @@ async fn when_the_owner_leaves_the_longest_present_member_becomes_owner() -> any
     for ws in [&mut bob_ws, &mut carl_ws, &mut dan_ws] {
         let info = ws.event_where("room.info.refresh", |d| d["owner"] == bob.user_id.as_str()).await?;
         assert_eq!(info["count"], 3);
-        assert_eq!(user_ids(&info["members"]), [bob.user_id.clone(), carl.user_id.clone(), dan.user_id.clone()]);
+        assert_eq!(chatting_e2e::user_ids(&info["members"]), [bob.user_id.clone(), carl.user_id.clone(), dan.user_id.clone()]);
     }
     let summary = ann_ws.event_where("room.list.refresh", |d| d["roomId"] == room).await?;
     assert_eq!(summary["room"]["owner"], bob.user_id.as_str());
@@ -361,7 +347,7 @@ async fn when_the_owner_leaves_the_longest_present_member_becomes_owner() -> any
     bob_ws.ok("room.leave", json!({})).await?;
     for ws in [&mut carl_ws, &mut dan_ws, &mut ann_ws] {
         let info = ws.event_where("room.info.refresh", |d| d["owner"] == carl.user_id.as_str()).await?;
-        assert_eq!(user_ids(&info["members"]), [carl.user_id.clone(), dan.user_id.clone(), ann.user_id.clone()]);
+        assert_eq!(chatting_e2e::user_ids(&info["members"]), [carl.user_id.clone(), dan.user_id.clone(), ann.user_id.clone()]);
     }
     Ok(())
 }
@@ -404,7 +390,7 @@ async fn closing_the_socket_of_a_member_is_like_leaving_the_room() -> anyhow::Re
         assert_eq!((left["roomId"].as_i64(), left["user"]["userId"].as_str()), (Some(room), Some(ann.user_id.as_str())));
         let info = ws.event_where("room.info.refresh", |d| d["owner"] == bob.user_id.as_str()).await?;
         assert_eq!(info["count"], 2);
-        assert_eq!(user_ids(&info["members"]), [bob.user_id.clone(), carl.user_id.clone()]);
+        assert_eq!(chatting_e2e::user_ids(&info["members"]), [bob.user_id.clone(), carl.user_id.clone()]);
     }
     let summary = lobby_ws.event_where("room.list.refresh", |d| d["roomId"] == room).await?;
     assert_eq!((summary["room"]["count"].as_i64(), summary["room"]["owner"].as_str()), (Some(2), Some(bob.user_id.as_str())));

@@ -4,7 +4,6 @@
 
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,19 +18,6 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 // ---------------------------------------------------------------------------------------
 // Helpers
 
-static PANICS: AtomicUsize = AtomicUsize::new(0);
-
-/// Counts panics anywhere in this process (spawned server tasks included) from now on.
-fn count_panics() {
-    static HOOK: std::sync::Once = std::sync::Once::new();
-    HOOK.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            PANICS.fetch_add(1, Ordering::SeqCst);
-            default(info);
-        }));
-    });
-}
 
 fn b64url(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -146,7 +132,7 @@ fn ms(d: Duration) -> f64 {
 
 #[tokio::test]
 async fn forged_handshakes_are_refused_with_401() -> anyhow::Result<()> {
-    count_panics();
+    chatting_e2e::count_panics();
     let server = TestServer::start().await?;
     let victim = server.user("victim").await?;
     assert_eq!(handshake_status(&server.ws).await?, Some(401), "no token");
@@ -159,13 +145,13 @@ async fn forged_handshakes_are_refused_with_401() -> anyhow::Result<()> {
     }
     assert_eq!(server.gateway.registry.len(), 0, "no refused handshake left a connection behind");
     assert_eq!(handshake_status(&url_with_token(&server, &victim.access)).await?, None, "the real token opens");
-    assert_eq!(PANICS.load(Ordering::SeqCst), 0);
+    assert_eq!(chatting_e2e::panics(), 0);
     Ok(())
 }
 
 #[tokio::test]
 async fn a_flood_of_forged_handshakes_disturbs_no_one() -> anyhow::Result<()> {
-    count_panics();
+    chatting_e2e::count_panics();
     let server = TestServer::start().await?;
     let (ann, mut ann_ws) = server.connected_user("ann").await?;
     let (bob, mut bob_ws) = server.connected_user("bob").await?;
@@ -208,7 +194,7 @@ async fn a_flood_of_forged_handshakes_disturbs_no_one() -> anyhow::Result<()> {
     expected.sort();
     assert_eq!(ids, expected, "nobody else appeared in the lobby");
     assert_eq!(server.gateway.registry.len(), 2, "only the two real connections are open");
-    assert_eq!(PANICS.load(Ordering::SeqCst), 0);
+    assert_eq!(chatting_e2e::panics(), 0);
     Ok(())
 }
 
@@ -259,7 +245,7 @@ async fn login_answer_and_time_do_not_tell_whether_an_id_exists() -> anyhow::Res
 
 #[tokio::test]
 async fn login_attempts_are_limited_per_user_id_and_per_address() -> anyhow::Result<()> {
-    count_panics();
+    chatting_e2e::count_panics();
     let defaults = chatting_shared::config::Config::from_local_env(&std::env::temp_dir().join(unique("chatting-defaults-")))?;
     assert_eq!((defaults.login_attempts_per_user, defaults.login_attempts_per_address), (10, 100), "documented defaults");
     let (per_user, per_address) = (5, 30);
@@ -333,7 +319,7 @@ async fn login_attempts_are_limited_per_user_id_and_per_address() -> anyhow::Res
     };
     let (status, _) = server.post("/auth/refresh", json!({"refreshToken": session})).await?;
     assert_eq!(status, 200);
-    assert_eq!(PANICS.load(Ordering::SeqCst), 0);
+    assert_eq!(chatting_e2e::panics(), 0);
     Ok(())
 }
 

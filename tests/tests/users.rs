@@ -3,25 +3,11 @@
 
 use std::time::Duration;
 
-use anyhow::bail;
 use chatting_e2e::{Client, TestServer};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const QUIET: Duration = Duration::from_millis(300);
 
-/// Fails if an event named `name` matching `matches` is queued or arrives within [`QUIET`];
-/// other events of that name (about other users) do not count.
-async fn no_event_where(client: &mut Client, name: &str, matches: impl Fn(&Value) -> bool) -> anyhow::Result<()> {
-    match tokio::time::timeout(QUIET, client.event_where(name, matches)).await {
-        Err(_) => Ok(()),
-        Ok(Ok(event)) => bail!("unexpected {name}: {event}"),
-        Ok(Err(err)) => Err(err),
-    }
-}
-
-fn user_ids(users: &Value) -> Vec<String> {
-    users.as_array().map(|a| a.iter().filter_map(|u| u["userId"].as_str().map(str::to_owned)).collect()).unwrap_or_default()
-}
 
 #[tokio::test]
 async fn user_info_tells_who_is_online() -> anyhow::Result<()> {
@@ -96,15 +82,15 @@ async fn user_list_in_room_lists_the_current_room_or_the_lobby() -> anyhow::Resu
 
     let lobby = carl_ws.ok("user.listInRoom", json!({})).await?;
     assert_eq!(lobby["roomId"], 0);
-    assert_eq!(user_ids(&lobby["users"]), [ann.user_id.clone(), bob.user_id.clone(), carl.user_id.clone()]);
+    assert_eq!(chatting_e2e::user_ids(&lobby["users"]), [ann.user_id.clone(), bob.user_id.clone(), carl.user_id.clone()]);
     assert_eq!(lobby["users"][1], json!({"userId": bob.user_id, "nick": "bob", "groupId": null}));
 
     let room = ann_ws.ok("room.create", json!({"title": "Two"})).await?["roomId"].as_i64().unwrap();
     bob_ws.ok("room.join", json!({"roomId": room})).await?;
     let inside = bob_ws.ok("user.listInRoom", json!({})).await?;
-    assert_eq!((inside["roomId"].as_i64(), user_ids(&inside["users"])), (Some(room), vec![ann.user_id.clone(), bob.user_id.clone()]));
+    assert_eq!((inside["roomId"].as_i64(), chatting_e2e::user_ids(&inside["users"])), (Some(room), vec![ann.user_id.clone(), bob.user_id.clone()]));
     let lobby = carl_ws.ok("user.listInRoom", json!({})).await?;
-    assert_eq!((lobby["roomId"].as_i64(), user_ids(&lobby["users"])), (Some(0), vec![carl.user_id.clone()]));
+    assert_eq!((lobby["roomId"].as_i64(), chatting_e2e::user_ids(&lobby["users"])), (Some(0), vec![carl.user_id.clone()]));
     assert_eq!(carl_ws.ok("user.listInLobby", json!({})).await?["users"], lobby["users"]);
     Ok(())
 }
@@ -122,13 +108,13 @@ async fn several_connections_of_one_user_are_one_user_everywhere() -> anyhow::Re
     let third = Client::connect(&server, &ann.access).await?;
     bob_ws.no_event("user.listInLobby.refresh", QUIET).await?;
     let lobby = bob_ws.ok("user.listInLobby", json!({})).await?;
-    assert_eq!(user_ids(&lobby["users"]), [bob.user_id.clone(), ann.user_id.clone()]);
+    assert_eq!(chatting_e2e::user_ids(&lobby["users"]), [bob.user_id.clone(), ann.user_id.clone()]);
 
     // One tab goes into a room; the others keep Ann in the lobby, so the lobby hears nothing.
     let room = first.ok("room.create", json!({"title": "Tabs"})).await?["roomId"].as_i64().unwrap();
     bob_ws.event_where("room.list.refresh", |d| d["roomId"] == room).await?;
     bob_ws.no_event("user.listInLobby.refresh", QUIET).await?;
-    assert!(user_ids(&bob_ws.ok("user.listInLobby", json!({})).await?["users"]).contains(&ann.user_id));
+    assert!(chatting_e2e::user_ids(&bob_ws.ok("user.listInLobby", json!({})).await?["users"]).contains(&ann.user_id));
 
     // Carl shares the room; Ann's second tab following her in is not news to him.
     let (carl, mut carl_ws) = server.connected_user("carl").await?;
@@ -136,7 +122,7 @@ async fn several_connections_of_one_user_are_one_user_everywhere() -> anyhow::Re
     carl_ws.event_where("room.info.refresh", |d| d["count"] == 2).await?;
     carl_ws.clear_events();
     let info = second.ok("room.join", json!({"roomId": room})).await?;
-    assert_eq!((info["count"].as_i64(), user_ids(&info["members"])), (Some(2), vec![ann.user_id.clone(), carl.user_id.clone()]));
+    assert_eq!((info["count"].as_i64(), chatting_e2e::user_ids(&info["members"])), (Some(2), vec![ann.user_id.clone(), carl.user_id.clone()]));
     carl_ws.no_event("user.listInRoom.refresh", QUIET).await?;
     let list = bob_ws.ok("room.list", json!({})).await?;
     assert_eq!(list["rooms"][0]["count"], 2);
@@ -152,7 +138,7 @@ async fn several_connections_of_one_user_are_one_user_everywhere() -> anyhow::Re
     let left = carl_ws.event_where("user.listInRoom.refresh", |d| d["change"] == "left").await?;
     assert_eq!(left["user"]["userId"], ann.user_id.as_str());
     third.close().await?;
-    no_event_where(&mut bob_ws, "user.listInLobby.refresh", |d| d["user"]["userId"] == ann.user_id.as_str()).await?;
+    bob_ws.no_event_where("user.listInLobby.refresh", QUIET, |d| d["user"]["userId"] == ann.user_id.as_str()).await?;
     assert_eq!(bob_ws.ok("user.info", json!({"userId": ann.user_id})).await?["online"], true);
     first.close().await?;
     let left = bob_ws.event_where("user.listInLobby.refresh", |d| d["user"]["userId"] == ann.user_id.as_str()).await?;

@@ -164,6 +164,18 @@ fn delta(before: &Value, after: &Value, key: &str) -> u64 {
     after[key].as_u64().unwrap_or(0).saturating_sub(before[key].as_u64().unwrap_or(0))
 }
 
+/// What one `chat.send` cost between two `/metrics` snapshots.
+fn per_send(before: &Value, after: &Value) -> Value {
+    let sends = delta(before, after, "chatSends").max(1) as f64;
+    let per = |key: &str| delta(before, after, key) as f64 / sends;
+    json!({
+        "storeStatements": per("storeStatements"),
+        "redisRoundTrips": per("redisRoundTrips"),
+        "managementApiCalls": per("managementApiCalls"),
+        "directPushes": per("directPushes"),
+    })
+}
+
 /// Users signed up and logged in a few at a time (argon2 is the cost here).
 async fn users(server: &TestServer, count: usize) -> anyhow::Result<Vec<Session>> {
     let mut sessions = Vec::with_capacity(count);
@@ -297,7 +309,6 @@ async fn fan_out(server: &TestServer, members: usize, in_room: bool, quick: bool
     }
     let seconds = t0.elapsed().as_secs_f64();
     let after = metrics(server).await?;
-    let sends = delta(&before, &after, "chatSends").max(1) as f64;
     Ok(json!({
         "users": members,
         "messages": messages,
@@ -307,12 +318,7 @@ async fn fan_out(server: &TestServer, members: usize, in_room: bool, quick: bool
         "deliveriesPerSecond": latencies.len() as f64 / seconds,
         "latencyMs": latency_json(latencies),
         "errors": errors,
-        "perSend": {
-            "storeStatements": delta(&before, &after, "storeStatements") as f64 / sends,
-            "redisRoundTrips": delta(&before, &after, "redisRoundTrips") as f64 / sends,
-            "managementApiCalls": delta(&before, &after, "managementApiCalls") as f64 / sends,
-            "directPushes": delta(&before, &after, "directPushes") as f64 / sends,
-        },
+        "perSend": per_send(&before, &after),
     }))
 }
 
@@ -341,7 +347,6 @@ async fn whisper(server: &TestServer, quick: bool) -> anyhow::Result<Value> {
     }
     let seconds = started.elapsed().as_secs_f64();
     let after = metrics(server).await?;
-    let sends = delta(&before, &after, "chatSends").max(1) as f64;
     Ok(json!({
         "users": 2,
         "messages": rounds * 2,
@@ -351,12 +356,7 @@ async fn whisper(server: &TestServer, quick: bool) -> anyhow::Result<Value> {
         "deliveriesPerSecond": latencies.len() as f64 / seconds,
         "latencyMs": latency_json(latencies),
         "errors": errors,
-        "perSend": {
-            "storeStatements": delta(&before, &after, "storeStatements") as f64 / sends,
-            "redisRoundTrips": delta(&before, &after, "redisRoundTrips") as f64 / sends,
-            "managementApiCalls": delta(&before, &after, "managementApiCalls") as f64 / sends,
-            "directPushes": delta(&before, &after, "directPushes") as f64 / sends,
-        },
+        "perSend": per_send(&before, &after),
     }))
 }
 
