@@ -453,7 +453,8 @@ mod properties {
         fn nicks_and_titles_are_trimmed_bounded_and_idempotent(raw in "\\PC{0,60}|\\s{0,3}.{0,25}\\s{0,3}") {
             let nick = |s: &str| Nick::parse(s).map(|n| n.as_str().to_owned());
             let title = |s: &str| RoomTitle::parse(s).map(|t| t.as_str().to_owned());
-            let parsers: [(&dyn Fn(&str) -> Result<String, Invalid>, usize); 2] = [(&nick, 20), (&title, 50)];
+            type Parser<'a> = &'a dyn Fn(&str) -> Result<String, Invalid>;
+            let parsers: [(Parser, usize); 2] = [(&nick, 20), (&title, 50)];
             for (parse, max) in parsers {
                 let trimmed = raw.trim();
                 let allowed = (1..=max).contains(&trimmed.chars().count()) && !trimmed.chars().any(char::is_control);

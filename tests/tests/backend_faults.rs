@@ -50,10 +50,10 @@ impl OwnRedis {
         let client = redis::Client::open(self.url())?;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Ok(mut connection) = client.get_multiplexed_async_connection().await {
-                if redis::cmd("PING").query_async::<String>(&mut connection).await.is_ok() {
-                    return Ok(());
-                }
+            if let Ok(mut connection) = client.get_multiplexed_async_connection().await
+                && redis::cmd("PING").query_async::<String>(&mut connection).await.is_ok()
+            {
+                return Ok(());
             }
             anyhow::ensure!(Instant::now() < deadline, "redis-server on {} never answered", self.port);
             tokio::time::sleep(Duration::from_millis(50)).await;

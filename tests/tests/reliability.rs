@@ -2,21 +2,15 @@
 //!
 //! - A TCP reset, a FIN without a close frame, the idle timeout and a 410 from the
 //!   Management API clean up exactly like a clean close: `left` events, owner handover,
-//!   room closing, within seconds; 500 connections dropped those ways leave nothing in
-//!   presence (checked through the presence trait, in Redis by key, and in the store).
+//!   room closing, within seconds (500 at once: `tests/dead_connections.rs`).
 //! - A client that stops reading delays no one; its bounded queue overflows, and it is
 //!   closed and cleaned up.
 
 use std::time::{Duration, Instant};
 
-use chatting_e2e::{Client, Session, TestServer, forget_connection};
+use chatting_e2e::{Client, RawWs, Session, TestServer, forget_connection};
 use chatting_shared::domain::{ConnectionId, RoomId, UserId};
-use futures::{SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt as _;
-use tokio::net::{TcpSocket, TcpStream};
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message;
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -24,80 +18,6 @@ use tokio_tungstenite::tungstenite::Message;
 
 fn user_id(raw: &str) -> anyhow::Result<UserId> {
     UserId::parse(raw).map_err(anyhow::Error::msg)
-}
-
-/// A WebSocket client on a TCP socket the test owns, so that it can end the connection
-/// the ways networks do: a reset, a FIN without a close frame, or silence.
-struct RawWs {
-    ws: WebSocketStream<TcpStream>,
-    next_request: u64,
-}
-
-impl RawWs {
-    /// `receive_buffer` shrinks the socket's receive buffer, so that a client that stops
-    /// reading fills up after a few frames rather than after megabytes.
-    async fn connect(server: &TestServer, token: &str, receive_buffer: Option<u32>) -> anyhow::Result<Self> {
-        let socket = TcpSocket::new_v4()?;
-        if let Some(bytes) = receive_buffer {
-            socket.set_recv_buffer_size(bytes)?;
-        }
-        let stream = socket.connect(server.address).await?;
-        stream.set_nodelay(true)?;
-        let (ws, _) = tokio_tungstenite::client_async(format!("{}?token={token}", server.ws), stream).await?;
-        Ok(Self { ws, next_request: 0 })
-    }
-
-    async fn request(&mut self, action: &str, data: Value) -> anyhow::Result<Value> {
-        self.next_request += 1;
-        let request_id = format!("raw{}", self.next_request);
-        let frame = json!({"action": action, "requestId": request_id, "data": data});
-        self.ws.send(Message::Text(frame.to_string().into())).await?;
-        let deadline = Instant::now() + chatting_e2e::WAIT;
-        loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            let message = tokio::time::timeout(remaining, self.ws.next())
-                .await
-                .map_err(|_| anyhow::anyhow!("no reply to {action}"))?
-                .ok_or_else(|| anyhow::anyhow!("closed while waiting for {action}"))??;
-            if let Message::Text(text) = message {
-                let frame: Value = serde_json::from_str(text.as_str())?;
-                if frame["type"] == "reply" && frame["requestId"] == request_id.as_str() {
-                    return Ok(frame);
-                }
-            }
-        }
-    }
-
-    async fn ok(&mut self, action: &str, data: Value) -> anyhow::Result<Value> {
-        let reply = self.request(action, data).await?;
-        anyhow::ensure!(reply["ok"] == true, "{action} failed: {reply}");
-        Ok(reply["data"].clone())
-    }
-
-    async fn connection_id(&mut self) -> anyhow::Result<String> {
-        Ok(self.ok("user.me", json!({})).await?["connectionId"].as_str().unwrap_or_default().to_owned())
-    }
-
-    /// The kernel answers with RST: no close frame, no FIN.
-    fn reset(self) -> anyhow::Result<()> {
-        self.ws.get_ref().set_zero_linger()?;
-        drop(self);
-        Ok(())
-    }
-
-    /// FIN without a WebSocket close frame, then read what is left until the server hangs up.
-    async fn fin(mut self) {
-        let _ = self.ws.get_mut().shutdown().await;
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while let Ok(Some(Ok(_))) = tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), self.ws.next()).await {}
-    }
-
-    /// A clean close, as a browser closing the tab.
-    async fn close(mut self) {
-        let _ = self.ws.close(None).await;
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while let Ok(Some(Ok(_))) = tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), self.ws.next()).await {}
-    }
 }
 
 /// An event a watcher must see, and what it was.
@@ -314,7 +234,7 @@ async fn a_client_that_stops_reading_delays_no_one_and_is_closed() -> anyhow::Re
         let cid = ws.connection_id().await?;
         (session, (ws, cid))
     };
-    let stalled_port = stalled.0.ws.get_ref().local_addr()?.port();
+    let stalled_port = stalled.0.local_port()?;
     bob.event_where("user.listInLobby.refresh", |d| d["user"]["userId"] == staller.user_id.as_str() && d["change"] == "joined").await?;
     // From here on the staller never reads its socket.
     let stall_started = Instant::now();
