@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chatting_e2e::{Client, FaultProxy, REDIS_URL, Session, TestServer, fresh_mysql_database, handshake_status};
+use chatting_shared::domain::{RoomId, UserId};
 use serde_json::{Value, json};
 
 
@@ -384,21 +385,9 @@ async fn redis_killed_and_restarted_mid_traffic_loses_and_doubles_nothing() -> a
 #[tokio::test]
 async fn mariadb_stopped_and_restarted_mid_traffic_loses_and_doubles_nothing() -> anyhow::Result<()> {
     chatting_e2e::count_panics();
-    let mariadb = FaultProxy::start("127.0.0.1:3306").await?;
-    let database = fresh_mysql_database().await?;
-    let name = database.rsplit('/').next().unwrap_or_default().to_owned();
-    let proxied = format!("mysql://root@127.0.0.1:{}/{name}", mariadb.port);
-    let server = Arc::new(
-        TestServer::start_with(|options| {
-            options.config.database_url = proxied;
-            options.config.redis_url = Some(REDIS_URL.to_owned());
-            options.config.chat_sends_per_10s = 100_000;
-        })
-        .await?,
-    );
+    let (mariadb, server) = server_with_cuttable_store().await?;
+    let server = Arc::new(server);
     let sessions = senders(&server, 3).await?;
-    // Each in a room of their own: senders in one room wait for each other during an
-    // outage (see the ignored test below).
     let traffic = Traffic::start(&server, &sessions, Venue::OwnRooms);
     traffic.until("traffic", Duration::from_secs(20), |t| t.acknowledged() >= 30).await?;
 
@@ -435,5 +424,136 @@ async fn mariadb_stopped_and_restarted_mid_traffic_loses_and_doubles_nothing() -
     assert!(login_took < Duration::from_secs(6) && handshake_took < Duration::from_secs(6));
     assert!(tally.error_replies > 0, "the outage was noticed");
     assert_eq!(chatting_e2e::panics(), 0, "nothing panicked");
+    Ok(())
+}
+
+/// A server on the shared MariaDB behind a [`FaultProxy`] (the store can be cut) and the
+/// shared Redis (presence stays up).
+async fn server_with_cuttable_store() -> anyhow::Result<(Arc<FaultProxy>, TestServer)> {
+    let mariadb = FaultProxy::start("127.0.0.1:3306").await?;
+    let database = fresh_mysql_database().await?;
+    let name = database.rsplit('/').next().unwrap_or_default().to_owned();
+    let proxied = format!("mysql://root@127.0.0.1:{}/{name}", mariadb.port);
+    let server = TestServer::start_with(|options| {
+        options.config.database_url = proxied;
+        options.config.redis_url = Some(REDIS_URL.to_owned());
+        options.config.chat_sends_per_10s = 100_000;
+    })
+    .await?;
+    Ok((mariadb, server))
+}
+
+/// Waits until presence shows exactly `expected` in `room`.
+async fn until_room_users(server: &TestServer, room: i64, expected: &[&str]) -> anyhow::Result<()> {
+    let room = RoomId::from_stored(room);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let users = server.gateway.chat.presence.room_users(room).await?;
+        if users.iter().map(UserId::as_str).eq(expected.iter().copied()) {
+            return Ok(());
+        }
+        anyhow::ensure!(Instant::now() < deadline, "room {room} still holds {users:?}, expected {expected:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The first `success` reply to `action` once the store is back (the pool reconnects lazily).
+async fn once_recovered(client: &mut Client, action: &str, data: Value) -> anyhow::Result<Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let reply = client.request(action, data.clone()).await?;
+        if reply["ok"] == true {
+            return Ok(reply["data"].clone());
+        }
+        anyhow::ensure!(reply["code"] == "error", "{action} after the outage: {reply}");
+        anyhow::ensure!(Instant::now() < deadline, "{action} never succeeded after the outage: {reply}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_room_emptied_during_a_database_outage_is_closed_after_it() -> anyhow::Result<()> {
+    chatting_e2e::count_panics();
+    let (mariadb, server) = server_with_cuttable_store().await?;
+    let (_, mut owner) = server.connected_user("owner").await?;
+    let (_, mut watcher) = server.connected_user("watcher").await?;
+    let room = owner.ok("room.create", json!({"title": "short-lived"})).await?["roomId"].as_i64().unwrap_or_default();
+
+    mariadb.stop().await;
+    // Its last user leaves while the store cannot hear of it: presence closes the room.
+    owner.close().await?;
+    until_room_users(&server, room, &[]).await?;
+    mariadb.resume().await?;
+
+    let listed = once_recovered(&mut watcher, "room.list", json!({})).await?;
+    let ids: Vec<i64> = listed["rooms"].as_array().into_iter().flatten().filter_map(|r| r["roomId"].as_i64()).collect();
+    assert!(!ids.contains(&room), "an empty, closed room is not listed: {listed}");
+    watcher.fails("room.join", json!({"roomId": room}), "noInfo").await?;
+    let stored = server.gateway.chat.store.room(RoomId::from_stored(room)).await?;
+    assert!(stored.is_some_and(|r| r.closed), "the store has the room closed too");
+    assert_eq!(chatting_e2e::panics(), 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_owner_who_left_during_a_database_outage_is_replaced_after_it() -> anyhow::Result<()> {
+    chatting_e2e::count_panics();
+    let (mariadb, server) = server_with_cuttable_store().await?;
+    let (_, mut owner) = server.connected_user("owner").await?;
+    let (heir, mut staying) = server.connected_user("heir").await?;
+    let (_, mut latecomer) = server.connected_user("late").await?;
+    let room = owner.ok("room.create", json!({"title": "handed over"})).await?["roomId"].as_i64().unwrap_or_default();
+    staying.ok("room.join", json!({"roomId": room})).await?;
+
+    mariadb.stop().await;
+    owner.close().await?;
+    until_room_users(&server, room, &[heir.user_id.as_str()]).await?;
+    mariadb.resume().await?;
+
+    // The next arrival finds the owner gone and hands the room over.
+    let joined = once_recovered(&mut latecomer, "room.join", json!({"roomId": room})).await?;
+    assert_eq!(joined["owner"], heir.user_id.as_str(), "{joined}");
+    let info = staying.ok("room.info", json!({})).await?;
+    assert_eq!(info["owner"], heir.user_id.as_str(), "{info}");
+    staying.ok("room.update", json!({"title": "the heir's now"})).await?;
+    assert_eq!(chatting_e2e::panics(), 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn error_replies_in_one_room_come_quickly_during_a_database_outage() -> anyhow::Result<()> {
+    chatting_e2e::count_panics();
+    let (mariadb, server) = server_with_cuttable_store().await?;
+    let mut members = Vec::new();
+    for _ in 0..3 {
+        members.push(server.connected_user("member").await?.1);
+    }
+    let room = members[0].ok("room.create", json!({"title": "busy"})).await?["roomId"].as_i64().unwrap_or_default();
+    for member in &mut members[1..] {
+        member.ok("room.join", json!({"roomId": room})).await?;
+    }
+    for member in &mut members {
+        member.ok("chat.send", json!({"type": "all", "text": "before"})).await?;
+    }
+
+    mariadb.stop().await;
+    let sent = Instant::now();
+    let replies = futures::future::join_all(members.iter_mut().map(|member| async move {
+        let reply = member.request("chat.send", json!({"type": "all", "text": "during"})).await;
+        (reply, sent.elapsed())
+    }))
+    .await;
+    let mut slowest = Duration::ZERO;
+    for (reply, took) in replies {
+        let reply = reply?;
+        assert_eq!(reply["code"], "error", "{reply}");
+        slowest = slowest.max(took);
+    }
+    println!("three senders in one room, store cut: slowest error reply after {:.0} ms", slowest.as_secs_f64() * 1000.0);
+    // One pool acquire timeout (3 s) for the first; the others do not wait it out in turn.
+    assert!(slowest < Duration::from_millis(5_500), "error replies queued one after another: {slowest:?}");
+    mariadb.resume().await?;
+    once_recovered(&mut members[0], "chat.send", json!({"type": "all", "text": "after"})).await?;
+    assert_eq!(chatting_e2e::panics(), 0);
     Ok(())
 }

@@ -87,14 +87,23 @@ impl Chat {
                 connections
             }
         };
-        let _in_order = match kind {
+        let mut turn = match kind {
             MessageKind::All => Some(self.room_order.hold(room).await),
             MessageKind::Group | MessageKind::Whisper => None,
         };
+        if turn.as_ref().is_some_and(|turn| turn.store_failed_while_waiting()) {
+            return Err(ServiceError::Unavailable("the store failed for an earlier message of this room".into()));
+        }
         let stored: StoredMessage = match self.store.append_message(&message).await {
             Ok(stored) => stored,
             Err(StoreError::NotFound) => return Err(ServiceError::NoInfo(format!("room {room} is closed"))),
-            Err(err) => return Err(err.into()),
+            Err(err) => {
+                let err = ServiceError::from(err);
+                if let (Some(turn), ServiceError::Unavailable(_)) = (turn.as_mut(), &err) {
+                    turn.record_store_failure();
+                }
+                return Err(err);
+            }
         };
         if !stored.duplicate {
             let event = Event::ChatIn(Message {

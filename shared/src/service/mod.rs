@@ -74,8 +74,12 @@ pub struct Chat {
 /// `seq` is taken and the message fanned out under the room's lock, so a later message
 /// cannot overtake an earlier one. Rooms share a fixed set of locks (bounded memory); two
 /// rooms on one lock only wait for each other.
+///
+/// Each lock remembers when the store last failed under it. A sender who queued before
+/// that failure gives up at once instead of waiting out the store's timeout in turn: in an
+/// outage, N senders in one room would otherwise hear of it one timeout after another.
 pub struct RoomOrder {
-    locks: Vec<Arc<tokio::sync::Mutex<()>>>,
+    locks: Vec<Arc<tokio::sync::Mutex<Option<std::time::Instant>>>>,
 }
 
 impl Default for RoomOrder {
@@ -85,9 +89,27 @@ impl Default for RoomOrder {
 }
 
 impl RoomOrder {
-    pub async fn hold(&self, room: RoomId) -> tokio::sync::OwnedMutexGuard<()> {
+    pub async fn hold(&self, room: RoomId) -> RoomTurn {
         let index = room.get().unsigned_abs() as usize % self.locks.len();
-        self.locks[index].clone().lock_owned().await
+        let queued_at = std::time::Instant::now();
+        RoomTurn { last_store_failure: self.locks[index].clone().lock_owned().await, queued_at }
+    }
+}
+
+/// A sender's turn at its room's lock.
+pub struct RoomTurn {
+    last_store_failure: tokio::sync::OwnedMutexGuard<Option<std::time::Instant>>,
+    queued_at: std::time::Instant,
+}
+
+impl RoomTurn {
+    /// The store failed for a sender ahead in the queue while this one waited.
+    pub fn store_failed_while_waiting(&self) -> bool {
+        self.last_store_failure.is_some_and(|failed_at| failed_at >= self.queued_at)
+    }
+
+    pub fn record_store_failure(&mut self) {
+        *self.last_store_failure = Some(std::time::Instant::now());
     }
 }
 
@@ -280,17 +302,26 @@ impl Chat {
             Event::RoomUsersRefresh { room_id: room, change: Change::Left, user: to_user(user) },
             members,
         ));
-        if let Some(record) = self.store.room(room).await? {
-            if record.owner == user.user_id {
-                if let Some(heir) = self.presence.room_users(room).await?.into_iter().next() {
-                    let changes = crate::store::RoomChanges { owner: Some(heir.clone()), ..Default::default() };
-                    self.store.update_room(room, &changes).await?;
-                    tracing::info!(%room, owner = %heir, "room owner handed over");
-                }
-            }
-        }
+        self.hand_over_if_owner_absent(room).await?;
         deliveries.extend(self.room_refresh(room).await?);
         Ok(deliveries)
+    }
+
+    /// Gives the room to its longest-present user when its owner is not inside. The owner's
+    /// own departure normally does this; checking on every arrival and departure also
+    /// repairs a handover that a store outage interrupted.
+    async fn hand_over_if_owner_absent(&self, room: RoomId) -> Result<(), ServiceError> {
+        let Some(record) = self.store.room(room).await?.filter(|r| !r.closed) else { return Ok(()) };
+        let present = self.presence.room_users(room).await?;
+        if present.contains(&record.owner) {
+            return Ok(());
+        }
+        if let Some(heir) = present.into_iter().next() {
+            let changes = crate::store::RoomChanges { owner: Some(heir.clone()), ..Default::default() };
+            self.store.update_room(room, &changes).await?;
+            tracing::info!(%room, owner = %heir, "room owner handed over");
+        }
+        Ok(())
     }
 
     /// Events for a user's connection entering a room or the lobby.
@@ -305,6 +336,7 @@ impl Chat {
         }
         let event = Event::RoomUsersRefresh { room_id: room, change: Change::Joined, user: to_user(user) };
         let mut deliveries = vec![Delivery::new(event, connections)];
+        self.hand_over_if_owner_absent(room).await?;
         deliveries.extend(self.room_refresh(room).await?);
         Ok(deliveries)
     }

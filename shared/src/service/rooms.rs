@@ -57,7 +57,12 @@ impl Chat {
             MoveOutcome::Moved(moved) => moved,
             MoveOutcome::AlreadyThere => return Ok(()),
             MoveOutcome::Full => return Err(ServiceError::NoSpace(format!("room {room} is full"))),
-            MoveOutcome::Closed => return Err(ServiceError::NoInfo(format!("no open room {room}"))),
+            MoveOutcome::Closed => {
+                // Presence closed it when its last user left; the store normally hears of it
+                // then too, unless it was down at that moment: tell it now.
+                self.store.close_room(room).await?;
+                return Err(ServiceError::NoInfo(format!("no open room {room}")));
+            }
             MoveOutcome::UnknownConnection => {
                 return Err(ServiceError::Unauthenticated("this connection is no longer registered; reconnect".into()));
             }
@@ -73,7 +78,14 @@ impl Chat {
         let rooms = self.store.open_rooms().await?;
         let ids: Vec<RoomId> = rooms.iter().map(|r| r.room_id).collect();
         let counts = self.presence.room_counts(&ids).await?;
-        let summaries: Vec<RoomSummary> = rooms.iter().zip(counts).map(|(room, count)| summary(room, count)).collect();
+        // A room nobody is in is closed (or its creator is a moment away from entering): it
+        // cannot be joined, so it is not listed, even if the store missed its closing.
+        let summaries: Vec<RoomSummary> = rooms
+            .iter()
+            .zip(counts)
+            .filter(|(_, count)| *count > 0)
+            .map(|(room, count)| summary(room, count))
+            .collect();
         Ok(json!({ "rooms": summaries }))
     }
 
