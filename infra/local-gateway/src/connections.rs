@@ -23,6 +23,8 @@ pub struct Connection {
     /// Tells the connection's loop to close (DELETE, overflow, shutdown).
     pub close: Notify,
     closing: AtomicBool,
+    /// The close was caused by a full outbound queue (close code 1008, not 1000).
+    overflowed: AtomicBool,
     pub connected_at_ms: i64,
     last_active_ms: AtomicI64,
     pub source_ip: String,
@@ -36,6 +38,7 @@ impl Connection {
             outbound,
             close: Notify::new(),
             closing: AtomicBool::new(false),
+            overflowed: AtomicBool::new(false),
             connected_at_ms: now,
             last_active_ms: AtomicI64::new(now),
             source_ip,
@@ -50,6 +53,10 @@ impl Connection {
     pub fn start_closing(&self) {
         self.closing.store(true, Ordering::Relaxed);
         self.close.notify_one();
+    }
+
+    pub fn overflowed(&self) -> bool {
+        self.overflowed.load(Ordering::Relaxed)
     }
 
     /// The Management API's `GetConnection` answer.
@@ -131,6 +138,7 @@ impl Registry {
             Ok(()) => SendOutcome::Queued,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 tracing::warn!(connection = id, "outbound queue full; closing the connection");
+                connection.overflowed.store(true, Ordering::Relaxed);
                 connection.start_closing();
                 SendOutcome::Overflow
             }
@@ -161,5 +169,36 @@ impl Pusher for DirectPusher {
             SendOutcome::Queued => Ok(()),
             SendOutcome::Gone | SendOutcome::Overflow => Err(PushError::Gone),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_queue_closes_the_connection_as_an_overflow() {
+        let registry = Registry::default();
+        let (outbound, _unread) = mpsc::channel(2);
+        let connection = Arc::new(Connection::new(outbound, "127.0.0.1".into(), "test".into()));
+        registry.insert("c1", connection.clone());
+        assert_eq!(registry.send("c1", "one".into()), SendOutcome::Queued);
+        assert_eq!(registry.send("c1", "two".into()), SendOutcome::Queued);
+        assert!(!connection.overflowed());
+        assert_eq!(registry.send("c1", "three".into()), SendOutcome::Overflow);
+        assert!(connection.overflowed(), "closed with 1008, not as a normal close");
+        assert_eq!(registry.send("c1", "four".into()), SendOutcome::Gone, "nothing more is queued once closing");
+    }
+
+    #[test]
+    fn a_close_asked_by_the_service_is_not_an_overflow() {
+        let registry = Registry::default();
+        let (outbound, _unread) = mpsc::channel(2);
+        let connection = Arc::new(Connection::new(outbound, "127.0.0.1".into(), "test".into()));
+        registry.insert("c1", connection.clone());
+        assert!(registry.close("c1"));
+        assert!(!connection.overflowed());
+        assert_eq!(registry.send("c1", "late".into()), SendOutcome::Gone);
+        assert!(!registry.close("unknown"));
     }
 }

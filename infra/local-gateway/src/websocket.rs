@@ -118,7 +118,9 @@ async fn run_connection(
     });
     let (status_code, reason) = loop {
         let next = tokio::select! {
-            _ = connection.close.notified() => break (1000, "closed by the service"),
+            _ = connection.close.notified() => {
+                break if connection.overflowed() { (1008, "outbound queue overflow") } else { (1000, "closed by the service") };
+            }
             next = tokio::time::timeout(gateway.idle_timeout, stream.next()) => next,
         };
         let message = match next {
