@@ -25,8 +25,19 @@ struct State {
     profiles: HashMap<UserId, Profile>,
     rooms: HashMap<RoomId, RoomPresence>,
     closed: HashSet<RoomId>,
-    rate_windows: HashMap<String, VecDeque<Instant>>,
+    rate_windows: HashMap<String, RateWindow>,
+    /// How many windows were left by the last sweep; the next runs when twice as many exist.
+    rate_windows_after_sweep: usize,
 }
+
+/// Attempt times under one key, as Redis keeps them in a sorted set with an expiry.
+struct RateWindow {
+    length: Duration,
+    attempts: VecDeque<Instant>,
+}
+
+/// Fewer windows than this are never swept: not worth a pass over the map.
+const RATE_SWEEP_FLOOR: usize = 1024;
 
 #[derive(Default)]
 struct RoomPresence {
@@ -38,7 +49,13 @@ struct RoomPresence {
 impl State {
     fn hit_rate_limit(&mut self, key: &str, limit: u32, window: Duration) -> Option<Duration> {
         let now = Instant::now();
-        let attempts = self.rate_windows.entry(key.to_owned()).or_default();
+        self.sweep_rate_windows(now);
+        let entry = self
+            .rate_windows
+            .entry(key.to_owned())
+            .or_insert_with(|| RateWindow { length: window, attempts: VecDeque::new() });
+        entry.length = window;
+        let attempts = &mut entry.attempts;
         while attempts.front().is_some_and(|at| now.duration_since(*at) >= window) {
             attempts.pop_front();
         }
@@ -49,6 +66,19 @@ impl State {
         // The attempt that must age out before one more is allowed.
         let oldest_counted = attempts[attempts.len() - limit.max(1) as usize];
         Some(window.saturating_sub(now.duration_since(oldest_counted)))
+    }
+
+    /// Drops windows whose every attempt has aged out: keys are per connection and per
+    /// login name or address, so without this a stream of new ones would grow the map for
+    /// good. Runs when the map has doubled since the last sweep, so its cost per attempt
+    /// stays constant.
+    fn sweep_rate_windows(&mut self, now: Instant) {
+        if self.rate_windows.len() < RATE_SWEEP_FLOOR.max(2 * self.rate_windows_after_sweep) {
+            return;
+        }
+        self.rate_windows
+            .retain(|_, window| window.attempts.back().is_some_and(|last| now.duration_since(*last) < window.length));
+        self.rate_windows_after_sweep = self.rate_windows.len();
     }
 
     fn enter(&mut self, connection: &ConnectionId, user: &UserId, room: RoomId) -> bool {
@@ -152,7 +182,6 @@ impl Presence for MemoryPresence {
             state.users.remove(&info.user);
             state.profiles.remove(&info.user);
         }
-        state.rate_windows.retain(|key, _| !key.ends_with(connection.as_str()));
         Ok(Some(Disconnected { user: info.user, from, went_offline }))
     }
 
@@ -220,5 +249,28 @@ impl Presence for MemoryPresence {
         let room_connections = state.rooms.get(&info.room).map(|r| r.connections.iter().cloned().collect()).unwrap_or_default();
         let profile = state.profiles.get(&info.user).cloned();
         Ok(Some(SenderContext { info, profile, retry_after, room_connections }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_of_keys_no_longer_used_are_dropped_and_live_ones_still_limit() {
+        let mut state = State::default();
+        for i in 0..2000 {
+            assert_eq!(state.hit_rate_limit(&format!("login:gone{i}"), 5, Duration::from_millis(20)), None);
+        }
+        std::thread::sleep(Duration::from_millis(30));
+        for i in 0..2000 {
+            assert_eq!(state.hit_rate_limit(&format!("login:live{i}"), 5, Duration::from_secs(60)), None);
+        }
+        assert_eq!(state.rate_windows.len(), 2000, "only the windows with attempts still inside them are kept");
+        assert!(state.rate_windows.keys().all(|key| key.starts_with("login:live")));
+        for _ in 0..4 {
+            assert_eq!(state.hit_rate_limit("login:live7", 5, Duration::from_secs(60)), None);
+        }
+        assert!(state.hit_rate_limit("login:live7", 5, Duration::from_secs(60)).is_some(), "the sixth attempt is refused");
     }
 }
