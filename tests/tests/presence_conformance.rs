@@ -186,6 +186,19 @@ async fn sender_context_reads_everything_a_send_needs_at_once(presence: Arc<dyn 
     assert_eq!(context.profile, Some(face("Ann")), "an offline user's profile is not kept");
 }
 
+async fn connections_of_answers_for_each_user_in_order(presence: Arc<dyn Presence>, _: Option<String>) {
+    presence.connect(&conn("a1"), &user("ann"), &face("Ann")).await.unwrap();
+    presence.connect(&conn("a2"), &user("ann"), &face("Ann")).await.unwrap();
+    presence.connect(&conn("b1"), &user("bob"), &face("Bob")).await.unwrap();
+    let mut each = presence.connections_of(&[user("bob"), user("nobody"), user("ann")]).await.unwrap();
+    each[2].sort();
+    assert_eq!(each, vec![vec![conn("b1")], vec![], vec![conn("a1"), conn("a2")]]);
+    presence.disconnect(&conn("b1")).await.unwrap();
+    let each = presence.connections_of(&[user("bob")]).await.unwrap();
+    assert_eq!(each, vec![Vec::<ConnectionId>::new()], "gone once disconnected");
+    assert!(presence.connections_of(&[]).await.unwrap().is_empty());
+}
+
 macro_rules! conformance {
     ($($test:ident),* $(,)?) => {
         mod on_memory {
@@ -204,4 +217,5 @@ conformance!(
     rate_limit_counts_every_attempt_in_a_sliding_window,
     nothing_is_left_behind_after_everyone_disconnects,
     sender_context_reads_everything_a_send_needs_at_once,
+    connections_of_answers_for_each_user_in_order,
 );

@@ -224,6 +224,11 @@ impl Presence for MemoryPresence {
         Ok(users.iter().filter(|user| state.users.contains_key(*user)).cloned().collect())
     }
 
+    async fn connections_of(&self, users: &[UserId]) -> PresenceResult<Vec<Vec<ConnectionId>>> {
+        let state = self.state()?;
+        Ok(users.iter().map(|user| state.users.get(user).map(|c| c.iter().cloned().collect()).unwrap_or_default()).collect())
+    }
+
     async fn hit_rate_limit(&self, key: &str, limit: u32, window: Duration) -> PresenceResult<Option<Duration>> {
         Ok(self.state()?.hit_rate_limit(key, limit, window))
     }

@@ -127,6 +127,16 @@ pub trait Presence: Send + Sync {
     async fn user_rooms(&self, user: &UserId) -> PresenceResult<Vec<RoomId>>;
     /// The users among `users` with at least one connection.
     async fn online(&self, users: &[UserId]) -> PresenceResult<Vec<UserId>>;
+    /// The connections of each of `users`, in their order (empty: offline). Whispers and
+    /// group messages find their audience with it; backends that can answer it in one round
+    /// trip override this one-call-per-user default.
+    async fn connections_of(&self, users: &[UserId]) -> PresenceResult<Vec<Vec<ConnectionId>>> {
+        let mut each = Vec::with_capacity(users.len());
+        for user in users {
+            each.push(self.user_connections(user).await?);
+        }
+        Ok(each)
+    }
     /// Counts one attempt against `key`; `Some(wait)` when over `limit` in the sliding `window`.
     async fn hit_rate_limit(&self, key: &str, limit: u32, window: Duration) -> PresenceResult<Option<Duration>>;
 }

@@ -350,6 +350,18 @@ impl Presence for RedisPresence {
         Ok(users.iter().zip(counts).filter(|(_, n)| *n > 0).map(|(u, _)| u.clone()).collect())
     }
 
+    async fn connections_of(&self, users: &[UserId]) -> PresenceResult<Vec<Vec<ConnectionId>>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for user in users {
+            pipe.smembers(self.key(format!("user:{user}:conns")));
+        }
+        let each: Vec<Vec<String>> = pipe.query_async(&mut self.conn()).await.map_err(backend)?;
+        Ok(each.into_iter().map(|ids| ids.into_iter().map(ConnectionId::new).collect()).collect())
+    }
+
     async fn hit_rate_limit(&self, key: &str, limit: u32, window: Duration) -> PresenceResult<Option<Duration>> {
         let wait: i64 = self
             .rate_limit

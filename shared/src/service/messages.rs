@@ -67,24 +67,20 @@ impl Chat {
                 let group = from.group_id.clone().ok_or_else(|| ServiceError::Invalid("you are in no group".into()))?;
                 let members = self.store.group_members(&group).await?;
                 message.group_id = Some(group);
-                let mut connections = Vec::new();
-                for member in self.presence.online(&members).await? {
-                    connections.extend(self.presence.user_connections(&member).await?);
-                }
-                connections
+                self.presence.connections_of(&members).await?.into_iter().flatten().collect()
             }
             MessageKind::Whisper => {
                 let to = to.ok_or_else(|| ServiceError::Invalid("to is required for a whisper".into()))?;
                 if to == user {
                     return Err(ServiceError::Invalid("whisper to someone else".into()));
                 }
-                let mut connections = self.presence.user_connections(&to).await?;
-                if connections.is_empty() {
+                let audience = self.presence.connections_of(&[to.clone(), user.clone()]).await?;
+                if audience.first().is_none_or(Vec::is_empty) {
                     return Err(ServiceError::NoInfo(format!("{to} is not online")));
                 }
-                connections.extend(self.presence.user_connections(&user).await?);
                 message.recipient = Some(to);
-                connections
+                // The recipient's connections and the sender's own (their other tabs).
+                audience.into_iter().flatten().collect()
             }
         };
         let mut turn = match kind {
