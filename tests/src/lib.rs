@@ -160,11 +160,10 @@ impl TestServer {
     async fn wait_healthy(&self) -> anyhow::Result<()> {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            if let Ok(response) = self.client.get(format!("{}/health", self.http)).send().await {
-                if response.status().is_success() {
+            if let Ok(response) = self.client.get(format!("{}/health", self.http)).send().await
+                && response.status().is_success() {
                     return Ok(());
                 }
-            }
             if tokio::time::Instant::now() > deadline {
                 bail!("gateway at {} never became healthy", self.http);
             }

@@ -181,8 +181,8 @@ impl RuntimeApi {
     /// Waits (at most `within`) for the first `invocation/next`.
     pub async fn wait_first_next(&self, within: Duration) -> Option<Instant> {
         let mut calls = self.shared.first_next.subscribe();
-        let first = *tokio::time::timeout(within, calls.wait_for(Option::is_some)).await.ok()?.ok()?;
-        first
+        
+        *tokio::time::timeout(within, calls.wait_for(Option::is_some)).await.ok()?.ok()?
     }
 
     /// How many times the runtime has asked for an event.

@@ -48,7 +48,7 @@ async fn room_create_puts_the_creator_inside_as_owner_and_tells_the_lobby() -> a
     let left = bob_ws.event_where("user.listInLobby.refresh", |d| d["change"] == "left").await?;
     assert_eq!(left["user"]["userId"], ann.user_id.as_str());
     let lobby = bob_ws.ok("user.listInLobby", json!({})).await?;
-    assert_eq!(chatting_e2e::user_ids(&lobby["users"]), [bob.user_id.clone()]);
+    assert_eq!(chatting_e2e::user_ids(&lobby["users"]), [bob.user_id.as_str()]);
 
     // Without a capacity the room holds 10; the list shows the newest room first.
     let second = bob_ws.ok("room.create", json!({"title": "Coffee"})).await?;
@@ -233,7 +233,7 @@ async fn room_leave_returns_to_the_lobby_and_is_invalid_there() -> anyhow::Resul
     let left = ann_ws.event_where("user.listInRoom.refresh", |d| d["change"] == "left").await?;
     assert_eq!((left["roomId"].as_i64(), left["user"]["userId"].as_str()), (Some(room), Some(bob.user_id.as_str())));
     let info = ann_ws.event_where("room.info.refresh", |d| d["count"] == 1).await?;
-    assert_eq!(chatting_e2e::user_ids(&info["members"]), [ann.user_id.clone()]);
+    assert_eq!(chatting_e2e::user_ids(&info["members"]), [ann.user_id.as_str()]);
     let back = carl_ws.event_where("user.listInLobby.refresh", |d| d["user"]["userId"] == bob.user_id.as_str()).await?;
     assert_eq!(back["change"], "joined");
     let summary = carl_ws.event_where("room.list.refresh", |d| d["roomId"] == room).await?;

@@ -8,10 +8,9 @@ use chatting_shared::websocket_event::{connection_id, response};
 use serde_json::json;
 
 pub async fn handle(chat: &Chat, event: ApiGatewayWebsocketProxyRequest) -> Result<ApiGatewayProxyResponse, lambda_runtime::Error> {
-    if let Some(connection) = connection_id(&event) {
-        if let Err(err) = chat.disconnect(&connection).await {
+    if let Some(connection) = connection_id(&event)
+        && let Err(err) = chat.disconnect(&connection).await {
             err.log("$disconnect");
         }
-    }
     Ok(response(200, json!({ "code": "success" }).to_string()))
 }

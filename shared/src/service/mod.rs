@@ -165,11 +165,10 @@ impl Chat {
     /// `$connect`: checks the origin and the token, then registers the connection in the
     /// lobby. A request without `Origin` is not from a browser and is not checked.
     pub async fn connect(&self, connection: &ConnectionId, token: Option<&str>, origin: Option<&str>) -> Result<UserId, ServiceError> {
-        if let Some(origin) = origin {
-            if !self.allowed_origins.is_empty() && !self.allowed_origins.iter().any(|o| o == "*" || o == origin.trim_end_matches('/')) {
+        if let Some(origin) = origin
+            && !self.allowed_origins.is_empty() && !self.allowed_origins.iter().any(|o| o == "*" || o == origin.trim_end_matches('/')) {
                 return Err(ServiceError::Forbidden(format!("origin {origin} is not allowed")));
             }
-        }
         let user_id = self.keys.verify(token.unwrap_or_default())?;
         let record = self
             .store
@@ -185,11 +184,10 @@ impl Chat {
             lobby.retain(|c| c != connection);
             deliveries.push(Delivery::new(Event::LobbyUsersRefresh { change: Change::Joined, user: to_user(&record) }, lobby));
         }
-        if connected.came_online {
-            if let Some(group) = &record.group_id {
+        if connected.came_online
+            && let Some(group) = &record.group_id {
                 deliveries.extend(self.group_refresh(group, Some(connection)).await?);
             }
-        }
         self.deliver(deliveries).await;
         Ok(user_id)
     }
@@ -208,11 +206,10 @@ impl Chat {
         let record = self.store.user(&gone.user).await?;
         let Some(record) = record else { return Ok(Vec::new()) };
         let mut deliveries = self.after_departure(&record, gone.from).await?;
-        if gone.went_offline {
-            if let Some(group) = &record.group_id {
+        if gone.went_offline
+            && let Some(group) = &record.group_id {
                 deliveries.extend(self.group_refresh(group, None).await?);
             }
-        }
         Ok(deliveries)
     }
 
