@@ -171,6 +171,7 @@ fn per_send(before: &Value, after: &Value) -> Value {
     json!({
         "storeStatements": per("storeStatements"),
         "redisRoundTrips": per("redisRoundTrips"),
+        "dynamodbRequests": per("dynamodbRequests"),
         "managementApiCalls": per("managementApiCalls"),
         "directPushes": per("directPushes"),
     })
@@ -432,8 +433,8 @@ fn cell(value: &Value, decimals: usize) -> String {
 
 fn print_table(results: &[Value]) {
     println!(
-        "{:<10} {:<14} {:<6} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>6}",
-        "scenario", "backend", "push", "rate/s", "deliv/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors", "sql", "redis", "mgmt"
+        "{:<10} {:<14} {:<6} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6}",
+        "scenario", "backend", "push", "rate/s", "deliv/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors", "sql", "redis", "ddb", "mgmt"
     );
     for r in results {
         let rate = [&r["messagesPerSecond"], &r["connectsPerSecond"], &r["loginsPerSecond"]]
@@ -442,7 +443,7 @@ fn print_table(results: &[Value]) {
             .cloned()
             .unwrap_or(Value::Null);
         println!(
-            "{:<10} {:<14} {:<6} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>6}",
+            "{:<10} {:<14} {:<6} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6}",
             r["scenario"].as_str().unwrap_or_default(),
             r["backend"].as_str().unwrap_or_default(),
             r["push"].as_str().unwrap_or_default(),
@@ -455,10 +456,11 @@ fn print_table(results: &[Value]) {
             r["errors"],
             cell(&r["perSend"]["storeStatements"], 1),
             cell(&r["perSend"]["redisRoundTrips"], 1),
+            cell(&r["perSend"]["dynamodbRequests"], 1),
             cell(&r["perSend"]["managementApiCalls"], 1),
         );
     }
-    println!("sql, redis, mgmt: SQL statements, Redis round trips and Management API calls per chat.send");
+    println!("sql, redis, ddb, mgmt: SQL statements, Redis round trips, DynamoDB requests and Management API calls per chat.send");
 }
 
 #[tokio::main]

@@ -26,6 +26,9 @@ pub enum StoreError {
     Backend(#[from] sqlx::Error),
     #[error("migration: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    #[cfg(feature = "dynamodb")]
+    #[error("{0}")]
+    Dynamo(#[from] crate::dynamodb::DynamoError),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

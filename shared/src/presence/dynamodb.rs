@@ -1,0 +1,1035 @@
+//! [`super::Presence`] on the DynamoDB profile's table ([`crate::dynamodb::Table`]).
+//!
+//! Items (all under `PRESENCE#`, apart from the store's own prefixes):
+//!
+//! | `pk`                    | `sk`       | attributes                                           |
+//! |-------------------------|------------|------------------------------------------------------|
+//! | `PRESENCE#CONN#<cid>`   | `CONN`     | `uid`, `rid` (number), `ttl`                         |
+//! | `PRESENCE#USER#<uid>`   | `USER`     | `conns` (string set), `nick`, `grp` (absent: none), `ttl` |
+//! | `PRESENCE#ROOM#<rid>`   | `USER#<uid>` | `conns` (that user's connections here), `since` (µs), `ttl` |
+//! | `PRESENCE#ROOM#<rid>`   | `ROOM`     | `users` (distinct users), `closed`, `ttl` once closed; not for the lobby |
+//! | `PRESENCE#RATE#<key>`   | `RATE`     | `w<slot>` attempt counts, `until` (ms), `ttl`        |
+//!
+//! A string set is never empty in DynamoDB, so an item whose last connection leaves is
+//! deleted: "the item exists" and "the user has a connection there" are the same fact.
+//!
+//! Every change that touches several items reads them with strongly consistent reads,
+//! decides, then writes them in one `TransactWriteItems` whose conditions restate what was
+//! read and decided on (the connection is still in that room, this user is still new to the
+//! room and the room still has fewer than `capacity` users, this was the user's last
+//! connection, …). A concurrent change makes a condition fail and the whole step starts
+//! over from the reads, so the reported outcome (`came_online`, `user_left`, `room_closed`,
+//! `went_offline`, …) is always the one the committed write produced. The lobby keeps no
+//! room item: it has no capacity and never closes, and a counter every connect and
+//! disconnect wrote would make it one hot item.
+//!
+//! Requests per operation (strongly consistent reads throughout, since each answer feeds a
+//! decision or a fan-out that must not miss a connection that just arrived):
+//! - `connect`: 2 (`BatchGetItem`, `TransactWriteItems`);
+//! - `move_to`: 3 (`GetItem` of the connection, `BatchGetItem`, `TransactWriteItems`); 1 when
+//!   unknown or already there, 2 when full or closed;
+//! - `disconnect`: 3 (`GetItem`, `BatchGetItem`, `TransactWriteItems`); 1 when unknown;
+//! - `sender_context`: see [`Presence::sender_context`] below: two round trips, four requests;
+//! - `set_profile`, `connection`, `user_connections`, `hit_rate_limit`: 1;
+//! - `room_users`, `room_connections`: 1 `Query` (more when the room's items pass 1 MB);
+//! - `room_counts`: 1 `BatchGetItem`, plus a concurrent counting `Query` when the lobby is asked;
+//! - `user_rooms`: 2; `online`: 1 per 100 users.
+//!
+//! Each retry after a lost race repeats the step's requests. The table's client counts every
+//! request it sends in [`crate::metrics::DYNAMODB_REQUESTS`].
+//!
+//! Connections, user and per-room user items carry `ttl` 2 h 15 min after their last
+//! change: API Gateway closes a connection after 2 hours, so such an item outliving it
+//! belongs to a connection whose `$disconnect` never ran. DynamoDB deletes expired items
+//! lazily, and the push path forgets a connection that the gateway reports gone, so reads
+//! do not filter on `ttl`; it only keeps the table from growing.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue, Select, TransactWriteItem, Update,
+};
+
+use super::{
+    Connected, ConnectionInfo, Departure, Disconnected, MoveOutcome, Moved, Presence, PresenceResult, Profile,
+    SenderContext,
+};
+use crate::domain::{ConnectionId, GroupId, Nick, RoomId, UserId};
+use crate::dynamodb::{DynamoError, PK, SK, TTL, Table};
+
+/// API Gateway closes every connection after 2 hours; an item outliving that by 15 minutes
+/// is certainly stale.
+const CONNECTION_TTL_SECS: u64 = 2 * 3600 + 900;
+/// A closed room stays unjoinable in presence this long; the store remembers it for good.
+const CLOSED_MARK_TTL_SECS: u64 = 7 * 24 * 3600;
+/// Attempts at one step before giving up on a contended item. Thirty connections racing
+/// into one room each lose at most once per winner, and the room fills after `capacity`
+/// winners, after which the losers read "full" without writing.
+const MAX_ATTEMPTS: u32 = 40;
+/// The rate-limit window is counted in this many slots; see [`DynamoPresence::hit`].
+const RATE_SLOTS: u64 = 10;
+/// `BatchGetItem` takes at most 100 keys.
+const BATCH_GET_MAX: usize = 100;
+
+type Item = HashMap<String, AttributeValue>;
+
+pub struct DynamoPresence {
+    table: Table,
+}
+
+impl DynamoPresence {
+    pub fn new(table: Table) -> Self {
+        Self { table }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Keys and attributes
+
+fn key(pk: String, sk: impl Into<String>) -> Item {
+    HashMap::from([(PK.to_owned(), AttributeValue::S(pk)), (SK.to_owned(), AttributeValue::S(sk.into()))])
+}
+
+fn connection_key(connection: &ConnectionId) -> Item {
+    key(format!("PRESENCE#CONN#{connection}"), "CONN")
+}
+
+fn user_key(user: &UserId) -> Item {
+    key(format!("PRESENCE#USER#{user}"), "USER")
+}
+
+fn room_partition(room: RoomId) -> String {
+    format!("PRESENCE#ROOM#{room}")
+}
+
+const MEMBER_PREFIX: &str = "USER#";
+
+fn member_key(room: RoomId, user: &UserId) -> Item {
+    key(room_partition(room), format!("{MEMBER_PREFIX}{user}"))
+}
+
+fn room_key(room: RoomId) -> Item {
+    key(room_partition(room), "ROOM")
+}
+
+fn rate_key(rate_key: &str) -> Item {
+    key(format!("PRESENCE#RATE#{rate_key}"), "RATE")
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: impl std::fmt::Display) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn one_member_set(connection: &ConnectionId) -> AttributeValue {
+    AttributeValue::Ss(vec![connection.as_str().to_owned()])
+}
+
+fn string_attr<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+fn number_attr(item: &Item, name: &str) -> Option<i64> {
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|raw| raw.parse().ok())
+}
+
+/// The connection ids of a `conns` set; none when the item or the attribute is absent.
+fn connections_of(item: Option<&Item>) -> Vec<String> {
+    item.and_then(|i| i.get("conns")).and_then(|v| v.as_ss().ok()).cloned().unwrap_or_default()
+}
+
+fn corrupt(what: impl Into<String>) -> DynamoError {
+    DynamoError::Corrupt(what.into())
+}
+
+fn parse_user(raw: &str) -> Result<UserId, DynamoError> {
+    UserId::parse(raw).map_err(|_| corrupt(format!("bad user id {raw:?} in presence")))
+}
+
+fn parse_connection(item: &Item) -> Result<ConnectionInfo, DynamoError> {
+    let user = string_attr(item, "uid").ok_or_else(|| corrupt("presence connection without uid"))?;
+    let room = number_attr(item, "rid").ok_or_else(|| corrupt("presence connection without rid"))?;
+    Ok(ConnectionInfo { user: parse_user(user)?, room: RoomId::from_stored(room) })
+}
+
+fn parse_profile(item: &Item) -> Result<Option<Profile>, DynamoError> {
+    // A nick that no longer parses (rules tightened since) leaves the store to answer.
+    let Some(nick) = string_attr(item, "nick").and_then(|raw| Nick::parse(raw).ok()) else { return Ok(None) };
+    let group = string_attr(item, "grp")
+        .map(|raw| GroupId::parse(raw).map_err(|_| corrupt(format!("bad group id {raw:?} in presence"))))
+        .transpose()?;
+    Ok(Some(Profile { nick, group }))
+}
+
+fn epoch() -> Duration {
+    // A clock before 1970 is a broken host; zero keeps the arithmetic defined.
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+}
+
+fn expires_in(secs: u64) -> AttributeValue {
+    n(epoch().as_secs() + secs)
+}
+
+// ---------------------------------------------------------------------------------------
+// Expressions
+
+/// The `#name` or `:value` placeholders an expression uses: DynamoDB rejects a request that
+/// defines one its expressions do not use.
+fn placeholders<'a>(expressions: impl IntoIterator<Item = &'a str>, sigil: char) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    for expression in expressions {
+        let mut rest = expression;
+        while let Some(at) = rest.find(sigil) {
+            let tail = &rest[at + 1..];
+            let end = tail.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(tail.len());
+            found.insert(format!("{sigil}{}", &tail[..end]));
+            rest = &tail[end..];
+        }
+    }
+    found
+}
+
+/// `#attr` always stands for the attribute `attr` (several, like `ttl` and `users`, are
+/// reserved words), and the values an expression does not use are left out.
+struct Expression {
+    names: Option<HashMap<String, String>>,
+    values: Option<HashMap<String, AttributeValue>>,
+}
+
+impl Expression {
+    fn new(expressions: &[&str], values: &[(&str, AttributeValue)]) -> Self {
+        let names: HashMap<String, String> = placeholders(expressions.iter().copied(), '#')
+            .into_iter()
+            .map(|placeholder| {
+                let attribute = placeholder[1..].to_owned();
+                (placeholder, attribute)
+            })
+            .collect();
+        let used = placeholders(expressions.iter().copied(), ':');
+        let values: HashMap<String, AttributeValue> =
+            values.iter().filter(|(name, _)| used.contains(*name)).map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+        Self { names: (!names.is_empty()).then_some(names), values: (!values.is_empty()).then_some(values) }
+    }
+}
+
+fn build_error(operation: &'static str) -> impl FnOnce(aws_sdk_dynamodb::error::BuildError) -> DynamoError {
+    move |err| DynamoError::request(operation, err)
+}
+
+// ---------------------------------------------------------------------------------------
+// Requests
+
+impl DynamoPresence {
+    fn update_op(
+        &self,
+        key: Item,
+        update: &str,
+        condition: Option<&str>,
+        values: &[(&str, AttributeValue)],
+    ) -> Result<TransactWriteItem, DynamoError> {
+        let expression = Expression::new(&[Some(update), condition].into_iter().flatten().collect::<Vec<_>>(), values);
+        let update = Update::builder()
+            .table_name(&self.table.name)
+            .set_key(Some(key))
+            .update_expression(update)
+            .set_condition_expression(condition.map(str::to_owned))
+            .set_expression_attribute_names(expression.names)
+            .set_expression_attribute_values(expression.values)
+            .build()
+            .map_err(build_error("TransactWriteItems"))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    fn delete_op(
+        &self,
+        key: Item,
+        condition: &str,
+        values: &[(&str, AttributeValue)],
+    ) -> Result<TransactWriteItem, DynamoError> {
+        let expression = Expression::new(&[condition], values);
+        let delete = Delete::builder()
+            .table_name(&self.table.name)
+            .set_key(Some(key))
+            .condition_expression(condition)
+            .set_expression_attribute_names(expression.names)
+            .set_expression_attribute_values(expression.values)
+            .build()
+            .map_err(build_error("TransactWriteItems"))?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    fn put_op(&self, item: Item) -> Result<TransactWriteItem, DynamoError> {
+        let put = Put::builder()
+            .table_name(&self.table.name)
+            .set_item(Some(item))
+            .build()
+            .map_err(build_error("TransactWriteItems"))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Commits the writes; `false` when a condition no longer held or a concurrent
+    /// transaction touched one of the items, so the caller reads again and retries.
+    async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<bool, DynamoError> {
+        match self.table.client.transact_write_items().set_transact_items(Some(writes)).send().await {
+            Ok(_) => Ok(true),
+            Err(err) => {
+                if let Some(TransactWriteItemsError::TransactionCanceledException(canceled)) = err.as_service_error() {
+                    let lost_race = canceled.cancellation_reasons().iter().all(|reason| {
+                        matches!(
+                            reason.code(),
+                            None | Some("None" | "ConditionalCheckFailed" | "TransactionConflict" | "ThrottlingError")
+                        )
+                    });
+                    if lost_race {
+                        return Ok(false);
+                    }
+                }
+                Err(DynamoError::request("TransactWriteItems", err))
+            }
+        }
+    }
+
+    async fn get_item(&self, key: Item) -> Result<Option<Item>, DynamoError> {
+        let out = self
+            .table
+            .client
+            .get_item()
+            .table_name(&self.table.name)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|err| DynamoError::request("GetItem", err))?;
+        Ok(out.item)
+    }
+
+    /// Strongly consistent reads of distinct keys, answered in the order asked.
+    async fn get_many(&self, keys: Vec<Item>) -> Result<Vec<Option<Item>>, DynamoError> {
+        fn id(item: &Item) -> (Option<&str>, Option<&str>) {
+            (string_attr(item, PK), string_attr(item, SK))
+        }
+        let mut found: Vec<Item> = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(BATCH_GET_MAX) {
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.to_vec()))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(build_error("BatchGetItem"))?,
+            );
+            let mut attempt = 0;
+            while let Some(request) = pending.take() {
+                if attempt > 0 {
+                    if attempt >= MAX_ATTEMPTS {
+                        return Err(DynamoError::Contended { operation: "BatchGetItem", attempts: attempt });
+                    }
+                    backoff(attempt).await;
+                }
+                attempt += 1;
+                let mut out = self
+                    .table
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table.name, request)
+                    .send()
+                    .await
+                    .map_err(|err| DynamoError::request("BatchGetItem", err))?;
+                if let Some(items) = out.responses.as_mut().and_then(|r| r.remove(&self.table.name)) {
+                    found.extend(items);
+                }
+                // Keys DynamoDB did not get to (throughput, 16 MB) are asked again.
+                pending = out
+                    .unprocessed_keys
+                    .as_mut()
+                    .and_then(|u| u.remove(&self.table.name))
+                    .filter(|k| !k.keys().is_empty());
+            }
+        }
+        let mut by_key: HashMap<(Option<String>, Option<String>), Item> = found
+            .into_iter()
+            .map(|item| {
+                let (pk, sk) = id(&item);
+                ((pk.map(str::to_owned), sk.map(str::to_owned)), item)
+            })
+            .collect();
+        Ok(keys
+            .iter()
+            .map(|k| {
+                let (pk, sk) = id(k);
+                by_key.remove(&(pk.map(str::to_owned), sk.map(str::to_owned)))
+            })
+            .collect())
+    }
+
+    /// The per-user items of a room, in no particular order.
+    async fn room_members(&self, room: RoomId) -> Result<Vec<Item>, DynamoError> {
+        let mut members = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .table
+                .client
+                .query()
+                .table_name(&self.table.name)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":pk", s(room_partition(room)))
+                .expression_attribute_values(":prefix", s(MEMBER_PREFIX))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|err| DynamoError::request("Query", err))?;
+            members.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(next) if !next.is_empty() => start = Some(next),
+                _ => return Ok(members),
+            }
+        }
+    }
+
+    /// How many users are in the lobby, which has no counter item.
+    async fn lobby_count(&self) -> Result<u32, DynamoError> {
+        let mut count: u32 = 0;
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .table
+                .client
+                .query()
+                .table_name(&self.table.name)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":pk", s(room_partition(RoomId::LOBBY)))
+                .expression_attribute_values(":prefix", s(MEMBER_PREFIX))
+                .select(Select::Count)
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|err| DynamoError::request("Query", err))?;
+            count += u32::try_from(out.count).unwrap_or(0);
+            match out.last_evaluated_key {
+                Some(next) if !next.is_empty() => start = Some(next),
+                _ => return Ok(count),
+            }
+        }
+    }
+}
+
+/// Waits before another attempt, longer after each lost race and at random within that
+/// bound, so that the losers of one race do not collide again in lockstep.
+async fn backoff(attempt: u32) {
+    use std::hash::BuildHasher;
+    let bound_ms = (4u64 << attempt.min(6)).min(200);
+    let random = std::collections::hash_map::RandomState::new().hash_one(epoch().subsec_nanos());
+    tokio::time::sleep(Duration::from_millis(1 + random % bound_ms)).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// The steps that change several items
+
+/// The writes that take `connection` of `user` out of `room`, given the room's items as
+/// read, and what they do to the room.
+struct Leaving {
+    writes: Vec<TransactWriteItem>,
+    departure: Departure,
+}
+
+impl DynamoPresence {
+    fn leave(
+        &self,
+        connection: &ConnectionId,
+        user: &UserId,
+        room: RoomId,
+        member: Option<&Item>,
+        room_item: Option<&Item>,
+    ) -> Result<Leaving, DynamoError> {
+        let here = connections_of(member);
+        let mut writes = Vec::new();
+        if !here.iter().any(|c| c == connection.as_str()) {
+            // Only reachable through a race with another change of this connection, which
+            // the condition on the connection item catches, or through items edited by hand.
+            let departure = Departure { room, user_left: here.is_empty(), room_closed: false };
+            return Ok(Leaving { writes, departure });
+        }
+        let values =
+            [(":c", s(connection.as_str())), (":cset", one_member_set(connection)), (":one", n(1)), (":zero", n(0))];
+        let user_left = here.len() == 1;
+        if user_left {
+            writes.push(self.delete_op(
+                member_key(room, user),
+                "size(#conns) = :one AND contains(#conns, :c)",
+                &values,
+            )?);
+        } else {
+            writes.push(self.update_op(
+                member_key(room, user),
+                "DELETE #conns :cset",
+                Some("contains(#conns, :c) AND size(#conns) > :one"),
+                &values,
+            )?);
+        }
+        let mut room_closed = false;
+        if user_left && !room.is_lobby() {
+            let users = room_item.and_then(|i| number_attr(i, "users")).unwrap_or(0);
+            if users <= 1 {
+                room_closed = true;
+                writes.push(self.update_op(
+                    room_key(room),
+                    "SET #closed = :true, #users = :zero, #ttl = :ttl",
+                    Some("attribute_not_exists(#users) OR #users <= :one"),
+                    &[
+                        (":true", AttributeValue::Bool(true)),
+                        (":zero", n(0)),
+                        (":one", n(1)),
+                        (":ttl", expires_in(CLOSED_MARK_TTL_SECS)),
+                    ],
+                )?);
+            } else {
+                writes.push(self.update_op(
+                    room_key(room),
+                    "ADD #users :minus_one",
+                    Some("#users > :one"),
+                    &[(":minus_one", n(-1)), (":one", n(1))],
+                )?);
+            }
+        }
+        Ok(Leaving { writes, departure: Departure { room, user_left, room_closed } })
+    }
+
+    /// Adds `connection` to the user's item in `room`; `entering` (read: the user has no
+    /// connection there) becomes the write's condition.
+    fn enter(
+        &self,
+        connection: &ConnectionId,
+        user: &UserId,
+        room: RoomId,
+        entering: bool,
+    ) -> Result<TransactWriteItem, DynamoError> {
+        let condition = if entering { "attribute_not_exists(#conns)" } else { "attribute_exists(#conns)" };
+        let since = u64::try_from(epoch().as_micros()).unwrap_or(u64::MAX);
+        self.update_op(
+            member_key(room, user),
+            "SET #since = if_not_exists(#since, :now), #ttl = :ttl ADD #conns :cset",
+            Some(condition),
+            &[(":now", n(since)), (":ttl", expires_in(CONNECTION_TTL_SECS)), (":cset", one_member_set(connection))],
+        )
+    }
+
+    async fn try_move(
+        &self,
+        connection: &ConnectionId,
+        to: RoomId,
+        capacity: u32,
+    ) -> Result<Option<MoveOutcome>, DynamoError> {
+        let Some(item) = self.get_item(connection_key(connection)).await? else {
+            return Ok(Some(MoveOutcome::UnknownConnection));
+        };
+        let ConnectionInfo { user, room: from } = parse_connection(&item)?;
+        if from == to {
+            return Ok(Some(MoveOutcome::AlreadyThere));
+        }
+        let mut keys = vec![member_key(from, &user), member_key(to, &user)];
+        if !from.is_lobby() {
+            keys.push(room_key(from));
+        }
+        if !to.is_lobby() {
+            keys.push(room_key(to));
+        }
+        let mut items = self.get_many(keys).await?.into_iter();
+        let (from_member, to_member) = (items.next().flatten(), items.next().flatten());
+        let from_room = if from.is_lobby() { None } else { items.next().flatten() };
+        let to_room = if to.is_lobby() { None } else { items.next().flatten() };
+
+        let user_entered = connections_of(to_member.as_ref()).is_empty();
+        if !to.is_lobby() {
+            if to_room.as_ref().is_some_and(|room| room.contains_key("closed")) {
+                return Ok(Some(MoveOutcome::Closed));
+            }
+            let users = to_room.as_ref().and_then(|room| number_attr(room, "users")).unwrap_or(0);
+            if user_entered && users >= i64::from(capacity) {
+                return Ok(Some(MoveOutcome::Full));
+            }
+        }
+
+        let mut writes = vec![self.update_op(
+            connection_key(connection),
+            "SET #rid = :to",
+            Some("#rid = :from"),
+            &[(":to", n(to)), (":from", n(from))],
+        )?];
+        let leaving = self.leave(connection, &user, from, from_member.as_ref(), from_room.as_ref())?;
+        writes.extend(leaving.writes);
+        writes.push(self.enter(connection, &user, to, user_entered)?);
+        if !to.is_lobby() && user_entered {
+            // The capacity check of this move: it commits only with the room as it was read
+            // (still open, still below capacity), whatever other instances do meanwhile.
+            writes.push(self.update_op(
+                room_key(to),
+                "ADD #users :one",
+                Some("attribute_not_exists(#closed) AND (attribute_not_exists(#users) OR #users < :capacity)"),
+                &[(":one", n(1)), (":capacity", n(capacity))],
+            )?);
+        }
+        if !self.transact(writes).await? {
+            return Ok(None);
+        }
+        Ok(Some(MoveOutcome::Moved(Moved { from: leaving.departure, user_entered })))
+    }
+
+    async fn try_disconnect(&self, connection: &ConnectionId) -> Result<Option<Option<Disconnected>>, DynamoError> {
+        let Some(item) = self.get_item(connection_key(connection)).await? else { return Ok(Some(None)) };
+        let ConnectionInfo { user, room } = parse_connection(&item)?;
+        let mut keys = vec![user_key(&user), member_key(room, &user)];
+        if !room.is_lobby() {
+            keys.push(room_key(room));
+        }
+        let mut items = self.get_many(keys).await?.into_iter();
+        let (user_item, member, room_item) = (items.next().flatten(), items.next().flatten(), items.next().flatten());
+
+        let mut writes = vec![self.delete_op(connection_key(connection), "#rid = :room", &[(":room", n(room))])?];
+        let leaving = self.leave(connection, &user, room, member.as_ref(), room_item.as_ref())?;
+        writes.extend(leaving.writes);
+
+        let everywhere = connections_of(user_item.as_ref());
+        let went_offline = if everywhere.iter().any(|c| c == connection.as_str()) {
+            let values = [(":c", s(connection.as_str())), (":cset", one_member_set(connection)), (":one", n(1))];
+            let last = everywhere.len() == 1;
+            // The last connection takes the profile copy with it.
+            writes.push(if last {
+                self.delete_op(user_key(&user), "size(#conns) = :one AND contains(#conns, :c)", &values)?
+            } else {
+                self.update_op(
+                    user_key(&user),
+                    "DELETE #conns :cset",
+                    Some("contains(#conns, :c) AND size(#conns) > :one"),
+                    &values,
+                )?
+            });
+            last
+        } else {
+            everywhere.is_empty()
+        };
+        if !self.transact(writes).await? {
+            return Ok(None);
+        }
+        Ok(Some(Some(Disconnected { user, from: leaving.departure, went_offline })))
+    }
+
+    async fn try_connect(
+        &self,
+        connection: &ConnectionId,
+        user: &UserId,
+        profile: &Profile,
+    ) -> Result<Option<Connected>, DynamoError> {
+        let mut items = self.get_many(vec![user_key(user), member_key(RoomId::LOBBY, user)]).await?.into_iter();
+        let (user_item, lobby_member) = (items.next().flatten(), items.next().flatten());
+        let came_online = connections_of(user_item.as_ref()).is_empty();
+        let entered_lobby = connections_of(lobby_member.as_ref()).is_empty();
+
+        let ttl = expires_in(CONNECTION_TTL_SECS);
+        let mut item = connection_key(connection);
+        item.insert("uid".into(), s(user.as_str()));
+        item.insert("rid".into(), n(RoomId::LOBBY));
+        item.insert(TTL.into(), ttl.clone());
+        let writes = vec![
+            self.put_op(item)?,
+            self.update_op(
+                user_key(user),
+                profile_update(profile, true),
+                Some(if came_online { "attribute_not_exists(#conns)" } else { "attribute_exists(#conns)" }),
+                &profile_values(profile, [(":cset", one_member_set(connection)), (":ttl", ttl)]),
+            )?,
+            self.enter(connection, user, RoomId::LOBBY, entered_lobby)?,
+        ];
+        Ok(self.transact(writes).await?.then_some(Connected { came_online, entered_lobby }))
+    }
+}
+
+/// Sets the profile copy (removing the group when there is none); `with_connection` also
+/// adds `:cset` to the user's connections and refreshes `ttl`.
+fn profile_update(profile: &Profile, with_connection: bool) -> &'static str {
+    match (profile.group.is_some(), with_connection) {
+        (true, false) => "SET #nick = :nick, #grp = :grp",
+        (false, false) => "SET #nick = :nick REMOVE #grp",
+        (true, true) => "SET #nick = :nick, #grp = :grp, #ttl = :ttl ADD #conns :cset",
+        (false, true) => "SET #nick = :nick, #ttl = :ttl REMOVE #grp ADD #conns :cset",
+    }
+}
+
+fn profile_values<const N: usize>(
+    profile: &Profile,
+    extra: [(&'static str, AttributeValue); N],
+) -> Vec<(&'static str, AttributeValue)> {
+    let mut values = vec![(":nick", s(profile.nick.as_str()))];
+    if let Some(group) = &profile.group {
+        values.push((":grp", s(group.as_str())));
+    }
+    values.extend(extra);
+    values
+}
+
+// ---------------------------------------------------------------------------------------
+// Rate limits
+
+impl DynamoPresence {
+    /// Counts one attempt against `key` in one conditional `UpdateItem`.
+    ///
+    /// The window slides in [`RATE_SLOTS`] steps: attempts are counted per slot of
+    /// `window / 10` (rounded up), and an attempt stops counting when its slot leaves the
+    /// window, i.e. between 9/10 of `window` and `window` after it was made. Refused attempts
+    /// count too, as in the other implementations. Each update also removes the slots that
+    /// just left the window, so the item holds at most 11 slots; `until` (last attempt plus
+    /// the window) tells a live window from an idle one, which is replaced whole instead,
+    /// because slots older than one window may still be in it.
+    async fn hit(&self, rate: &str, limit: u32, window: Duration) -> Result<Option<Duration>, DynamoError> {
+        let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
+        let slots = RATE_SLOTS.min(window_ms);
+        let slot_ms = window_ms.div_ceil(slots);
+        let ttl_secs = window_ms.div_ceil(1000) + 1;
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                backoff(attempt).await;
+            }
+            let now = u64::try_from(epoch().as_millis()).unwrap_or(u64::MAX);
+            let current = now / slot_ms;
+            let gone: Vec<String> = (current.saturating_sub(2 * slots)..=current.saturating_sub(slots))
+                .filter(|slot| *slot + slots <= current)
+                .map(|slot| format!("#w{slot}"))
+                .collect();
+            let mut update = format!("SET #until = :until, #ttl = :ttl ADD #w{current} :one");
+            if !gone.is_empty() {
+                update = format!("SET #until = :until, #ttl = :ttl REMOVE {} ADD #w{current} :one", gone.join(", "));
+            }
+            let condition = "attribute_not_exists(#until) OR #until > :now";
+            let expression = Expression::new(
+                &[&update, condition],
+                &[(":until", n(now + window_ms)), (":ttl", expires_in(ttl_secs)), (":one", n(1)), (":now", n(now))],
+            );
+            let answer = self
+                .table
+                .client
+                .update_item()
+                .table_name(&self.table.name)
+                .set_key(Some(rate_key(rate)))
+                .update_expression(update)
+                .condition_expression(condition)
+                .set_expression_attribute_names(expression.names)
+                .set_expression_attribute_values(expression.values)
+                .return_values(ReturnValue::AllNew)
+                .send()
+                .await;
+            match answer {
+                Ok(out) => {
+                    let counts = slot_counts(out.attributes.as_ref());
+                    return Ok(verdict(&counts, current, slots, slot_ms, now, limit, window_ms));
+                }
+                Err(err) => {
+                    let service = err.as_service_error();
+                    if service.is_some_and(|e| e.is_transaction_conflict_exception()) {
+                        continue;
+                    }
+                    if !service.is_some_and(|e| e.is_conditional_check_failed_exception()) {
+                        return Err(DynamoError::request("UpdateItem", err));
+                    }
+                }
+            }
+            // Idle for a whole window: this attempt starts a new one.
+            let mut item = rate_key(rate);
+            item.insert(format!("w{current}"), n(1));
+            item.insert("until".into(), n(now + window_ms));
+            item.insert(TTL.into(), expires_in(ttl_secs));
+            let restarted = self
+                .table
+                .client
+                .put_item()
+                .table_name(&self.table.name)
+                .set_item(Some(item))
+                .condition_expression("#until <= :now")
+                .expression_attribute_names("#until", "until")
+                .expression_attribute_values(":now", n(now))
+                .send()
+                .await;
+            match restarted {
+                Ok(_) => {
+                    let counts = BTreeMap::from([(current, 1)]);
+                    return Ok(verdict(&counts, current, slots, slot_ms, now, limit, window_ms));
+                }
+                Err(err) => {
+                    let service = err.as_service_error();
+                    let raced = service
+                        .is_some_and(|e| e.is_conditional_check_failed_exception() || e.is_transaction_conflict_exception());
+                    if !raced {
+                        return Err(DynamoError::request("PutItem", err));
+                    }
+                }
+            }
+        }
+        Err(DynamoError::Contended { operation: "hit_rate_limit", attempts: MAX_ATTEMPTS })
+    }
+}
+
+fn slot_counts(item: Option<&Item>) -> BTreeMap<u64, u64> {
+    item.into_iter()
+        .flatten()
+        .filter_map(|(name, value)| {
+            let slot = name.strip_prefix('w')?.parse().ok()?;
+            Some((slot, value.as_n().ok()?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// `None` when the attempts still in the window are within `limit`; else how long until
+/// enough of them have left it for one more to pass.
+fn verdict(
+    counts: &BTreeMap<u64, u64>,
+    current: u64,
+    slots: u64,
+    slot_ms: u64,
+    now: u64,
+    limit: u32,
+    window_ms: u64,
+) -> Option<Duration> {
+    let counted: Vec<(u64, u64)> = counts.iter().filter(|(slot, _)| **slot + slots > current).map(|(s, c)| (*s, *c)).collect();
+    let total: u64 = counted.iter().map(|(_, c)| c).sum();
+    let limit = u64::from(limit);
+    if total <= limit {
+        return None;
+    }
+    // After this many of the oldest attempts leave, one more stays within the limit.
+    let must_leave = total - limit.max(1) + 1;
+    let mut left = 0;
+    for (slot, count) in counted {
+        left += count;
+        if left >= must_leave {
+            let leaves_at = (slot + slots) * slot_ms;
+            return Some(Duration::from_millis(leaves_at.saturating_sub(now).clamp(1, window_ms)));
+        }
+    }
+    Some(Duration::from_millis(window_ms))
+}
+
+// ---------------------------------------------------------------------------------------
+
+/// Runs one read-decide-write step until it commits or has lost `MAX_ATTEMPTS` races.
+macro_rules! retried {
+    ($operation:literal, $step:expr) => {{
+        let mut outcome = None;
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                backoff(attempt).await;
+            }
+            if let Some(done) = $step.await? {
+                outcome = Some(done);
+                break;
+            }
+        }
+        outcome.ok_or(DynamoError::Contended { operation: $operation, attempts: MAX_ATTEMPTS })?
+    }};
+}
+
+#[async_trait]
+impl Presence for DynamoPresence {
+    async fn connect(&self, connection: &ConnectionId, user: &UserId, profile: &Profile) -> PresenceResult<Connected> {
+        Ok(retried!("connect", self.try_connect(connection, user, profile)))
+    }
+
+    /// One `UpdateItem`, conditional on the user being online.
+    async fn set_profile(&self, user: &UserId, profile: &Profile) -> PresenceResult<()> {
+        let update = profile_update(profile, false);
+        let condition = "attribute_exists(#conns)";
+        let expression = Expression::new(&[update, condition], &profile_values(profile, []));
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                backoff(attempt).await;
+            }
+            let answer = self
+                .table
+                .client
+                .update_item()
+                .table_name(&self.table.name)
+                .set_key(Some(user_key(user)))
+                .update_expression(update)
+                .condition_expression(condition)
+                .set_expression_attribute_names(expression.names.clone())
+                .set_expression_attribute_values(expression.values.clone())
+                .send()
+                .await;
+            match answer {
+                Ok(_) => return Ok(()),
+                Err(err) => match err.as_service_error() {
+                    // Offline: no copy is kept.
+                    Some(e) if e.is_conditional_check_failed_exception() => return Ok(()),
+                    Some(e) if e.is_transaction_conflict_exception() => {}
+                    _ => return Err(DynamoError::request("UpdateItem", err).into()),
+                },
+            }
+        }
+        Err(DynamoError::Contended { operation: "set_profile", attempts: MAX_ATTEMPTS }.into())
+    }
+
+    /// Two round trips, four requests: the connection's item (`GetItem`) together with the
+    /// rate-limit `UpdateItem`, then the user's item (`GetItem`, for the profile copy)
+    /// together with the room's per-user items (`Query`, for the audience). The room is
+    /// only known from the first read, so no single request can fetch it all. An unknown
+    /// connection's attempt is still counted, against a key nobody else uses.
+    async fn sender_context(
+        &self,
+        connection: &ConnectionId,
+        rate_key: &str,
+        limit: u32,
+        window: Duration,
+    ) -> PresenceResult<Option<SenderContext>> {
+        let (item, retry_after) =
+            futures::try_join!(self.get_item(connection_key(connection)), self.hit(rate_key, limit, window))?;
+        let Some(item) = item else { return Ok(None) };
+        let info = parse_connection(&item)?;
+        let (user_item, members) = futures::try_join!(self.get_item(user_key(&info.user)), self.room_members(info.room))?;
+        let profile = user_item.as_ref().map(parse_profile).transpose()?.flatten();
+        let room_connections =
+            members.iter().flat_map(|member| connections_of(Some(member))).map(ConnectionId::new).collect();
+        Ok(Some(SenderContext { info, profile, retry_after, room_connections }))
+    }
+
+    async fn connection(&self, connection: &ConnectionId) -> PresenceResult<Option<ConnectionInfo>> {
+        let item = self.get_item(connection_key(connection)).await?;
+        Ok(item.as_ref().map(parse_connection).transpose()?)
+    }
+
+    async fn move_to(&self, connection: &ConnectionId, to: RoomId, capacity: u32) -> PresenceResult<MoveOutcome> {
+        Ok(retried!("move_to", self.try_move(connection, to, capacity)))
+    }
+
+    async fn disconnect(&self, connection: &ConnectionId) -> PresenceResult<Option<Disconnected>> {
+        Ok(retried!("disconnect", self.try_disconnect(connection)))
+    }
+
+    async fn room_users(&self, room: RoomId) -> PresenceResult<Vec<UserId>> {
+        let mut members = Vec::new();
+        for item in self.room_members(room).await? {
+            let raw = string_attr(&item, SK).and_then(|sk| sk.strip_prefix(MEMBER_PREFIX)).unwrap_or_default();
+            members.push((number_attr(&item, "since").unwrap_or(i64::MAX), parse_user(raw)?));
+        }
+        // The user id breaks ties between equal clocks of two instances.
+        members.sort();
+        Ok(members.into_iter().map(|(_, user)| user).collect())
+    }
+
+    async fn room_counts(&self, rooms: &[RoomId]) -> PresenceResult<Vec<u32>> {
+        let distinct: Vec<RoomId> = rooms
+            .iter()
+            .copied()
+            .filter(|room| !room.is_lobby())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let counters = async {
+            if distinct.is_empty() {
+                return Ok(Vec::new());
+            }
+            self.get_many(distinct.iter().map(|room| room_key(*room)).collect()).await
+        };
+        let lobby = async {
+            if rooms.iter().any(|room| room.is_lobby()) { self.lobby_count().await.map(Some) } else { Ok(None) }
+        };
+        let (counters, lobby) = futures::try_join!(counters, lobby)?;
+        let counts: HashMap<RoomId, u32> = distinct
+            .into_iter()
+            .zip(counters)
+            .map(|(room, item)| {
+                let users = item.as_ref().and_then(|i| number_attr(i, "users")).unwrap_or(0);
+                (room, u32::try_from(users).unwrap_or(0))
+            })
+            .collect();
+        Ok(rooms
+            .iter()
+            .map(|room| if room.is_lobby() { lobby.unwrap_or(0) } else { counts.get(room).copied().unwrap_or(0) })
+            .collect())
+    }
+
+    async fn room_connections(&self, room: RoomId) -> PresenceResult<Vec<ConnectionId>> {
+        let members = self.room_members(room).await?;
+        Ok(members.iter().flat_map(|member| connections_of(Some(member))).map(ConnectionId::new).collect())
+    }
+
+    async fn user_connections(&self, user: &UserId) -> PresenceResult<Vec<ConnectionId>> {
+        let item = self.get_item(user_key(user)).await?;
+        Ok(connections_of(item.as_ref()).into_iter().map(ConnectionId::new).collect())
+    }
+
+    async fn user_rooms(&self, user: &UserId) -> PresenceResult<Vec<RoomId>> {
+        let connections = self.user_connections(user).await?;
+        if connections.is_empty() {
+            return Ok(Vec::new());
+        }
+        let items = self.get_many(connections.iter().map(connection_key).collect()).await?;
+        let mut rooms = items
+            .iter()
+            .flatten()
+            .map(|item| parse_connection(item).map(|info| info.room))
+            .collect::<Result<Vec<_>, _>>()?;
+        rooms.sort();
+        rooms.dedup();
+        Ok(rooms)
+    }
+
+    async fn online(&self, users: &[UserId]) -> PresenceResult<Vec<UserId>> {
+        // BatchGetItem refuses a request that names one key twice.
+        let distinct: Vec<&UserId> = users.iter().collect::<BTreeSet<_>>().into_iter().collect();
+        if distinct.is_empty() {
+            return Ok(Vec::new());
+        }
+        let items = self.get_many(distinct.iter().map(|user| user_key(user)).collect()).await?;
+        let online: HashSet<&UserId> = distinct
+            .into_iter()
+            .zip(items)
+            .filter(|(_, item)| !connections_of(item.as_ref()).is_empty())
+            .map(|(user, _)| user)
+            .collect();
+        Ok(users.iter().filter(|user| online.contains(user)).cloned().collect())
+    }
+
+    async fn hit_rate_limit(&self, key: &str, limit: u32, window: Duration) -> PresenceResult<Option<Duration>> {
+        Ok(self.hit(key, limit, window).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_found_once_each() {
+        let names = placeholders(["SET #a = :x, #b_2 = :y", "#a > :x AND size(#conns) = :one"], '#');
+        assert_eq!(names.into_iter().collect::<Vec<_>>(), ["#a", "#b_2", "#conns"]);
+        let values = placeholders(["SET #a = :x, #b_2 = :y", "#a > :x"], ':');
+        assert_eq!(values.into_iter().collect::<Vec<_>>(), [":x", ":y"]);
+    }
+
+    #[test]
+    fn unused_values_are_left_out() {
+        let expression = Expression::new(&["SET #ttl = :ttl"], &[(":ttl", n(1)), (":other", n(2))]);
+        assert_eq!(expression.values.map(|v| v.len()), Some(1));
+        assert_eq!(expression.names, Some(HashMap::from([("#ttl".to_owned(), "ttl".to_owned())])));
+    }
+
+    #[test]
+    fn the_verdict_waits_for_the_oldest_counted_attempts() {
+        // Window 1000 ms in slots of 100; attempts in slots 10, 12 and 15, now 1590 ms (slot 15).
+        let counts = BTreeMap::from([(10, 1), (12, 1), (15, 1), (3, 7)]);
+        assert_eq!(verdict(&counts, 15, 10, 100, 1590, 3, 1000), None, "slot 3 left the window");
+        // Over by one: once slots 10 and 12 leave (at (12 + 10) * 100 = 2200), one more fits.
+        assert_eq!(verdict(&counts, 15, 10, 100, 1590, 2, 1000), Some(Duration::from_millis(610)));
+        // Limit 0 refuses everything; the wait is until the newest attempt leaves.
+        assert_eq!(verdict(&counts, 15, 10, 100, 1590, 0, 1000), Some(Duration::from_millis(910)));
+    }
+}
