@@ -1,5 +1,7 @@
 //! One suite, written once, that every `Presence` implementation must pass: in-process
-//! memory (the embedded default) and Redis (production), each test under its own key prefix.
+//! memory (the embedded default), Redis (production) under its own key prefix per test, and
+//! DynamoDB (the no-VPC profile) on a fresh table per test in the emulator on
+//! `127.0.0.1:5005`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,14 +12,43 @@ use chatting_shared::presence::memory::MemoryPresence;
 use chatting_shared::presence::redis::RedisPresence;
 use chatting_shared::domain::{GroupId, Nick};
 use chatting_shared::presence::{Connected, Departure, MoveOutcome, Moved, Presence, Profile};
+use chatting_shared::dynamodb::{ENDPOINT_VAR, Table, ensure_table};
+use chatting_shared::presence::dynamodb::DynamoPresence;
+use chatting_shared::push::SigningKeys;
 
-async fn memory() -> (Arc<dyn Presence>, Option<String>) {
-    (Arc::new(MemoryPresence::default()), None)
+/// The DynamoDB emulator the tests expect (moto's server), unless `CHATTING_DYNAMODB_ENDPOINT`
+/// names another.
+const DYNAMODB_ENDPOINT: &str = "http://127.0.0.1:5005";
+
+/// What a test may look at behind the trait, to see what is left behind.
+enum Raw {
+    Memory,
+    Redis(String),
+    Dynamo(Table),
 }
 
-async fn redis() -> (Arc<dyn Presence>, Option<String>) {
+async fn memory() -> (Arc<dyn Presence>, Raw) {
+    (Arc::new(MemoryPresence::default()), Raw::Memory)
+}
+
+async fn redis() -> (Arc<dyn Presence>, Raw) {
     let prefix = unique("pt");
-    (Arc::new(RedisPresence::connect(REDIS_URL, &prefix).await.unwrap()), Some(prefix))
+    (Arc::new(RedisPresence::connect(REDIS_URL, &prefix).await.unwrap()), Raw::Redis(prefix))
+}
+
+async fn dynamodb() -> (Arc<dyn Presence>, Raw) {
+    let keys = SigningKeys {
+        access_key_id: "test".into(),
+        secret_access_key: "test".into(),
+        session_token: None,
+        region: "us-east-1".into(),
+    };
+    let endpoint = std::env::var(ENDPOINT_VAR).unwrap_or_else(|_| DYNAMODB_ENDPOINT.to_owned());
+    let table = Table { client: chatting_shared::dynamodb::client(keys, Some(&endpoint)), name: unique("presence") };
+    if let Err(err) = ensure_table(&table).await {
+        panic!("no DynamoDB emulator at {endpoint}: {err}");
+    }
+    (Arc::new(DynamoPresence::new(table.clone())), Raw::Dynamo(table))
 }
 
 fn user(name: &str) -> UserId {
@@ -48,7 +79,7 @@ fn sorted<T: Ord>(mut items: Vec<T>) -> Vec<T> {
     items
 }
 
-async fn connections_count_users_once(presence: Arc<dyn Presence>, _: Option<String>) {
+async fn connections_count_users_once(presence: Arc<dyn Presence>, _: Raw) {
     let first = presence.connect(&conn("a1"), &user("ann"), &face("ann")).await.unwrap();
     assert_eq!(first, Connected { came_online: true, entered_lobby: true });
     let second = presence.connect(&conn("a2"), &user("ann"), &face("ann")).await.unwrap();
@@ -73,7 +104,7 @@ async fn connections_count_users_once(presence: Arc<dyn Presence>, _: Option<Str
     assert_eq!(presence.online(&[user("ann")]).await.unwrap(), Vec::<UserId>::new());
 }
 
-async fn moves_enforce_capacity_and_close_empty_rooms(presence: Arc<dyn Presence>, _: Option<String>) {
+async fn moves_enforce_capacity_and_close_empty_rooms(presence: Arc<dyn Presence>, _: Raw) {
     for (c, u) in [("a", "ann"), ("b", "bob"), ("c", "cat"), ("a2", "ann")] {
         presence.connect(&conn(c), &user(u), &face(u)).await.unwrap();
     }
@@ -103,7 +134,7 @@ async fn moves_enforce_capacity_and_close_empty_rooms(presence: Arc<dyn Presence
     assert_eq!(presence.room_counts(&[room(7), RoomId::LOBBY]).await.unwrap(), [0, 2]);
 }
 
-async fn concurrent_joins_never_exceed_capacity(presence: Arc<dyn Presence>, _: Option<String>) {
+async fn concurrent_joins_never_exceed_capacity(presence: Arc<dyn Presence>, _: Raw) {
     for i in 0..30 {
         presence.connect(&conn(&format!("c{i}")), &user(&format!("user{i}")), &face(&format!("user{i}"))).await.unwrap();
     }
@@ -117,7 +148,7 @@ async fn concurrent_joins_never_exceed_capacity(presence: Arc<dyn Presence>, _: 
     assert_eq!(presence.room_counts(&[room(3)]).await.unwrap(), [10]);
 }
 
-async fn rate_limit_counts_every_attempt_in_a_sliding_window(presence: Arc<dyn Presence>, _: Option<String>) {
+async fn rate_limit_counts_every_attempt_in_a_sliding_window(presence: Arc<dyn Presence>, _: Raw) {
     let window = Duration::from_millis(1500);
     for attempt in 1..=3 {
         assert_eq!(presence.hit_rate_limit("k", 3, window).await.unwrap(), None, "attempt {attempt}");
@@ -130,7 +161,7 @@ async fn rate_limit_counts_every_attempt_in_a_sliding_window(presence: Arc<dyn P
     assert_eq!(presence.hit_rate_limit("k", 3, window).await.unwrap(), None, "the window slid past");
 }
 
-async fn nothing_is_left_behind_after_everyone_disconnects(presence: Arc<dyn Presence>, prefix: Option<String>) {
+async fn nothing_is_left_behind_after_everyone_disconnects(presence: Arc<dyn Presence>, raw: Raw) {
     for i in 0..50 {
         let c = conn(&format!("c{i}"));
         let name = format!("user{}", i % 20);
@@ -145,21 +176,38 @@ async fn nothing_is_left_behind_after_everyone_disconnects(presence: Arc<dyn Pre
     assert_eq!(presence.room_connections(RoomId::LOBBY).await.unwrap(), Vec::<ConnectionId>::new());
     let everyone: Vec<UserId> = (0..20).map(|i| user(&format!("user{i}"))).collect();
     assert!(presence.online(&everyone).await.unwrap().is_empty());
-    if let Some(prefix) = prefix {
-        // Only the closed-room marks may stay, and they expire.
-        let client = redis::Client::open(REDIS_URL).unwrap();
-        let mut connection = client.get_multiplexed_async_connection().await.unwrap();
-        let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut connection).await.unwrap();
-        for key in &keys {
-            assert!(key.ends_with(":closed"), "left behind: {key}");
-            let ttl: i64 = redis::cmd("TTL").arg(key).query_async(&mut connection).await.unwrap();
-            assert!(ttl > 0, "{key} never expires");
+    match raw {
+        Raw::Memory => {}
+        Raw::Redis(prefix) => {
+            // Only the closed-room marks may stay, and they expire.
+            let client = redis::Client::open(REDIS_URL).unwrap();
+            let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+            let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut connection).await.unwrap();
+            for key in &keys {
+                assert!(key.ends_with(":closed"), "left behind: {key}");
+                let ttl: i64 = redis::cmd("TTL").arg(key).query_async(&mut connection).await.unwrap();
+                assert!(ttl > 0, "{key} never expires");
+            }
+            assert_eq!(keys.len(), 4, "rooms 1–4 closed: {keys:?}");
         }
-        assert_eq!(keys.len(), 4, "rooms 1–4 closed: {keys:?}");
+        Raw::Dynamo(table) => {
+            // Only the closed-room marks may stay, and they expire.
+            let scan = table.client.scan().table_name(&table.name).send().await.unwrap();
+            let items = scan.items.unwrap_or_default();
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+            for item in &items {
+                let attr = |name: &str| item.get(name).map(|v| format!("{v:?}")).unwrap_or_default();
+                assert!(attr("pk").contains("PRESENCE#ROOM#") && attr("sk").contains("\"ROOM\""), "left behind: {item:?}");
+                assert!(item.contains_key("closed"), "an open room's counter is left: {item:?}");
+                let ttl: u64 = item.get("ttl").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0);
+                assert!(ttl > now, "{item:?} never expires");
+            }
+            assert_eq!(items.len(), 4, "rooms 1–4 closed: {items:?}");
+        }
     }
 }
 
-async fn sender_context_reads_everything_a_send_needs_at_once(presence: Arc<dyn Presence>, _: Option<String>) {
+async fn sender_context_reads_everything_a_send_needs_at_once(presence: Arc<dyn Presence>, _: Raw) {
     presence.connect(&conn("a"), &user("ann"), &face("Ann")).await.unwrap();
     presence.connect(&conn("b"), &user("bob"), &face("Bob")).await.unwrap();
     moved(presence.move_to(&conn("a"), room(5), 10).await.unwrap());
@@ -186,13 +234,125 @@ async fn sender_context_reads_everything_a_send_needs_at_once(presence: Arc<dyn 
     assert_eq!(context.profile, Some(face("Ann")), "an offline user's profile is not kept");
 }
 
+async fn one_user_connecting_at_once_comes_online_once(presence: Arc<dyn Presence>, _: Raw) {
+    let connects = (0..10).map(|i| {
+        let presence = presence.clone();
+        async move { presence.connect(&conn(&format!("t{i}")), &user("ann"), &face("ann")).await.unwrap() }
+    });
+    let outcomes = futures::future::join_all(connects).await;
+    assert_eq!(outcomes.iter().filter(|c| c.came_online).count(), 1, "{outcomes:?}");
+    assert_eq!(outcomes.iter().filter(|c| c.entered_lobby).count(), 1, "{outcomes:?}");
+    assert_eq!(presence.user_connections(&user("ann")).await.unwrap().len(), 10);
+    assert_eq!(presence.room_connections(RoomId::LOBBY).await.unwrap().len(), 10);
+    assert_eq!(presence.room_users(RoomId::LOBBY).await.unwrap(), [user("ann")]);
+}
+
+async fn one_user_leaving_everywhere_at_once_goes_offline_once(presence: Arc<dyn Presence>, _: Raw) {
+    // Five users with two connections each: one pair in the lobby, four pairs alone in a room.
+    for u in 0..5 {
+        for c in 0..2 {
+            let id = conn(&format!("u{u}c{c}"));
+            presence.connect(&id, &user(&format!("user{u}")), &face("x")).await.unwrap();
+            if u > 0 {
+                moved(presence.move_to(&id, room(u), 10).await.unwrap());
+            }
+        }
+    }
+    // Every connection disconnects twice, all at the same moment.
+    let disconnects = (0..5).flat_map(|u| (0..2).flat_map(move |c| [(u, c), (u, c)])).map(|(u, c)| {
+        let presence = presence.clone();
+        async move { (u, presence.disconnect(&conn(&format!("u{u}c{c}"))).await.unwrap()) }
+    });
+    let outcomes = futures::future::join_all(disconnects).await;
+    for u in 0..5 {
+        let gone: Vec<_> = outcomes.iter().filter(|(of, _)| *of == u).filter_map(|(_, d)| d.as_ref()).collect();
+        assert_eq!(gone.len(), 2, "each connection is forgotten exactly once: {gone:?}");
+        assert_eq!(gone.iter().filter(|d| d.went_offline).count(), 1, "user{u}: {gone:?}");
+        assert_eq!(gone.iter().filter(|d| d.from.user_left).count(), 1, "user{u}: {gone:?}");
+        assert_eq!(gone.iter().filter(|d| d.from.room_closed).count(), usize::from(u > 0), "user{u}: {gone:?}");
+    }
+    presence.connect(&conn("late"), &user("late"), &face("late")).await.unwrap();
+    for u in 1..5 {
+        assert_eq!(presence.move_to(&conn("late"), room(u), 10).await.unwrap(), MoveOutcome::Closed);
+    }
+    let everyone: Vec<UserId> = (0..5).map(|u| user(&format!("user{u}"))).collect();
+    assert!(presence.online(&everyone).await.unwrap().is_empty());
+    assert_eq!(presence.room_users(RoomId::LOBBY).await.unwrap(), [user("late")]);
+}
+
+async fn twenty_users_with_two_tabs_race_for_five_places(presence: Arc<dyn Presence>, _: Raw) {
+    for u in 0..20 {
+        for c in 0..2 {
+            presence.connect(&conn(&format!("u{u}c{c}")), &user(&format!("user{u}")), &face("x")).await.unwrap();
+        }
+    }
+    let joins = (0..20).flat_map(|u| (0..2).map(move |c| (u, c))).map(|(u, c)| {
+        let presence = presence.clone();
+        async move { (u, presence.move_to(&conn(&format!("u{u}c{c}")), room(4), 5).await.unwrap()) }
+    });
+    let outcomes = futures::future::join_all(joins).await;
+    let mut admitted = Vec::new();
+    for u in 0..20 {
+        let mine: Vec<_> = outcomes.iter().filter(|(of, _)| *of == u).map(|(_, o)| *o).collect();
+        let inside = mine.iter().filter(|o| matches!(o, MoveOutcome::Moved(_))).count();
+        // The room only fills up, so a user admitted once is never turned away after.
+        assert!(inside == 0 || inside == 2, "user{u}: {mine:?}");
+        if inside == 2 {
+            let entered = mine.iter().filter(|o| matches!(o, MoveOutcome::Moved(m) if m.user_entered)).count();
+            assert_eq!(entered, 1, "user{u} enters once: {mine:?}");
+            admitted.push(user(&format!("user{u}")));
+        }
+    }
+    assert_eq!(admitted.len(), 5, "{outcomes:?}");
+    assert_eq!(presence.room_counts(&[room(4)]).await.unwrap(), [5]);
+    assert_eq!(sorted(presence.room_users(room(4)).await.unwrap()), sorted(admitted));
+    assert_eq!(presence.room_connections(room(4)).await.unwrap().len(), 10);
+}
+
+async fn a_join_racing_the_last_leave_either_closes_or_stays(presence: Arc<dyn Presence>, _: Raw) {
+    let rounds = 8;
+    for r in 1..=rounds {
+        presence.connect(&conn(&format!("in{r}")), &user(&format!("inner{r}")), &face("x")).await.unwrap();
+        presence.connect(&conn(&format!("out{r}")), &user(&format!("outer{r}")), &face("x")).await.unwrap();
+        moved(presence.move_to(&conn(&format!("in{r}")), room(100 + r), 10).await.unwrap());
+    }
+    let races = (1..=rounds).map(|r| {
+        let presence = presence.clone();
+        async move {
+            let (inner, outer) = (conn(&format!("in{r}")), conn(&format!("out{r}")));
+            let leave = presence.move_to(&inner, RoomId::LOBBY, 0);
+            let join = presence.move_to(&outer, room(100 + r), 10);
+            let (leave, join) = futures::join!(leave, join);
+            (r, moved(leave.unwrap()), join.unwrap())
+        }
+    });
+    for (r, leave, join) in futures::future::join_all(races).await {
+        assert!(leave.from.user_left);
+        match join {
+            MoveOutcome::Closed => {
+                assert!(leave.from.room_closed, "room {r}: closed but nobody closed it");
+                assert_eq!(presence.room_counts(&[room(100 + r)]).await.unwrap(), [0]);
+            }
+            MoveOutcome::Moved(m) => {
+                assert!(!leave.from.room_closed, "room {r}: joined a closed room");
+                assert!(m.user_entered);
+                assert_eq!(presence.room_users(room(100 + r)).await.unwrap(), [user(&format!("outer{r}"))]);
+            }
+            other => panic!("room {r}: {other:?}"),
+        }
+    }
+}
+
 macro_rules! conformance {
     ($($test:ident),* $(,)?) => {
         mod on_memory {
-            $(#[tokio::test] async fn $test() { let (p, prefix) = super::memory().await; super::$test(p, prefix).await })*
+            $(#[tokio::test] async fn $test() { let (p, raw) = super::memory().await; super::$test(p, raw).await })*
         }
         mod on_redis {
-            $(#[tokio::test] async fn $test() { let (p, prefix) = super::redis().await; super::$test(p, prefix).await })*
+            $(#[tokio::test] async fn $test() { let (p, raw) = super::redis().await; super::$test(p, raw).await })*
+        }
+        mod on_dynamodb {
+            $(#[tokio::test] async fn $test() { let (p, raw) = super::dynamodb().await; super::$test(p, raw).await })*
         }
     };
 }
@@ -204,4 +364,8 @@ conformance!(
     rate_limit_counts_every_attempt_in_a_sliding_window,
     nothing_is_left_behind_after_everyone_disconnects,
     sender_context_reads_everything_a_send_needs_at_once,
+    one_user_connecting_at_once_comes_online_once,
+    one_user_leaving_everywhere_at_once_goes_offline_once,
+    twenty_users_with_two_tabs_race_for_five_places,
+    a_join_racing_the_last_leave_either_closes_or_stays,
 );

@@ -76,6 +76,12 @@ const BATCH_GET_MAX: usize = 100;
 
 type Item = HashMap<String, AttributeValue>;
 
+/// `:c` is the only connection in the item's set. (`attribute_exists` first: a missing
+/// item fails the condition instead of making `size` an error.)
+const LAST_HERE: &str = "attribute_exists(#conns) AND size(#conns) = :one AND contains(#conns, :c)";
+/// `:c` is one of several connections in the item's set.
+const NOT_LAST_HERE: &str = "attribute_exists(#conns) AND contains(#conns, :c) AND size(#conns) > :one";
+
 pub struct DynamoPresence {
     table: Table,
 }
@@ -467,14 +473,14 @@ impl DynamoPresence {
         if user_left {
             writes.push(self.delete_op(
                 member_key(room, user),
-                "size(#conns) = :one AND contains(#conns, :c)",
+                LAST_HERE,
                 &values,
             )?);
         } else {
             writes.push(self.update_op(
                 member_key(room, user),
                 "DELETE #conns :cset",
-                Some("contains(#conns, :c) AND size(#conns) > :one"),
+                Some(NOT_LAST_HERE),
                 &values,
             )?);
         }
@@ -606,12 +612,12 @@ impl DynamoPresence {
             let last = everywhere.len() == 1;
             // The last connection takes the profile copy with it.
             writes.push(if last {
-                self.delete_op(user_key(&user), "size(#conns) = :one AND contains(#conns, :c)", &values)?
+                self.delete_op(user_key(&user), LAST_HERE, &values)?
             } else {
                 self.update_op(
                     user_key(&user),
                     "DELETE #conns :cset",
-                    Some("contains(#conns, :c) AND size(#conns) > :one"),
+                    Some(NOT_LAST_HERE),
                     &values,
                 )?
             });
