@@ -18,6 +18,9 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("presence: {0}")]
     Presence(#[from] PresenceError),
+    #[cfg(feature = "dynamodb")]
+    #[error("{0}")]
+    Dynamo(#[from] crate::dynamodb::DynamoError),
 }
 
 /// Logs as text without colour (CloudWatch shows escape codes verbatim); `RUST_LOG` filters.
@@ -28,7 +31,29 @@ pub fn init_tracing() {
 }
 
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
-    Ok(Arc::new(store::connect(&config.database_url, config.db_max_connections).await?))
+    #[cfg(feature = "dynamodb")]
+    if let Some(table) = dynamodb_table(config).await? {
+        return Ok(Arc::new(store::dynamodb::DynamoStore::new(table)));
+    }
+    Ok(store::connect(&config.database_url, config.db_max_connections).await?)
+}
+
+/// The table `CHATTING_DATABASE_URL=dynamodb://<table-name>` names, created first when the
+/// configuration says so (locally); `None` for the other profiles.
+#[cfg(feature = "dynamodb")]
+pub async fn dynamodb_table(config: &Config) -> Result<Option<crate::dynamodb::Table>, StartupError> {
+    use crate::dynamodb;
+    if !dynamodb::is_dynamodb_url(&config.database_url) {
+        return Ok(None);
+    }
+    let table = dynamodb::Table {
+        client: dynamodb::client(SigningKeys::from_env(), config.dynamodb_endpoint.as_deref()),
+        name: dynamodb::table_name(&config.database_url)?,
+    };
+    if config.dynamodb_create_table {
+        dynamodb::ensure_table(&table).await?;
+    }
+    Ok(Some(table))
 }
 
 pub async fn open_presence(config: &Config) -> Result<Arc<dyn Presence>, StartupError> {

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use chatting_e2e::{Client, TestServer, handshake_status, unique};
 use chatting_shared::auth::TokenKeys;
 use chatting_shared::domain::{Secret, UserId};
-use chatting_shared::store::Store as _;
 use futures::StreamExt as _;
 use serde_json::{Value, json};
 use tracing_subscriber::util::SubscriberInitExt as _;
@@ -327,7 +326,7 @@ async fn login_attempts_are_limited_per_user_id_and_per_address() -> anyhow::Res
 async fn argon2id_parameters_and_the_login_latency_they_cost() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let session = server.user("hash").await?;
-    let store = chatting_shared::store::connect(&server.config.database_url, 1).await?;
+    let store = chatting_shared::startup::open_store(&server.config).await?;
     let record = store.user(&UserId::parse(&session.user_id).map_err(anyhow::Error::msg)?).await?.expect("the user exists");
     assert!(
         record.password_hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
@@ -373,7 +372,7 @@ async fn passwords_and_refresh_tokens_are_stored_only_as_hashes() -> anyhow::Res
     let listed = guest_ws.ok("room.list", json!({})).await?;
     assert!(!listed.to_string().contains(room_password));
 
-    let store = chatting_shared::store::connect(&server.config.database_url, 1).await?;
+    let store = chatting_shared::startup::open_store(&server.config).await?;
     let room = store.room(chatting_shared::domain::RoomId::from_stored(room_id)).await?.expect("the room");
     let hash = room.password_hash.expect("a password hash");
     assert!(hash.starts_with("$argon2id$") && !hash.contains(room_password), "{hash}");
