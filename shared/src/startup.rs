@@ -56,7 +56,15 @@ pub async fn dynamodb_table(config: &Config) -> Result<Option<crate::dynamodb::T
     Ok(Some(table))
 }
 
+/// Redis when `CHATTING_REDIS_URL` is set; otherwise the DynamoDB profile keeps presence in
+/// its table, and the embedded default in this process.
 pub async fn open_presence(config: &Config) -> Result<Arc<dyn Presence>, StartupError> {
+    #[cfg(feature = "dynamodb")]
+    if config.redis_url.is_none()
+        && let Some(table) = dynamodb_table(config).await?
+    {
+        return Ok(Arc::new(presence::dynamodb::DynamoPresence::new(table)));
+    }
     Ok(presence::connect(config.redis_url.as_deref(), &config.redis_prefix).await?)
 }
 
