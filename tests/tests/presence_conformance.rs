@@ -1,24 +1,19 @@
 //! One suite, written once, that every `Presence` implementation must pass: in-process
 //! memory (the embedded default), Redis (production) under its own key prefix per test, and
-//! DynamoDB (the no-VPC profile) on a fresh table per test in the emulator on
-//! `127.0.0.1:5005`.
+//! DynamoDB (the no-VPC profile) on a fresh table per test in the emulator that
+//! scripts/dynamodb-emulator starts.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chatting_e2e::{REDIS_URL, unique};
+use chatting_e2e::{REDIS_URL, fresh_dynamodb_table, unique};
 use chatting_shared::domain::{ConnectionId, RoomId, UserId};
 use chatting_shared::presence::memory::MemoryPresence;
 use chatting_shared::presence::redis::RedisPresence;
 use chatting_shared::domain::{GroupId, Nick};
 use chatting_shared::presence::{Connected, Departure, MoveOutcome, Moved, Presence, Profile};
-use chatting_shared::dynamodb::{ENDPOINT_VAR, Table, ensure_table};
+use chatting_shared::dynamodb::Table;
 use chatting_shared::presence::dynamodb::DynamoPresence;
-use chatting_shared::push::SigningKeys;
-
-/// The DynamoDB emulator the tests expect (moto's server), unless `CHATTING_DYNAMODB_ENDPOINT`
-/// names another.
-const DYNAMODB_ENDPOINT: &str = "http://127.0.0.1:5005";
 
 /// What a test may look at behind the trait, to see what is left behind.
 enum Raw {
@@ -37,17 +32,7 @@ async fn redis() -> (Arc<dyn Presence>, Raw) {
 }
 
 async fn dynamodb() -> (Arc<dyn Presence>, Raw) {
-    let keys = SigningKeys {
-        access_key_id: "test".into(),
-        secret_access_key: "test".into(),
-        session_token: None,
-        region: "us-east-1".into(),
-    };
-    let endpoint = std::env::var(ENDPOINT_VAR).unwrap_or_else(|_| DYNAMODB_ENDPOINT.to_owned());
-    let table = Table { client: chatting_shared::dynamodb::client(keys, Some(&endpoint)), name: unique("presence") };
-    if let Err(err) = ensure_table(&table).await {
-        panic!("no DynamoDB emulator at {endpoint}: {err}");
-    }
+    let table = fresh_dynamodb_table().await.unwrap();
     (Arc::new(DynamoPresence::new(table.clone())), Raw::Dynamo(table))
 }
 
