@@ -354,3 +354,38 @@ conformance!(
     twenty_users_with_two_tabs_race_for_five_places,
     a_join_racing_the_last_leave_either_closes_or_stays,
 );
+
+/// What each DynamoDB operation costs, in requests (`DYNAMODB_REQUESTS` counts every one the
+/// client sends; nextest runs each test in its own process, so no other test adds to it).
+mod dynamodb_costs {
+    use super::*;
+    use chatting_shared::metrics::DYNAMODB_REQUESTS;
+
+    async fn requests<T>(work: impl std::future::Future<Output = T>) -> (T, u64) {
+        let before = DYNAMODB_REQUESTS.get();
+        let out = work.await;
+        (out, DYNAMODB_REQUESTS.get() - before)
+    }
+
+    #[tokio::test]
+    async fn requests_per_operation() {
+        let (presence, _) = super::dynamodb().await;
+        let window = Duration::from_secs(10);
+        assert_eq!(requests(presence.connect(&conn("a"), &user("ann"), &face("Ann"))).await.1, 2, "connect");
+        presence.connect(&conn("b"), &user("bob"), &face("Bob")).await.unwrap();
+        let (outcome, cost) = requests(presence.move_to(&conn("a"), room(5), 10)).await;
+        assert_eq!((moved(outcome.unwrap()).user_entered, cost), (true, 3), "move_to");
+        assert_eq!(requests(presence.move_to(&conn("a"), room(5), 10)).await.1, 1, "move_to, already there");
+        presence.move_to(&conn("b"), room(5), 10).await.unwrap();
+        let (context, cost) = requests(presence.sender_context(&conn("a"), "send:a", 5, window)).await;
+        assert_eq!(context.unwrap().unwrap().room_connections.len(), 2);
+        assert_eq!(cost, 4, "sender_context: connection + rate limit, then profile + audience");
+        assert_eq!(requests(presence.set_profile(&user("ann"), &face("Annie"))).await.1, 1, "set_profile");
+        assert_eq!(requests(presence.hit_rate_limit("k", 5, window)).await.1, 1, "hit_rate_limit");
+        assert_eq!(requests(presence.room_counts(&[room(5), room(6)])).await.1, 1, "room_counts");
+        let (gone, cost) = requests(presence.disconnect(&conn("a"))).await;
+        assert!(gone.unwrap().unwrap().went_offline);
+        assert_eq!(cost, 3, "disconnect");
+        assert_eq!(requests(presence.disconnect(&conn("a"))).await.1, 1, "disconnect, unknown");
+    }
+}
