@@ -85,6 +85,16 @@ pub fn is_dynamodb_url(url: &str) -> bool {
     url.starts_with(URL_SCHEME)
 }
 
+/// Runs an SDK call with the SDK's own tracing events muted: at TRACE they print whole requests
+/// and responses, password hashes included. Failures still reach the caller as errors.
+pub trait Quiet: std::future::Future + Sized {
+    fn quiet(self) -> tracing::instrument::WithDispatch<Self> {
+        tracing::instrument::WithSubscriber::with_subscriber(self, tracing::subscriber::NoSubscriber::default())
+    }
+}
+
+impl<F: std::future::Future> Quiet for F {}
+
 /// Counts every attempt the SDK sends, retries included: each one is a billed request.
 #[derive(Debug)]
 struct CountRequests;
@@ -140,6 +150,7 @@ pub async fn ensure_table(table: &Table) -> Result<(), DynamoError> {
             .key_schema(key_element(PK, KeyType::Hash)?)
             .key_schema(key_element(SK, KeyType::Range)?)
             .send()
+            .quiet()
             .await;
         match created {
             Ok(_) => {}
@@ -153,7 +164,7 @@ pub async fn ensure_table(table: &Table) -> Result<(), DynamoError> {
             .attribute_name(TTL)
             .build()
             .map_err(|e| DynamoError::request("UpdateTimeToLive", e))?;
-        let enabled = table.client.update_time_to_live().table_name(&table.name).time_to_live_specification(ttl).send().await;
+        let enabled = table.client.update_time_to_live().table_name(&table.name).time_to_live_specification(ttl).send().quiet().await;
         match enabled {
             Ok(_) => {}
             // The creator that won the race enabled it already.
@@ -166,7 +177,7 @@ pub async fn ensure_table(table: &Table) -> Result<(), DynamoError> {
 
 /// Deletes the table; for tests that made their own.
 pub async fn delete_table(table: &Table) -> Result<(), DynamoError> {
-    match table.client.delete_table().table_name(&table.name).send().await {
+    match table.client.delete_table().table_name(&table.name).send().quiet().await {
         Ok(_) => Ok(()),
         Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(()),
         Err(err) => Err(DynamoError::request("DeleteTable", err)),
@@ -174,7 +185,7 @@ pub async fn delete_table(table: &Table) -> Result<(), DynamoError> {
 }
 
 async fn table_status(table: &Table) -> Result<Option<TableStatus>, DynamoError> {
-    match table.client.describe_table().table_name(&table.name).send().await {
+    match table.client.describe_table().table_name(&table.name).send().quiet().await {
         Ok(out) => Ok(Some(out.table().and_then(|t| t.table_status()).cloned().unwrap_or(TableStatus::Creating))),
         Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(None),
         Err(err) => Err(DynamoError::request("DescribeTable", err)),

@@ -96,6 +96,25 @@ impl Backend {
     }
 }
 
+/// Every item of the table a `dynamodb://` configuration names, with its string attributes
+/// (what someone who can read the table sees).
+pub async fn dynamodb_items(config: &Config) -> anyhow::Result<Vec<std::collections::HashMap<String, String>>> {
+    use chatting_shared::dynamodb::Quiet as _;
+    let table = chatting_shared::startup::dynamodb_table(config).await?.context("not a dynamodb:// configuration")?;
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = table.client.scan().table_name(&table.name).set_exclusive_start_key(start.take()).send().quiet().await?;
+        for item in page.items() {
+            items.push(item.iter().filter_map(|(k, v)| v.as_s().ok().map(|s| (k.clone(), s.clone()))).collect());
+        }
+        start = page.last_evaluated_key().cloned().filter(|k| !k.is_empty());
+        if start.is_none() {
+            return Ok(items);
+        }
+    }
+}
+
 /// Creates an empty MariaDB database for one test; fails loudly when MariaDB is not there.
 pub async fn fresh_mysql_database() -> anyhow::Result<String> {
     use sqlx::Connection as _;

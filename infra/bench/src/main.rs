@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use futures::StreamExt as _;
-use chatting_e2e::{Client, REDIS_URL, Session, TestServer, fresh_mysql_database};
+use chatting_e2e::{Client, REDIS_URL, Session, TestServer, dynamodb_endpoint, fresh_dynamodb_table, fresh_mysql_database};
 use chatting_local_gateway::PushMode;
 use serde_json::{Value, json};
 
@@ -26,6 +26,9 @@ const SCENARIO_DEADLINE: Duration = Duration::from_secs(180);
 enum Backend {
     Embedded,
     MySqlRedis,
+    /// Store and presence on one table of the DynamoDB emulator (scripts/dynamodb-emulator):
+    /// its request counts are what AWS would bill; its latencies are the emulator's.
+    DynamoDb,
 }
 
 impl Backend {
@@ -33,6 +36,7 @@ impl Backend {
         match self {
             Backend::Embedded => "sqlite+memory",
             Backend::MySqlRedis => "mariadb+redis",
+            Backend::DynamoDb => "dynamodb",
         }
     }
 }
@@ -109,8 +113,9 @@ fn parse_args() -> anyhow::Result<Options> {
                 options.backends = match args.next().as_deref() {
                     Some("embedded") => vec![Backend::Embedded],
                     Some("mysql") => vec![Backend::MySqlRedis],
-                    Some("all") => vec![Backend::Embedded, Backend::MySqlRedis],
-                    other => bail!("--backend takes embedded, mysql or all, not {other:?}"),
+                    Some("dynamodb") => vec![Backend::DynamoDb],
+                    Some("all") => vec![Backend::Embedded, Backend::MySqlRedis, Backend::DynamoDb],
+                    other => bail!("--backend takes embedded, mysql, dynamodb or all, not {other:?}"),
                 }
             }
             "--push" => {
@@ -124,7 +129,7 @@ fn parse_args() -> anyhow::Result<Options> {
             "--scenario" => options.scenarios.push(Scenario::parse(&args.next().context("--scenario NAME")?)?),
             "--quick" => options.quick = true,
             "--help" | "-h" => {
-                println!("usage: chatting-bench [--backend embedded|mysql|all] [--push sdk|direct|all] [--scenario NAME]... [--quick]");
+                println!("usage: chatting-bench [--backend embedded|mysql|dynamodb|all] [--push sdk|direct|all] [--scenario NAME]... [--quick]");
                 println!("scenarios: {}", Scenario::all().iter().map(|s| s.name()).collect::<Vec<_>>().join(", "));
                 std::process::exit(0);
             }
@@ -138,9 +143,10 @@ fn parse_args() -> anyhow::Result<Options> {
 }
 
 async fn start_server(backend: Backend, push: PushMode) -> anyhow::Result<TestServer> {
-    let database = match backend {
-        Backend::Embedded => None,
-        Backend::MySqlRedis => Some(fresh_mysql_database().await?),
+    let (database, redis) = match backend {
+        Backend::Embedded => (None, None),
+        Backend::MySqlRedis => (Some(fresh_mysql_database().await?), Some(REDIS_URL.to_owned())),
+        Backend::DynamoDb => (Some(format!("dynamodb://{}", fresh_dynamodb_table().await?.name)), None),
     };
     TestServer::start_with(|options| {
         options.push = push;
@@ -148,7 +154,10 @@ async fn start_server(backend: Backend, push: PushMode) -> anyhow::Result<TestSe
         options.config.chat_sends_per_10s = u32::MAX;
         if let Some(database) = database {
             options.config.database_url = database;
-            options.config.redis_url = Some(REDIS_URL.to_owned());
+            options.config.redis_url = redis;
+        }
+        if backend == Backend::DynamoDb {
+            options.config.dynamodb_endpoint = Some(dynamodb_endpoint());
         }
     })
     .await

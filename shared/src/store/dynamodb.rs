@@ -40,7 +40,7 @@ use super::{
 };
 use crate::clock::now_ms;
 use crate::domain::{Capacity, GroupId, MessageId, MessageText, Nick, RoomId, RoomTitle, UserId};
-use crate::dynamodb::{DynamoError, PK, SK, TTL, Table};
+use crate::dynamodb::{DynamoError, PK, Quiet, SK, TTL, Table};
 use crate::protocol::{Bounds, MessageKind};
 
 type Item = HashMap<String, AttributeValue>;
@@ -253,7 +253,7 @@ impl DynamoStore {
     }
 
     async fn transact(&self, items: Vec<TransactWriteItem>) -> StoreResult<Transaction> {
-        match self.table.client.transact_write_items().set_transact_items(Some(items)).send().await {
+        match self.table.client.transact_write_items().set_transact_items(Some(items)).send().quiet().await {
             Ok(_) => Ok(Transaction::Committed),
             Err(e) => match e.as_service_error() {
                 Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => Ok(Transaction::Cancelled(
@@ -277,6 +277,7 @@ impl DynamoStore {
             .set_key(Some(key))
             .consistent_read(true)
             .send()
+            .quiet()
             .await
             .map_err(err("GetItem"))?;
         Ok(out.item)
@@ -297,6 +298,7 @@ impl DynamoStore {
                     .batch_get_item()
                     .request_items(&self.table.name, request)
                     .send()
+                    .quiet()
                     .await
                     .map_err(err("BatchGetItem"))?;
                 if let Some(mut responses) = out.responses {
@@ -335,7 +337,7 @@ impl DynamoStore {
             if let Some(limit) = limit {
                 request = request.limit(i32::try_from(limit - items.len()).unwrap_or(i32::MAX));
             }
-            let out = request.send().await.map_err(err("Query"))?;
+            let out = request.send().quiet().await.map_err(err("Query"))?;
             items.extend(out.items.unwrap_or_default());
             start = out.last_evaluated_key.filter(|k| !k.is_empty());
             if start.is_none() || limit.is_some_and(|limit| items.len() >= limit) {
@@ -441,6 +443,7 @@ impl DynamoStore {
             .set_expression_attribute_names(names(&[PK, "members"]))
             .set_expression_attribute_values(values([(":zero", n(0))]))
             .send()
+            .quiet()
             .await;
         match deleted {
             Ok(_) => Ok(true),
@@ -462,6 +465,7 @@ impl DynamoStore {
                 (":ttl", n(expires_at_ms / 1000 + TOKEN_GRACE_SECS)),
             ]))
             .send()
+            .quiet()
             .await
             .map_err(err("UpdateItem"))?;
         Ok(())
@@ -533,6 +537,7 @@ impl Store for DynamoStore {
             .condition_expression("attribute_not_exists(#pk)")
             .set_expression_attribute_names(names(&[PK]))
             .send()
+            .quiet()
             .await;
         match put {
             Ok(_) => Ok(()),
@@ -564,6 +569,7 @@ impl Store for DynamoStore {
             .set_expression_attribute_names(names(&[PK, "nick"]))
             .set_expression_attribute_values(values([(":nick", s(nick.as_str()))]))
             .send()
+            .quiet()
             .await;
         match updated {
             Ok(_) => Ok(()),
@@ -587,6 +593,7 @@ impl Store for DynamoStore {
             .condition_expression("attribute_not_exists(#pk)")
             .set_expression_attribute_names(names(&[PK]))
             .send()
+            .quiet()
             .await;
         match put {
             Ok(_) => Ok(()),
@@ -663,6 +670,7 @@ impl Store for DynamoStore {
             .set_expression_attribute_values(values([(":one", n(1))]))
             .return_values(ReturnValue::UpdatedNew)
             .send()
+            .quiet()
             .await
             .map_err(err("UpdateItem"))?;
         let room_id = RoomId::from_stored(get_n(&counted.attributes.unwrap_or_default(), "last")?);
@@ -772,6 +780,7 @@ impl Store for DynamoStore {
             .set_expression_attribute_values((!attribute_values.is_empty()).then_some(attribute_values))
             .return_values(ReturnValue::AllNew)
             .send()
+            .quiet()
             .await;
         match updated {
             Ok(out) => room_from_item(&out.attributes.unwrap_or_default()),
