@@ -328,6 +328,26 @@ async fn a_join_racing_the_last_leave_either_closes_or_stays(presence: Arc<dyn P
     }
 }
 
+async fn a_profile_change_reaches_every_connection(presence: Arc<dyn Presence>, _: Raw) {
+    presence.connect(&conn("a1"), &user("ann"), &face("Ann")).await.unwrap();
+    presence.connect(&conn("a2"), &user("ann"), &face("Ann")).await.unwrap();
+    presence.connect(&conn("b"), &user("bob"), &face("Bob")).await.unwrap();
+    moved(presence.move_to(&conn("a2"), room(8), 10).await.unwrap());
+    let renamed = Profile { nick: Nick::parse("Annie").unwrap(), group: Some(GroupId::parse("red").unwrap()) };
+    presence.set_profile(&user("ann"), &renamed).await.unwrap();
+    let window = Duration::from_secs(10);
+    for c in ["a1", "a2"] {
+        let context = presence.sender_context(&conn(c), &format!("send:{c}"), 5, window).await.unwrap().unwrap();
+        assert_eq!(context.profile.as_ref(), Some(&renamed), "{c}");
+    }
+    let bob = presence.sender_context(&conn("b"), "send:b", 5, window).await.unwrap().unwrap();
+    assert_eq!(bob.profile, Some(face("Bob")));
+    // Leaving the group clears it everywhere.
+    presence.set_profile(&user("ann"), &face("Annie")).await.unwrap();
+    let context = presence.sender_context(&conn("a2"), "send:a2", 5, window).await.unwrap().unwrap();
+    assert_eq!(context.profile, Some(face("Annie")));
+}
+
 macro_rules! conformance {
     ($($test:ident),* $(,)?) => {
         mod on_memory {
@@ -353,6 +373,7 @@ conformance!(
     one_user_leaving_everywhere_at_once_goes_offline_once,
     twenty_users_with_two_tabs_race_for_five_places,
     a_join_racing_the_last_leave_either_closes_or_stays,
+    a_profile_change_reaches_every_connection,
 );
 
 /// What each DynamoDB operation costs, in requests (`DYNAMODB_REQUESTS` counts every one the
@@ -379,8 +400,8 @@ mod dynamodb_costs {
         presence.move_to(&conn("b"), room(5), 10).await.unwrap();
         let (context, cost) = requests(presence.sender_context(&conn("a"), "send:a", 5, window)).await;
         assert_eq!(context.unwrap().unwrap().room_connections.len(), 2);
-        assert_eq!(cost, 4, "sender_context: connection + rate limit, then profile + audience");
-        assert_eq!(requests(presence.set_profile(&user("ann"), &face("Annie"))).await.1, 1, "set_profile");
+        assert_eq!(cost, 3, "sender_context: connection and rate limit, then the audience");
+        assert_eq!(requests(presence.set_profile(&user("ann"), &face("Annie"))).await.1, 2, "set_profile, one connection");
         assert_eq!(requests(presence.hit_rate_limit("k", 5, window)).await.1, 1, "hit_rate_limit");
         assert_eq!(requests(presence.room_counts(&[room(5), room(6)])).await.1, 1, "room_counts");
         let (gone, cost) = requests(presence.disconnect(&conn("a"))).await;

@@ -4,14 +4,19 @@
 //!
 //! | `pk`                    | `sk`       | attributes                                           |
 //! |-------------------------|------------|------------------------------------------------------|
-//! | `PRESENCE#CONN#<cid>`   | `CONN`     | `uid`, `rid` (number), `ttl`                         |
-//! | `PRESENCE#USER#<uid>`   | `USER`     | `conns` (string set), `nick`, `grp` (absent: none), `ttl` |
+//! | `PRESENCE#CONN#<cid>`   | `CONN`     | `uid`, `rid` (number), `nick`, `grp` (absent: none), `ttl` |
+//! | `PRESENCE#USER#<uid>`   | `USER`     | `conns` (string set), `ttl`                          |
 //! | `PRESENCE#ROOM#<rid>`   | `USER#<uid>` | `conns` (that user's connections here), `since` (µs), `ttl` |
 //! | `PRESENCE#ROOM#<rid>`   | `ROOM`     | `users` (distinct users), `closed`, `ttl` once closed; not for the lobby |
 //! | `PRESENCE#RATE#<key>`   | `RATE`     | `w<slot>` attempt counts, `until` (ms), `ttl`        |
 //!
 //! A string set is never empty in DynamoDB, so an item whose last connection leaves is
 //! deleted: "the item exists" and "the user has a connection there" are the same fact.
+//!
+//! The copy of the sender's profile lives on each of the user's connection items rather than
+//! once on the user's item: `chat.send` reads the connection item anyway, so the copy costs
+//! it nothing, while a copy on the user's item would cost every message one more read.
+//! `set_profile` (a rename, a group change: rare) pays instead, with one write per connection.
 //!
 //! Every change that touches several items reads them with strongly consistent reads,
 //! decides, then writes them in one `TransactWriteItems` whose conditions restate what was
@@ -29,8 +34,9 @@
 //! - `move_to`: 3 (`GetItem` of the connection, `BatchGetItem`, `TransactWriteItems`); 1 when
 //!   unknown or already there, 2 when full or closed;
 //! - `disconnect`: 3 (`GetItem`, `BatchGetItem`, `TransactWriteItems`); 1 when unknown;
-//! - `sender_context`: see [`Presence::sender_context`] below: two round trips, four requests;
-//! - `set_profile`, `connection`, `user_connections`, `hit_rate_limit`: 1;
+//! - `sender_context`: see [`Presence::sender_context`] below: two round trips, three requests;
+//! - `set_profile`: 1 (`GetItem` of the user) then one `UpdateItem` per connection, all at once;
+//! - `connection`, `user_connections`, `hit_rate_limit`: 1;
 //! - `room_users`, `room_connections`: 1 `Query` (more when the room's items pass 1 MB);
 //! - `room_counts`: 1 `BatchGetItem`, plus a concurrent counting `Query` when the lobby is asked;
 //! - `user_rooms`: 2; `online`: 1 per 100 users.
@@ -610,7 +616,6 @@ impl DynamoPresence {
         let went_offline = if everywhere.iter().any(|c| c == connection.as_str()) {
             let values = [(":c", s(connection.as_str())), (":cset", one_member_set(connection)), (":one", n(1))];
             let last = everywhere.len() == 1;
-            // The last connection takes the profile copy with it.
             writes.push(if last {
                 self.delete_op(user_key(&user), LAST_HERE, &values)?
             } else {
@@ -646,14 +651,18 @@ impl DynamoPresence {
         let mut item = connection_key(connection);
         item.insert("uid".into(), s(user.as_str()));
         item.insert("rid".into(), n(RoomId::LOBBY));
+        item.insert("nick".into(), s(profile.nick.as_str()));
+        if let Some(group) = &profile.group {
+            item.insert("grp".into(), s(group.as_str()));
+        }
         item.insert(TTL.into(), ttl.clone());
         let writes = vec![
             self.put_op(item)?,
             self.update_op(
                 user_key(user),
-                profile_update(profile, true),
+                "SET #ttl = :ttl ADD #conns :cset",
                 Some(if came_online { "attribute_not_exists(#conns)" } else { "attribute_exists(#conns)" }),
-                &profile_values(profile, [(":cset", one_member_set(connection)), (":ttl", ttl)]),
+                &[(":cset", one_member_set(connection)), (":ttl", ttl)],
             )?,
             self.enter(connection, user, RoomId::LOBBY, entered_lobby)?,
         ];
@@ -661,27 +670,50 @@ impl DynamoPresence {
     }
 }
 
-/// Sets the profile copy (removing the group when there is none); `with_connection` also
-/// adds `:cset` to the user's connections and refreshes `ttl`.
-fn profile_update(profile: &Profile, with_connection: bool) -> &'static str {
-    match (profile.group.is_some(), with_connection) {
-        (true, false) => "SET #nick = :nick, #grp = :grp",
-        (false, false) => "SET #nick = :nick REMOVE #grp",
-        (true, true) => "SET #nick = :nick, #grp = :grp, #ttl = :ttl ADD #conns :cset",
-        (false, true) => "SET #nick = :nick, #ttl = :ttl REMOVE #grp ADD #conns :cset",
-    }
-}
+/// Replaces a connection's profile copy, if the connection is still there.
+const SET_PROFILE: &str = "SET #nick = :nick, #grp = :grp";
+/// The same without a group.
+const SET_PROFILE_NO_GROUP: &str = "SET #nick = :nick REMOVE #grp";
 
-fn profile_values<const N: usize>(
-    profile: &Profile,
-    extra: [(&'static str, AttributeValue); N],
-) -> Vec<(&'static str, AttributeValue)> {
-    let mut values = vec![(":nick", s(profile.nick.as_str()))];
-    if let Some(group) = &profile.group {
-        values.push((":grp", s(group.as_str())));
+impl DynamoPresence {
+    async fn set_connection_profile(&self, connection: &str, profile: &Profile) -> Result<(), DynamoError> {
+        let mut values = vec![(":nick", s(profile.nick.as_str()))];
+        if let Some(group) = &profile.group {
+            values.push((":grp", s(group.as_str())));
+        }
+        let update = if profile.group.is_some() { SET_PROFILE } else { SET_PROFILE_NO_GROUP };
+        // Without the condition, updating a connection that just left would create it again.
+        let condition = "attribute_exists(#uid)";
+        let expression = Expression::new(&[update, condition], &values);
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                backoff(attempt).await;
+            }
+            let answer = self
+                .table
+                .client
+                .update_item()
+                .table_name(&self.table.name)
+                .set_key(Some(connection_key(&ConnectionId::new(connection))))
+                .update_expression(update)
+                .condition_expression(condition)
+                .set_expression_attribute_names(expression.names.clone())
+                .set_expression_attribute_values(expression.values.clone())
+                .send()
+                .await;
+            match answer {
+                Ok(_) => return Ok(()),
+                Err(err) => match err.as_service_error() {
+                    // Gone: it keeps no copy.
+                    Some(e) if e.is_conditional_check_failed_exception() => return Ok(()),
+                    // A move or disconnect of this connection is committing right now.
+                    Some(e) if e.is_transaction_conflict_exception() => {}
+                    _ => return Err(DynamoError::request("UpdateItem", err)),
+                },
+            }
+        }
+        Err(DynamoError::Contended { operation: "set_profile", attempts: MAX_ATTEMPTS })
     }
-    values.extend(extra);
-    values
 }
 
 // ---------------------------------------------------------------------------------------
@@ -849,45 +881,20 @@ impl Presence for DynamoPresence {
         Ok(retried!("connect", self.try_connect(connection, user, profile)))
     }
 
-    /// One `UpdateItem`, conditional on the user being online.
+    /// The user's connections (`GetItem`), then each connection's copy (`UpdateItem`s, all
+    /// at once). A connection that arrives meanwhile brings its own copy from `connect`.
     async fn set_profile(&self, user: &UserId, profile: &Profile) -> PresenceResult<()> {
-        let update = profile_update(profile, false);
-        let condition = "attribute_exists(#conns)";
-        let expression = Expression::new(&[update, condition], &profile_values(profile, []));
-        for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                backoff(attempt).await;
-            }
-            let answer = self
-                .table
-                .client
-                .update_item()
-                .table_name(&self.table.name)
-                .set_key(Some(user_key(user)))
-                .update_expression(update)
-                .condition_expression(condition)
-                .set_expression_attribute_names(expression.names.clone())
-                .set_expression_attribute_values(expression.values.clone())
-                .send()
-                .await;
-            match answer {
-                Ok(_) => return Ok(()),
-                Err(err) => match err.as_service_error() {
-                    // Offline: no copy is kept.
-                    Some(e) if e.is_conditional_check_failed_exception() => return Ok(()),
-                    Some(e) if e.is_transaction_conflict_exception() => {}
-                    _ => return Err(DynamoError::request("UpdateItem", err).into()),
-                },
-            }
-        }
-        Err(DynamoError::Contended { operation: "set_profile", attempts: MAX_ATTEMPTS }.into())
+        let item = self.get_item(user_key(user)).await?;
+        let connections = connections_of(item.as_ref());
+        futures::future::try_join_all(connections.iter().map(|c| self.set_connection_profile(c, profile))).await?;
+        Ok(())
     }
 
-    /// Two round trips, four requests: the connection's item (`GetItem`) together with the
-    /// rate-limit `UpdateItem`, then the user's item (`GetItem`, for the profile copy)
-    /// together with the room's per-user items (`Query`, for the audience). The room is
-    /// only known from the first read, so no single request can fetch it all. An unknown
-    /// connection's attempt is still counted, against a key nobody else uses.
+    /// Two round trips, three requests: the connection's item (`GetItem`: user, room and
+    /// profile copy) together with the rate-limit `UpdateItem`, then the room's per-user items
+    /// (`Query`, for the audience). The room is only known from the first read, so no single
+    /// request can fetch it all. An unknown connection's attempt is still counted, against a
+    /// key nobody else uses.
     async fn sender_context(
         &self,
         connection: &ConnectionId,
@@ -899,8 +906,8 @@ impl Presence for DynamoPresence {
             futures::try_join!(self.get_item(connection_key(connection)), self.hit(rate_key, limit, window))?;
         let Some(item) = item else { return Ok(None) };
         let info = parse_connection(&item)?;
-        let (user_item, members) = futures::try_join!(self.get_item(user_key(&info.user)), self.room_members(info.room))?;
-        let profile = user_item.as_ref().map(parse_profile).transpose()?.flatten();
+        let profile = parse_profile(&item)?;
+        let members = self.room_members(info.room).await?;
         let room_connections =
             members.iter().flat_map(|member| connections_of(Some(member))).map(ConnectionId::new).collect();
         Ok(Some(SenderContext { info, profile, retry_after, room_connections }))
