@@ -42,7 +42,8 @@
 //! - `user_rooms`: 2; `online`: 1 per 100 users.
 //!
 //! Each retry after a lost race repeats the step's requests. The table's client counts every
-//! request it sends in [`crate::metrics::DYNAMODB_REQUESTS`].
+//! request it sends in [`crate::metrics::DYNAMODB_REQUESTS`]. Requests run with the SDK's
+//! tracing muted ([`crate::dynamodb::Quiet`]), like the store's.
 //!
 //! Connections, user and per-room user items carry `ttl` 2 h 15 min after their last
 //! change: API Gateway closes a connection after 2 hours, so such an item outliving it
@@ -64,7 +65,7 @@ use super::{
     SenderContext,
 };
 use crate::domain::{ConnectionId, GroupId, Nick, RoomId, UserId};
-use crate::dynamodb::{DynamoError, PK, SK, TTL, Table};
+use crate::dynamodb::{DynamoError, PK, Quiet, SK, TTL, Table};
 
 /// API Gateway closes every connection after 2 hours; an item outliving that by 15 minutes
 /// is certainly stale.
@@ -288,7 +289,7 @@ impl DynamoPresence {
     /// Commits the writes; `false` when a condition no longer held or a concurrent
     /// transaction touched one of the items, so the caller reads again and retries.
     async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<bool, DynamoError> {
-        match self.table.client.transact_write_items().set_transact_items(Some(writes)).send().await {
+        match self.table.client.transact_write_items().set_transact_items(Some(writes)).send().quiet().await {
             Ok(_) => Ok(true),
             Err(err) => {
                 if let Some(TransactWriteItemsError::TransactionCanceledException(canceled)) = err.as_service_error() {
@@ -316,6 +317,7 @@ impl DynamoPresence {
             .set_key(Some(key))
             .consistent_read(true)
             .send()
+            .quiet()
             .await
             .map_err(|err| DynamoError::request("GetItem", err))?;
         Ok(out.item)
@@ -350,6 +352,7 @@ impl DynamoPresence {
                     .batch_get_item()
                     .request_items(&self.table.name, request)
                     .send()
+                    .quiet()
                     .await
                     .map_err(|err| DynamoError::request("BatchGetItem", err))?;
                 if let Some(items) = out.responses.as_mut().and_then(|r| r.remove(&self.table.name)) {
@@ -397,6 +400,7 @@ impl DynamoPresence {
                 .consistent_read(true)
                 .set_exclusive_start_key(start.take())
                 .send()
+                .quiet()
                 .await
                 .map_err(|err| DynamoError::request("Query", err))?;
             members.extend(out.items.unwrap_or_default());
@@ -426,6 +430,7 @@ impl DynamoPresence {
                 .consistent_read(true)
                 .set_exclusive_start_key(start.take())
                 .send()
+                .quiet()
                 .await
                 .map_err(|err| DynamoError::request("Query", err))?;
             count += u32::try_from(out.count).unwrap_or(0);
@@ -700,6 +705,7 @@ impl DynamoPresence {
                 .set_expression_attribute_names(expression.names.clone())
                 .set_expression_attribute_values(expression.values.clone())
                 .send()
+                .quiet()
                 .await;
             match answer {
                 Ok(_) => return Ok(()),
@@ -765,6 +771,7 @@ impl DynamoPresence {
                 .set_expression_attribute_values(expression.values)
                 .return_values(ReturnValue::AllNew)
                 .send()
+                .quiet()
                 .await;
             match answer {
                 Ok(out) => {
@@ -796,6 +803,7 @@ impl DynamoPresence {
                 .expression_attribute_names("#until", "until")
                 .expression_attribute_values(":now", n(now))
                 .send()
+                .quiet()
                 .await;
             match restarted {
                 Ok(_) => {
