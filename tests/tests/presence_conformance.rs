@@ -410,3 +410,35 @@ mod dynamodb_costs {
         assert_eq!(requests(presence.disconnect(&conn("a"))).await.1, 1, "disconnect, unknown");
     }
 }
+
+/// What the DynamoDB implementation leaves in its table.
+mod dynamodb_items {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_rate_window_holds_only_its_own_slots() {
+        let (presence, raw) = super::dynamodb().await;
+        let Raw::Dynamo(table) = raw else { unreachable!() };
+        // A 200 ms window counts in 20 ms slots; a second of attempts passes through 50 of them.
+        let window = Duration::from_millis(200);
+        let started = std::time::Instant::now();
+        let mut refused = 0;
+        while started.elapsed() < Duration::from_secs(1) {
+            if let Some(wait) = presence.hit_rate_limit("busy", 3, window).await.unwrap() {
+                assert!(wait > Duration::ZERO && wait <= window, "{wait:?}");
+                refused += 1;
+            }
+        }
+        assert!(refused > 0, "a second of back-to-back attempts must hit a limit of 3 per 200 ms");
+        let items = table.client.scan().table_name(&table.name).send().await.unwrap().items.unwrap_or_default();
+        assert_eq!(items.len(), 1, "{items:?}");
+        let slots = items[0].keys().filter(|name| name.starts_with('w')).count();
+        assert!((1..=11).contains(&slots), "{slots} slots kept: {:?}", items[0]);
+        let ttl: u64 = items[0].get("ttl").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        assert!(ttl > now && ttl <= now + 2, "the window expires soon after its last attempt: {ttl} vs {now}");
+        // After a quiet window the next attempt starts afresh.
+        tokio::time::sleep(window + Duration::from_millis(50)).await;
+        assert_eq!(presence.hit_rate_limit("busy", 3, window).await.unwrap(), None);
+    }
+}
