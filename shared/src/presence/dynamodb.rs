@@ -45,9 +45,9 @@
 //! request it sends in [`crate::metrics::DYNAMODB_REQUESTS`]. Requests run with the SDK's
 //! tracing muted ([`crate::dynamodb::Quiet`]), like the store's.
 //!
-//! Connections, user and per-room user items carry `ttl` 2 h 15 min after their last
-//! change: API Gateway closes a connection after 2 hours, so such an item outliving it
-//! belongs to a connection whose `$disconnect` never ran. DynamoDB deletes expired items
+//! Connection, user and per-room user items carry `ttl` 2 h 15 min after the latest
+//! connection entered them: API Gateway closes a connection after 2 hours, so such an item
+//! outliving it belongs to connections whose `$disconnect` never ran. DynamoDB deletes expired items
 //! lazily, and the push path forgets a connection that the gateway reports gone, so reads
 //! do not filter on `ttl`; it only keeps the table from growing.
 
@@ -72,9 +72,9 @@ use crate::dynamodb::{DynamoError, PK, Quiet, SK, TTL, Table};
 const CONNECTION_TTL_SECS: u64 = 2 * 3600 + 900;
 /// A closed room stays unjoinable in presence this long; the store remembers it for good.
 const CLOSED_MARK_TTL_SECS: u64 = 7 * 24 * 3600;
-/// Attempts at one step before giving up on a contended item. Thirty connections racing
-/// into one room each lose at most once per winner, and the room fills after `capacity`
-/// winners, after which the losers read "full" without writing.
+/// Attempts at one step before giving up on a contended item. A race is lost to a step that
+/// commits, so thirty instances racing for one room's last places need far fewer: once the
+/// room is full the losers read "full" and stop writing.
 const MAX_ATTEMPTS: u32 = 40;
 /// The rate-limit window is counted in this many slots; see [`DynamoPresence::hit`].
 const RATE_SLOTS: u64 = 10;
@@ -83,8 +83,9 @@ const BATCH_GET_MAX: usize = 100;
 
 type Item = HashMap<String, AttributeValue>;
 
-/// `:c` is the only connection in the item's set. (`attribute_exists` first: a missing
-/// item fails the condition instead of making `size` an error.)
+/// `:c` is the only connection in the item's set. (`attribute_exists` first: DynamoDB takes
+/// `size` of a missing attribute as false, but moto, the test emulator, fails the whole
+/// request on it instead of failing the condition.)
 const LAST_HERE: &str = "attribute_exists(#conns) AND size(#conns) = :one AND contains(#conns, :c)";
 /// `:c` is one of several connections in the item's set.
 const NOT_LAST_HERE: &str = "attribute_exists(#conns) AND contains(#conns, :c) AND size(#conns) > :one";
@@ -384,7 +385,17 @@ impl DynamoPresence {
 
     /// The per-user items of a room, in no particular order.
     async fn room_members(&self, room: RoomId) -> Result<Vec<Item>, DynamoError> {
-        let mut members = Vec::new();
+        Ok(self.query_members(room, Select::AllAttributes).await?.0)
+    }
+
+    /// How many users are in the lobby, which has no counter item.
+    async fn lobby_count(&self) -> Result<u32, DynamoError> {
+        Ok(self.query_members(RoomId::LOBBY, Select::Count).await?.1)
+    }
+
+    /// All pages of a room's per-user items: the items (unless only counted) and their count.
+    async fn query_members(&self, room: RoomId, select: Select) -> Result<(Vec<Item>, u32), DynamoError> {
+        let (mut members, mut count) = (Vec::new(), 0u32);
         let mut start: Option<Item> = None;
         loop {
             let out = self
@@ -397,46 +408,18 @@ impl DynamoPresence {
                 .expression_attribute_names("#sk", SK)
                 .expression_attribute_values(":pk", s(room_partition(room)))
                 .expression_attribute_values(":prefix", s(MEMBER_PREFIX))
+                .select(select.clone())
                 .consistent_read(true)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .quiet()
                 .await
                 .map_err(|err| DynamoError::request("Query", err))?;
+            count = count.saturating_add(u32::try_from(out.count).unwrap_or(0));
             members.extend(out.items.unwrap_or_default());
             match out.last_evaluated_key {
                 Some(next) if !next.is_empty() => start = Some(next),
-                _ => return Ok(members),
-            }
-        }
-    }
-
-    /// How many users are in the lobby, which has no counter item.
-    async fn lobby_count(&self) -> Result<u32, DynamoError> {
-        let mut count: u32 = 0;
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .table
-                .client
-                .query()
-                .table_name(&self.table.name)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", s(room_partition(RoomId::LOBBY)))
-                .expression_attribute_values(":prefix", s(MEMBER_PREFIX))
-                .select(Select::Count)
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .quiet()
-                .await
-                .map_err(|err| DynamoError::request("Query", err))?;
-            count += u32::try_from(out.count).unwrap_or(0);
-            match out.last_evaluated_key {
-                Some(next) if !next.is_empty() => start = Some(next),
-                _ => return Ok(count),
+                _ => return Ok((members, count)),
             }
         }
     }
@@ -481,20 +464,11 @@ impl DynamoPresence {
         let values =
             [(":c", s(connection.as_str())), (":cset", one_member_set(connection)), (":one", n(1)), (":zero", n(0))];
         let user_left = here.len() == 1;
-        if user_left {
-            writes.push(self.delete_op(
-                member_key(room, user),
-                LAST_HERE,
-                &values,
-            )?);
+        writes.push(if user_left {
+            self.delete_op(member_key(room, user), LAST_HERE, &values)?
         } else {
-            writes.push(self.update_op(
-                member_key(room, user),
-                "DELETE #conns :cset",
-                Some(NOT_LAST_HERE),
-                &values,
-            )?);
-        }
+            self.update_op(member_key(room, user), "DELETE #conns :cset", Some(NOT_LAST_HERE), &values)?
+        });
         let mut room_closed = false;
         if user_left && !room.is_lobby() {
             let users = room_item.and_then(|i| number_attr(i, "users")).unwrap_or(0);
@@ -624,12 +598,7 @@ impl DynamoPresence {
             writes.push(if last {
                 self.delete_op(user_key(&user), LAST_HERE, &values)?
             } else {
-                self.update_op(
-                    user_key(&user),
-                    "DELETE #conns :cset",
-                    Some(NOT_LAST_HERE),
-                    &values,
-                )?
+                self.update_op(user_key(&user), "DELETE #conns :cset", Some(NOT_LAST_HERE), &values)?
             });
             last
         } else {
