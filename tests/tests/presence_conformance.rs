@@ -531,7 +531,7 @@ mod dynamodb_items {
                 assert!(inside <= 3, "room {rid} over capacity");
             }
         }
-        for ((rid, _), _) in &members {
+        for (rid, _) in members.keys() {
             assert!(rid == "0" || rooms.contains_key(rid), "members in room {rid} without its counter");
         }
     }
