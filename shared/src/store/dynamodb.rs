@@ -30,7 +30,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update,
+    AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
 };
 
 use super::sql::IDEMPOTENCY_WINDOW_MS;
@@ -253,15 +254,29 @@ impl DynamoStore {
     }
 
     async fn transact(&self, items: Vec<TransactWriteItem>) -> StoreResult<Transaction> {
+        Ok(match self.transact_returning_old(items).await? {
+            Ok(()) => Transaction::Committed,
+            Err(reasons) => Transaction::Cancelled(reasons.into_iter().map(|(code, _)| code).collect()),
+        })
+    }
+
+    /// A transaction; when cancelled, each item's reason code and, for the writes that ask
+    /// for it, the item as it was.
+    async fn transact_returning_old(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> StoreResult<Result<(), Vec<(String, Option<Item>)>>> {
         match self.table.client.transact_write_items().set_transact_items(Some(items)).send().quiet().await {
-            Ok(_) => Ok(Transaction::Committed),
+            Ok(_) => Ok(Ok(())),
             Err(e) => match e.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => Ok(Transaction::Cancelled(
-                    cancelled.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None").to_owned()).collect(),
-                )),
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => Ok(Err(cancelled
+                    .cancellation_reasons()
+                    .iter()
+                    .map(|r| (r.code().unwrap_or("None").to_owned(), r.item().cloned()))
+                    .collect())),
                 // Another transaction on the same items is in flight: as good as a conflict.
                 Some(TransactWriteItemsError::TransactionInProgressException(_)) => {
-                    Ok(Transaction::Cancelled(vec!["TransactionConflict".to_owned()]))
+                    Ok(Err(vec![("TransactionConflict".to_owned(), None)]))
                 }
                 _ => Err(err("TransactWriteItems")(e)),
             },
@@ -882,13 +897,18 @@ impl Store for DynamoStore {
                     if condition.contains(":expected") {
                         seq_values.push((":expected", n(expected)));
                     }
-                    items.push(self.update(
-                        key(room_pk(room_id), "META"),
-                        "SET #seq = :next, #room_id = :room",
-                        Some(condition),
-                        &["seq", "room_id", "closed_at"][..if room_id.is_lobby() { 2 } else { 3 }],
-                        Some(seq_values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()),
-                    )?);
+                    // A lost race returns the room as it is: the next attempt needs no read.
+                    let update = Update::builder()
+                        .table_name(&self.table.name)
+                        .set_key(Some(key(room_pk(room_id), "META")))
+                        .update_expression("SET #seq = :next, #room_id = :room")
+                        .condition_expression(condition)
+                        .set_expression_attribute_names(names(&["seq", "room_id", "closed_at"][..if room_id.is_lobby() { 2 } else { 3 }]))
+                        .set_expression_attribute_values(Some(seq_values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
+                        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                        .build()
+                        .map_err(err("Update"))?;
+                    items.push(TransactWriteItem::builder().update(update).build());
                     let mut item = key(room_pk(room_id), message_sk(next, SEQ_WIDTH));
                     item.insert("room_id".into(), n(room_id.get()));
                     item.insert("seq".into(), n(next));
@@ -936,14 +956,14 @@ impl Store for DynamoStore {
                     .map_err(err("Put"))?;
                 items.push(TransactWriteItem::builder().put(put).build());
             }
-            let codes = match self.transact(items).await? {
-                Transaction::Committed => {
+            let (codes, mut old): (Vec<String>, Vec<Option<Item>>) = match self.transact_returning_old(items).await? {
+                Ok(()) => {
                     if let (Some(room_id), Some(seq), Ok(mut hints)) = (message.room_id, seq, self.seq_hints.lock()) {
                         hints.insert(room_id.get(), seq);
                     }
                     return Ok(StoredMessage { message_id: MessageId::from_stored(message_id), seq, sent_at_ms: now, duplicate: false });
                 }
-                Transaction::Cancelled(codes) => codes,
+                Err(reasons) => reasons.into_iter().unzip(),
             };
             if idempotency_key.is_some() && Transaction::failed(&codes, idempotency_index) {
                 if let Some(original) = self.replay(message).await? {
@@ -951,10 +971,20 @@ impl Store for DynamoStore {
                 }
                 // It expired in between: try again as a new message.
             } else if message.room_id.is_some() && Transaction::failed(&codes, 0) {
-                // Another append took this seq (or the room closed): read the current one.
+                // Another append took this seq (or the room closed): go on from the current one.
                 let room_id = message.room_id.unwrap_or(RoomId::LOBBY);
-                match self.room_seq(room_id).await? {
-                    Some(seq) => expected_seq = Some(seq),
+                let current = match old.get_mut(0).and_then(Option::take) {
+                    Some(room) if room.contains_key("closed_at") => None,
+                    Some(room) => Some(opt_n(&room, "seq")?.unwrap_or(0)),
+                    None => self.room_seq(room_id).await?,
+                };
+                match current {
+                    Some(seq) => {
+                        expected_seq = Some(seq);
+                        if let Ok(mut hints) = self.seq_hints.lock() {
+                            hints.insert(room_id.get(), seq);
+                        }
+                    }
                     None => return self.replay(message).await?.ok_or(StoreError::NotFound),
                 }
                 backoff(attempt).await;
