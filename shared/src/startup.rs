@@ -110,3 +110,36 @@ pub async fn chat_from_lambda_env() -> Result<Chat, StartupError> {
     let pusher = Arc::new(ApiGatewayPusher::new(&endpoint, SigningKeys::from_env()));
     Ok(chat(&config, store, presence, pusher))
 }
+
+#[cfg(all(test, feature = "dynamodb"))]
+mod tests {
+    use super::*;
+
+    fn config(database_url: &str) -> Config {
+        Config {
+            database_url: database_url.to_owned(),
+            dynamodb_endpoint: Some("http://127.0.0.1:1".to_owned()),
+            // Nothing is created, so nothing is sent: the endpoint above answers nothing.
+            dynamodb_create_table: false,
+            redis_url: None,
+            redis_prefix: "t".to_owned(),
+            jwt_secret: crate::domain::Secret::from_config("x".repeat(32)),
+            management_endpoint: None,
+            access_ttl: std::time::Duration::from_secs(900),
+            refresh_ttl: std::time::Duration::from_secs(3600),
+            db_max_connections: 1,
+            chat_sends_per_10s: 20,
+            allowed_origins: Vec::new(),
+            login_attempts_per_user: 10,
+            login_attempts_per_address: 100,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_database_url_chooses_the_dynamodb_profile() {
+        let table = dynamodb_table(&config("dynamodb://chat-prod")).await.unwrap().expect("a table");
+        assert_eq!(table.name, "chat-prod");
+        assert!(dynamodb_table(&config("mysql://root@db/chat")).await.unwrap().is_none());
+        assert!(matches!(dynamodb_table(&config("dynamodb://x")).await, Err(StartupError::Dynamo(_))), "too short a name");
+    }
+}
