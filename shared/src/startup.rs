@@ -68,6 +68,21 @@ pub async fn open_presence(config: &Config) -> Result<Arc<dyn Presence>, Startup
     Ok(presence::connect(config.redis_url.as_deref(), &config.redis_prefix).await?)
 }
 
+/// The store and presence the configuration names; on the DynamoDB profile they share one
+/// client, so a cold start opens one connection to DynamoDB, not two.
+pub async fn open_backends(config: &Config) -> Result<(Arc<dyn Store>, Arc<dyn Presence>), StartupError> {
+    #[cfg(feature = "dynamodb")]
+    if let Some(table) = dynamodb_table(config).await? {
+        let store: Arc<dyn Store> = Arc::new(store::dynamodb::DynamoStore::new(table.clone()));
+        let presence: Arc<dyn Presence> = match config.redis_url {
+            None => Arc::new(presence::dynamodb::DynamoPresence::new(table)),
+            Some(_) => open_presence(config).await?,
+        };
+        return Ok((store, presence));
+    }
+    Ok((open_store(config).await?, open_presence(config).await?))
+}
+
 /// The HTTP API's service; `presence` keeps the login attempt counters.
 pub fn auth_service(config: &Config, store: Arc<dyn Store>, presence: Arc<dyn Presence>) -> AuthService {
     let login_limits = LoginLimits {
@@ -93,8 +108,7 @@ pub fn chat(config: &Config, store: Arc<dyn Store>, presence: Arc<dyn Presence>,
 /// The HTTP function's service, from the Lambda environment.
 pub async fn auth_from_lambda_env() -> Result<AuthService, StartupError> {
     let config = Config::from_lambda_env()?;
-    let store = open_store(&config).await?;
-    let presence = open_presence(&config).await?;
+    let (store, presence) = open_backends(&config).await?;
     Ok(auth_service(&config, store, presence))
 }
 
@@ -105,8 +119,7 @@ pub async fn chat_from_lambda_env() -> Result<Chat, StartupError> {
         .management_endpoint
         .clone()
         .ok_or(ConfigError::Missing("CHATTING_MANAGEMENT_ENDPOINT"))?;
-    let store = open_store(&config).await?;
-    let presence = open_presence(&config).await?;
+    let (store, presence) = open_backends(&config).await?;
     let pusher = Arc::new(ApiGatewayPusher::new(&endpoint, SigningKeys::from_env()));
     Ok(chat(&config, store, presence, pusher))
 }
