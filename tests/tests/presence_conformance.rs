@@ -392,7 +392,10 @@ mod dynamodb_costs {
     async fn requests_per_operation() {
         let (presence, _) = super::dynamodb().await;
         let window = Duration::from_secs(10);
-        assert_eq!(requests(presence.connect(&conn("a"), &user("ann"), &face("Ann"))).await.1, 2, "connect");
+        assert_eq!(requests(presence.connect(&conn("a"), &user("ann"), &face("Ann"))).await.1, 1, "first connect");
+        presence.connect(&conn("c1"), &user("cat"), &face("Cat")).await.unwrap();
+        let (connected, cost) = requests(presence.connect(&conn("c2"), &user("cat"), &face("Cat"))).await;
+        assert_eq!((connected.unwrap(), cost), (Connected { came_online: false, entered_lobby: false }, 2), "second connect");
         presence.connect(&conn("b"), &user("bob"), &face("Bob")).await.unwrap();
         let (outcome, cost) = requests(presence.move_to(&conn("a"), room(5), 10)).await;
         assert_eq!((moved(outcome.unwrap()).user_entered, cost), (true, 3), "move_to");

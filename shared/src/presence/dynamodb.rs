@@ -18,9 +18,9 @@
 //! it nothing, while a copy on the user's item would cost every message one more read.
 //! `set_profile` (a rename, a group change: rare) pays instead, with one write per connection.
 //!
-//! Every change that touches several items reads them with strongly consistent reads,
-//! decides, then writes them in one `TransactWriteItems` whose conditions restate what was
-//! read and decided on (the connection is still in that room, this user is still new to the
+//! Every change that touches several items reads them with strongly consistent reads (or,
+//! for `connect`, assumes them), decides, then writes them in one `TransactWriteItems` whose
+//! conditions restate what was read and decided on (the connection is still in that room, this user is still new to the
 //! room and the room still has fewer than `capacity` users, this was the user's last
 //! connection, …). A concurrent change makes a condition fail and the whole step starts
 //! over from the reads, so the reported outcome (`came_online`, `user_left`, `room_closed`,
@@ -30,7 +30,8 @@
 //!
 //! Requests per operation (strongly consistent reads throughout, since each answer feeds a
 //! decision or a fan-out that must not miss a connection that just arrived):
-//! - `connect`: 2 (`BatchGetItem`, `TransactWriteItems`);
+//! - `connect`: 1 `TransactWriteItems` for a user's first connection, 2 for a further one
+//!   (see [`Presence::connect`] below);
 //! - `move_to`: 3 (`GetItem` of the connection, `BatchGetItem`, `TransactWriteItems`); 1 when
 //!   unknown or already there, 2 when full or closed;
 //! - `disconnect`: 3 (`GetItem`, `BatchGetItem`, `TransactWriteItems`); 1 when unknown;
@@ -57,7 +58,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue, Select, TransactWriteItem, Update,
+    AttributeValue, CancellationReason, Delete, KeysAndAttributes, Put, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, Select, TransactWriteItem, Update,
 };
 
 use super::{
@@ -255,6 +257,7 @@ impl DynamoPresence {
             .set_condition_expression(condition.map(str::to_owned))
             .set_expression_attribute_names(expression.names)
             .set_expression_attribute_values(expression.values)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(build_error("TransactWriteItems"))?;
         Ok(TransactWriteItem::builder().update(update).build())
@@ -273,6 +276,7 @@ impl DynamoPresence {
             .condition_expression(condition)
             .set_expression_attribute_names(expression.names)
             .set_expression_attribute_values(expression.values)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(build_error("TransactWriteItems"))?;
         Ok(TransactWriteItem::builder().delete(delete).build())
@@ -290,8 +294,17 @@ impl DynamoPresence {
     /// Commits the writes; `false` when a condition no longer held or a concurrent
     /// transaction touched one of the items, so the caller reads again and retries.
     async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<bool, DynamoError> {
+        Ok(self.transact_or_reasons(writes).await?.is_none())
+    }
+
+    /// [`Self::transact`], handing back why a cancelled transaction was cancelled: one reason
+    /// per write, in order, with the item as it was when its condition failed.
+    async fn transact_or_reasons(
+        &self,
+        writes: Vec<TransactWriteItem>,
+    ) -> Result<Option<Vec<CancellationReason>>, DynamoError> {
         match self.table.client.transact_write_items().set_transact_items(Some(writes)).send().quiet().await {
-            Ok(_) => Ok(true),
+            Ok(_) => Ok(None),
             Err(err) => {
                 if let Some(TransactWriteItemsError::TransactionCanceledException(canceled)) = err.as_service_error() {
                     let lost_race = canceled.cancellation_reasons().iter().all(|reason| {
@@ -301,7 +314,7 @@ impl DynamoPresence {
                         )
                     });
                     if lost_race {
-                        return Ok(false);
+                        return Ok(Some(canceled.cancellation_reasons().to_vec()));
                     }
                 }
                 Err(DynamoError::request("TransactWriteItems", err))
@@ -610,16 +623,18 @@ impl DynamoPresence {
         Ok(Some(Some(Disconnected { user, from: leaving.departure, went_offline })))
     }
 
+    /// One attempt at `connect` with the user's item and lobby member item as believed
+    /// (read, or guessed); the cancellation reasons when the belief was wrong or a race lost.
     async fn try_connect(
         &self,
         connection: &ConnectionId,
         user: &UserId,
         profile: &Profile,
-    ) -> Result<Option<Connected>, DynamoError> {
-        let mut items = self.get_many(vec![user_key(user), member_key(RoomId::LOBBY, user)]).await?.into_iter();
-        let (user_item, lobby_member) = (items.next().flatten(), items.next().flatten());
-        let came_online = connections_of(user_item.as_ref()).is_empty();
-        let entered_lobby = connections_of(lobby_member.as_ref()).is_empty();
+        user_item: Option<&Item>,
+        lobby_member: Option<&Item>,
+    ) -> Result<Result<Connected, Vec<CancellationReason>>, DynamoError> {
+        let came_online = connections_of(user_item).is_empty();
+        let entered_lobby = connections_of(lobby_member).is_empty();
 
         let ttl = expires_in(CONNECTION_TTL_SECS);
         let mut item = connection_key(connection);
@@ -640,7 +655,10 @@ impl DynamoPresence {
             )?,
             self.enter(connection, user, RoomId::LOBBY, entered_lobby)?,
         ];
-        Ok(self.transact(writes).await?.then_some(Connected { came_online, entered_lobby }))
+        Ok(match self.transact_or_reasons(writes).await? {
+            None => Ok(Connected { came_online, entered_lobby }),
+            Some(reasons) => Err(reasons),
+        })
     }
 }
 
@@ -835,6 +853,26 @@ fn verdict(
 
 // ---------------------------------------------------------------------------------------
 
+/// What a cancelled transaction tells of the items behind the writes at `writes` (index,
+/// item as believed): a failed condition hands back the item as it was (none: absent), a
+/// condition that held confirms the belief. `None` when any of them is unknown (a conflict
+/// with another transaction, or no reasons given), so the caller reads instead.
+fn learned<const N: usize>(
+    reasons: &[CancellationReason],
+    writes: [(usize, Option<Item>); N],
+) -> Option<[Option<Item>; N]> {
+    let mut known = writes.map(|(index, believed)| (reasons.get(index).and_then(CancellationReason::code), index, believed));
+    if known.iter().any(|(code, _, _)| !matches!(code, Some("None" | "ConditionalCheckFailed"))) {
+        return None;
+    }
+    for (code, index, believed) in &mut known {
+        if *code == Some("ConditionalCheckFailed") {
+            *believed = reasons.get(*index).and_then(|reason| reason.item().cloned()).filter(|item| !item.is_empty());
+        }
+    }
+    Some(known.map(|(_, _, item)| item))
+}
+
 /// Runs one read-decide-write step until it commits or has lost `MAX_ATTEMPTS` races.
 macro_rules! retried {
     ($operation:literal, $step:expr) => {{
@@ -854,8 +892,30 @@ macro_rules! retried {
 
 #[async_trait]
 impl Presence for DynamoPresence {
+    /// Usually one `TransactWriteItems`: the first attempt assumes the user's first
+    /// connection (no user item, no lobby member item) instead of reading. When that is wrong
+    /// the cancellation carries the items whose condition failed, so the second attempt
+    /// knows them: two requests for a further connection of an online user, as many as
+    /// reading first would take. After a lost race with nothing learned it reads.
     async fn connect(&self, connection: &ConnectionId, user: &UserId, profile: &Profile) -> PresenceResult<Connected> {
-        Ok(retried!("connect", self.try_connect(connection, user, profile)))
+        let mut belief: Option<[Option<Item>; 2]> = Some([None, None]);
+        for attempt in 0..MAX_ATTEMPTS {
+            let [user_item, lobby_member] = match belief.take() {
+                Some(known) => known,
+                None => {
+                    backoff(attempt).await;
+                    let mut items =
+                        self.get_many(vec![user_key(user), member_key(RoomId::LOBBY, user)]).await?.into_iter();
+                    [items.next().flatten(), items.next().flatten()]
+                }
+            };
+            match self.try_connect(connection, user, profile, user_item.as_ref(), lobby_member.as_ref()).await? {
+                Ok(connected) => return Ok(connected),
+                // Writes 1 and 2 are the user's item and the lobby member item.
+                Err(reasons) => belief = learned(&reasons, [(1, user_item), (2, lobby_member)]),
+            }
+        }
+        Err(DynamoError::Contended { operation: "connect", attempts: MAX_ATTEMPTS }.into())
     }
 
     /// The user's connections (`GetItem`), then each connection's copy (`UpdateItem`s, all
@@ -1010,6 +1070,27 @@ mod tests {
         let expression = Expression::new(&["SET #ttl = :ttl"], &[(":ttl", n(1)), (":other", n(2))]);
         assert_eq!(expression.values.map(|v| v.len()), Some(1));
         assert_eq!(expression.names, Some(HashMap::from([("#ttl".to_owned(), "ttl".to_owned())])));
+    }
+
+    #[test]
+    fn a_cancellation_teaches_the_items_that_failed_their_condition() {
+        let reason = |code: &str| CancellationReason::builder().code(code).build();
+        let old_user = HashMap::from([("conns".to_owned(), AttributeValue::Ss(vec!["other".into()]))]);
+        let failed_with_item = CancellationReason::builder()
+            .code("ConditionalCheckFailed")
+            .item("conns", AttributeValue::Ss(vec!["other".into()]))
+            .build();
+        let believed_member = Some(HashMap::from([("since".to_owned(), n(1))]));
+        let reasons = [reason("None"), failed_with_item, reason("None")];
+        let known = learned(&reasons, [(1, None), (2, believed_member.clone())]);
+        assert_eq!(known, Some([Some(old_user), believed_member.clone()]));
+        // A failed condition on an absent item: now known absent.
+        let reasons = [reason("None"), reason("None"), reason("ConditionalCheckFailed")];
+        assert_eq!(learned(&reasons, [(1, None), (2, believed_member.clone())]), Some([None, None]));
+        // A conflict says nothing about the item: read instead.
+        let reasons = [reason("None"), reason("TransactionConflict"), reason("None")];
+        assert_eq!(learned(&reasons, [(1, None), (2, None)]), None);
+        assert_eq!(learned(&[], [(1, None), (2, None)]), None);
     }
 
     #[test]
