@@ -409,7 +409,10 @@ mod dynamodb_costs {
         assert_eq!(requests(presence.room_counts(&[room(5), room(6)])).await.1, 1, "room_counts");
         let (gone, cost) = requests(presence.disconnect(&conn("a"))).await;
         assert!(gone.unwrap().unwrap().went_offline);
-        assert_eq!(cost, 3, "disconnect");
+        assert_eq!(cost, 2, "disconnect of an only connection, from a room others stay in");
+        let (gone, cost) = requests(presence.disconnect(&conn("c1"))).await;
+        assert!(!gone.unwrap().unwrap().went_offline);
+        assert_eq!(cost, 3, "disconnect of one of two connections");
         assert_eq!(requests(presence.disconnect(&conn("a"))).await.1, 1, "disconnect, unknown");
     }
 }

@@ -19,7 +19,7 @@
 //! `set_profile` (a rename, a group change: rare) pays instead, with one write per connection.
 //!
 //! Every change that touches several items reads them with strongly consistent reads (or,
-//! for `connect`, assumes them), decides, then writes them in one `TransactWriteItems` whose
+//! for `connect` and `disconnect`, first assumes the commonest case), decides, then writes them in one `TransactWriteItems` whose
 //! conditions restate what was read and decided on (the connection is still in that room, this user is still new to the
 //! room and the room still has fewer than `capacity` users, this was the user's last
 //! connection, …). A concurrent change makes a condition fail and the whole step starts
@@ -34,7 +34,8 @@
 //!   (see [`Presence::connect`] below);
 //! - `move_to`: 3 (`GetItem` of the connection, `BatchGetItem`, `TransactWriteItems`); 1 when
 //!   unknown or already there, 2 when full or closed;
-//! - `disconnect`: 3 (`GetItem`, `BatchGetItem`, `TransactWriteItems`); 1 when unknown;
+//! - `disconnect`: 2 (`GetItem`, `TransactWriteItems`) for a user's only connection leaving a
+//!   room that others stay in, else 3 (see [`Presence::disconnect`] below); 1 when unknown;
 //! - `sender_context`: see [`Presence::sender_context`] below: two round trips, three requests;
 //! - `set_profile`: 1 (`GetItem` of the user) then one `UpdateItem` per connection, all at once;
 //! - `connection`, `user_connections`, `hit_rate_limit`: 1;
@@ -455,6 +456,9 @@ async fn backoff(attempt: u32) {
 struct Leaving {
     writes: Vec<TransactWriteItem>,
     departure: Departure,
+    /// Where in `writes` the member item's and the room item's writes are, if any.
+    member_write: Option<usize>,
+    room_write: Option<usize>,
 }
 
 impl DynamoPresence {
@@ -472,7 +476,7 @@ impl DynamoPresence {
             // Only reachable through a race with another change of this connection, which
             // the condition on the connection item catches, or through items edited by hand.
             let departure = Departure { room, user_left: here.is_empty(), room_closed: false };
-            return Ok(Leaving { writes, departure });
+            return Ok(Leaving { writes, departure, member_write: None, room_write: None });
         }
         let values =
             [(":c", s(connection.as_str())), (":cset", one_member_set(connection)), (":one", n(1)), (":zero", n(0))];
@@ -507,7 +511,8 @@ impl DynamoPresence {
                 )?);
             }
         }
-        Ok(Leaving { writes, departure: Departure { room, user_left, room_closed } })
+        let room_write = (writes.len() > 1).then_some(1);
+        Ok(Leaving { writes, departure: Departure { room, user_left, room_closed }, member_write: Some(0), room_write })
     }
 
     /// Adds `connection` to the user's item in `room`; `entering` (read: the user has no
@@ -590,24 +595,28 @@ impl DynamoPresence {
         Ok(Some(MoveOutcome::Moved(Moved { from: leaving.departure, user_entered })))
     }
 
-    async fn try_disconnect(&self, connection: &ConnectionId) -> Result<Option<Option<Disconnected>>, DynamoError> {
-        let Some(item) = self.get_item(connection_key(connection)).await? else { return Ok(Some(None)) };
-        let ConnectionInfo { user, room } = parse_connection(&item)?;
-        let mut keys = vec![user_key(&user), member_key(room, &user)];
-        if !room.is_lobby() {
-            keys.push(room_key(room));
-        }
-        let mut items = self.get_many(keys).await?.into_iter();
-        let (user_item, member, room_item) = (items.next().flatten(), items.next().flatten(), items.next().flatten());
-
+    /// One attempt at `disconnect` of `connection` (in `room`, of `user`) with the user's
+    /// item, the member item and the room item as believed; when cancelled, the reasons and
+    /// which write each of those items had.
+    async fn try_disconnect(
+        &self,
+        connection: &ConnectionId,
+        ConnectionInfo { user, room }: &ConnectionInfo,
+        [user_item, member, room_item]: [Option<&Item>; 3],
+    ) -> Result<Result<Disconnected, (Vec<CancellationReason>, [Option<usize>; 3])>, DynamoError> {
+        let (user, room) = (user.clone(), *room);
         let mut writes = vec![self.delete_op(connection_key(connection), "#rid = :room", &[(":room", n(room))])?];
-        let leaving = self.leave(connection, &user, room, member.as_ref(), room_item.as_ref())?;
+        let leaving = self.leave(connection, &user, room, member, room_item)?;
+        let shifted = |at: Option<usize>| at.map(|at| at + 1);
+        let (member_write, room_write) = (shifted(leaving.member_write), shifted(leaving.room_write));
         writes.extend(leaving.writes);
 
-        let everywhere = connections_of(user_item.as_ref());
+        let everywhere = connections_of(user_item);
+        let mut user_write = None;
         let went_offline = if everywhere.iter().any(|c| c == connection.as_str()) {
             let values = [(":c", s(connection.as_str())), (":cset", one_member_set(connection)), (":one", n(1))];
             let last = everywhere.len() == 1;
+            user_write = Some(writes.len());
             writes.push(if last {
                 self.delete_op(user_key(&user), LAST_HERE, &values)?
             } else {
@@ -617,10 +626,10 @@ impl DynamoPresence {
         } else {
             everywhere.is_empty()
         };
-        if !self.transact(writes).await? {
-            return Ok(None);
-        }
-        Ok(Some(Some(Disconnected { user, from: leaving.departure, went_offline })))
+        Ok(match self.transact_or_reasons(writes).await? {
+            None => Ok(Disconnected { user, from: leaving.departure, went_offline }),
+            Some(reasons) => Err((reasons, [user_write, member_write, room_write])),
+        })
     }
 
     /// One attempt at `connect` with the user's item and lobby member item as believed
@@ -859,18 +868,24 @@ fn verdict(
 /// with another transaction, or no reasons given), so the caller reads instead.
 fn learned<const N: usize>(
     reasons: &[CancellationReason],
-    writes: [(usize, Option<Item>); N],
+    writes: [(Option<usize>, Option<Item>); N],
 ) -> Option<[Option<Item>; N]> {
-    let mut known = writes.map(|(index, believed)| (reasons.get(index).and_then(CancellationReason::code), index, believed));
-    if known.iter().any(|(code, _, _)| !matches!(code, Some("None" | "ConditionalCheckFailed"))) {
-        return None;
-    }
-    for (code, index, believed) in &mut known {
-        if *code == Some("ConditionalCheckFailed") {
-            *believed = reasons.get(*index).and_then(|reason| reason.item().cloned()).filter(|item| !item.is_empty());
+    let mut known = writes.map(|(index, believed)| {
+        // An item without a write in this attempt keeps its belief.
+        let reason = index.map(|index| reasons.get(index));
+        (reason, believed)
+    });
+    for (reason, believed) in &mut known {
+        match reason {
+            None => {}
+            Some(Some(reason)) if reason.code() == Some("None") => {}
+            Some(Some(reason)) if reason.code() == Some("ConditionalCheckFailed") => {
+                *believed = reason.item().cloned().filter(|item| !item.is_empty());
+            }
+            _ => return None,
         }
     }
-    Some(known.map(|(_, _, item)| item))
+    Some(known.map(|(_, item)| item))
 }
 
 /// Runs one read-decide-write step until it commits or has lost `MAX_ATTEMPTS` races.
@@ -912,7 +927,7 @@ impl Presence for DynamoPresence {
             match self.try_connect(connection, user, profile, user_item.as_ref(), lobby_member.as_ref()).await? {
                 Ok(connected) => return Ok(connected),
                 // Writes 1 and 2 are the user's item and the lobby member item.
-                Err(reasons) => belief = learned(&reasons, [(1, user_item), (2, lobby_member)]),
+                Err(reasons) => belief = learned(&reasons, [(Some(1), user_item), (Some(2), lobby_member)]),
             }
         }
         Err(DynamoError::Contended { operation: "connect", attempts: MAX_ATTEMPTS }.into())
@@ -959,8 +974,54 @@ impl Presence for DynamoPresence {
         Ok(retried!("move_to", self.try_move(connection, to, capacity)))
     }
 
+    /// Usually two requests: the connection's item (`GetItem`), then one
+    /// `TransactWriteItems` that assumes the commonest case instead of reading the rest:
+    /// the user's only connection, and other users stay in the room. When that is wrong the
+    /// cancellation carries the items whose condition failed and the next attempt knows them
+    /// (three requests, as many as reading first would take). When the connection itself
+    /// moved or went meanwhile, or a race taught nothing, everything is read again.
     async fn disconnect(&self, connection: &ConnectionId) -> PresenceResult<Option<Disconnected>> {
-        Ok(retried!("disconnect", self.try_disconnect(connection)))
+        let mut known: Option<(ConnectionInfo, [Option<Item>; 3])> = None;
+        for attempt in 0..MAX_ATTEMPTS {
+            let (info, beliefs) = match known.take() {
+                Some(known) => known,
+                None => {
+                    if attempt > 0 {
+                        backoff(attempt).await;
+                    }
+                    let Some(item) = self.get_item(connection_key(connection)).await? else { return Ok(None) };
+                    let info = parse_connection(&item)?;
+                    let beliefs = if attempt == 0 {
+                        let alone = HashMap::from([("conns".to_owned(), one_member_set(connection))]);
+                        let others_stay = HashMap::from([("users".to_owned(), n(2))]);
+                        [Some(alone.clone()), Some(alone), (!info.room.is_lobby()).then_some(others_stay)]
+                    } else {
+                        let mut keys = vec![user_key(&info.user), member_key(info.room, &info.user)];
+                        if !info.room.is_lobby() {
+                            keys.push(room_key(info.room));
+                        }
+                        let mut items = self.get_many(keys).await?.into_iter();
+                        [items.next().flatten(), items.next().flatten(), items.next().flatten()]
+                    };
+                    (info, beliefs)
+                }
+            };
+            let [user_item, member, room_item] = &beliefs;
+            let believed = [user_item.as_ref(), member.as_ref(), room_item.as_ref()];
+            match self.try_disconnect(connection, &info, believed).await? {
+                Ok(gone) => return Ok(Some(gone)),
+                Err((reasons, [user_write, member_write, room_write])) => {
+                    // Write 0 is the connection's own: if its condition failed, start over.
+                    if reasons.first().and_then(CancellationReason::code) != Some("None") {
+                        continue;
+                    }
+                    let [user_item, member, room_item] = beliefs;
+                    let writes = [(user_write, user_item), (member_write, member), (room_write, room_item)];
+                    known = learned(&reasons, writes).map(|beliefs| (info, beliefs));
+                }
+            }
+        }
+        Err(DynamoError::Contended { operation: "disconnect", attempts: MAX_ATTEMPTS }.into())
     }
 
     async fn room_users(&self, room: RoomId) -> PresenceResult<Vec<UserId>> {
@@ -1082,15 +1143,17 @@ mod tests {
             .build();
         let believed_member = Some(HashMap::from([("since".to_owned(), n(1))]));
         let reasons = [reason("None"), failed_with_item, reason("None")];
-        let known = learned(&reasons, [(1, None), (2, believed_member.clone())]);
+        let known = learned(&reasons, [(Some(1), None), (Some(2), believed_member.clone())]);
         assert_eq!(known, Some([Some(old_user), believed_member.clone()]));
         // A failed condition on an absent item: now known absent.
         let reasons = [reason("None"), reason("None"), reason("ConditionalCheckFailed")];
-        assert_eq!(learned(&reasons, [(1, None), (2, believed_member.clone())]), Some([None, None]));
+        assert_eq!(learned(&reasons, [(Some(1), None), (Some(2), believed_member.clone())]), Some([None, None]));
+        // An item that had no write keeps what was believed.
+        assert_eq!(learned(&reasons, [(None, believed_member.clone()), (Some(2), None)]), Some([believed_member, None]));
         // A conflict says nothing about the item: read instead.
         let reasons = [reason("None"), reason("TransactionConflict"), reason("None")];
-        assert_eq!(learned(&reasons, [(1, None), (2, None)]), None);
-        assert_eq!(learned(&[], [(1, None), (2, None)]), None);
+        assert_eq!(learned(&reasons, [(Some(1), None), (Some(2), None)]), None);
+        assert_eq!(learned(&[], [(Some(1), None), (Some(2), None)]), None);
     }
 
     #[test]
