@@ -18,14 +18,15 @@
 //! it nothing, while a copy on the user's item would cost every message one more read.
 //! `set_profile` (a rename, a group change: rare) pays instead, with one write per connection.
 //!
-//! Every change that touches several items reads them with strongly consistent reads (or,
-//! for `connect` and `disconnect`, first assumes the commonest case), decides, then writes them in one `TransactWriteItems` whose
-//! conditions restate what was read and decided on (the connection is still in that room, this user is still new to the
-//! room and the room still has fewer than `capacity` users, this was the user's last
-//! connection, …). A concurrent change makes a condition fail and the whole step starts
-//! over from the reads, so the reported outcome (`came_online`, `user_left`, `room_closed`,
-//! `went_offline`, …) is always the one the committed write produced. The lobby keeps no
-//! room item: it has no capacity and never closes, and a counter every connect and
+//! Every change that touches several items reads them with strongly consistent reads (or, for
+//! `connect` and `disconnect`, first assumes the commonest case), decides, then writes them in
+//! one `TransactWriteItems` whose conditions restate what was read and decided on (the
+//! connection is still in that room, this user is still new to the room and the room still has
+//! fewer than `capacity` users, this was the user's last connection, …). A concurrent change
+//! makes a condition fail and the whole step starts over from fresh reads (or from the items
+//! the cancellation hands back), so the reported outcome (`came_online`, `user_left`,
+//! `room_closed`, `went_offline`, …) is always the one the committed write produced. The lobby
+//! keeps no room item: it has no capacity and never closes, and a counter every connect and
 //! disconnect wrote would make it one hot item.
 //!
 //! Requests per operation (strongly consistent reads throughout, since each answer feeds a
@@ -808,8 +809,9 @@ impl DynamoPresence {
                 }
                 Err(err) => {
                     let service = err.as_service_error();
-                    let raced = service
-                        .is_some_and(|e| e.is_conditional_check_failed_exception() || e.is_transaction_conflict_exception());
+                    let raced = service.is_some_and(|e| {
+                        e.is_conditional_check_failed_exception() || e.is_transaction_conflict_exception()
+                    });
                     if !raced {
                         return Err(DynamoError::request("PutItem", err));
                     }
@@ -841,7 +843,8 @@ fn verdict(
     limit: u32,
     window_ms: u64,
 ) -> Option<Duration> {
-    let counted: Vec<(u64, u64)> = counts.iter().filter(|(slot, _)| **slot + slots > current).map(|(s, c)| (*s, *c)).collect();
+    let counted: Vec<(u64, u64)> =
+        counts.iter().filter(|(slot, _)| **slot + slots > current).map(|(s, c)| (*s, *c)).collect();
     let total: u64 = counted.iter().map(|(_, c)| c).sum();
     let limit = u64::from(limit);
     if total <= limit {
