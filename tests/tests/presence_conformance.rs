@@ -398,7 +398,7 @@ mod dynamodb_costs {
         assert_eq!((connected.unwrap(), cost), (Connected { came_online: false, entered_lobby: false }, 2), "second connect");
         presence.connect(&conn("b"), &user("bob"), &face("Bob")).await.unwrap();
         let (outcome, cost) = requests(presence.move_to(&conn("a"), room(5), 10)).await;
-        assert_eq!((moved(outcome.unwrap()).user_entered, cost), (true, 3), "move_to");
+        assert_eq!((moved(outcome.unwrap()).user_entered, cost), (true, 2), "move_to");
         assert_eq!(requests(presence.move_to(&conn("a"), room(5), 10)).await.1, 1, "move_to, already there");
         presence.move_to(&conn("b"), room(5), 10).await.unwrap();
         let (context, cost) = requests(presence.sender_context(&conn("a"), "send:a", 5, window)).await;
@@ -414,6 +414,11 @@ mod dynamodb_costs {
         assert!(!gone.unwrap().unwrap().went_offline);
         assert_eq!(cost, 3, "disconnect of one of two connections");
         assert_eq!(requests(presence.disconnect(&conn("a"))).await.1, 1, "disconnect, unknown");
+        // Room 6 holds one user (capacity 1): the failed condition tells it is full.
+        presence.connect(&conn("d"), &user("dan"), &face("Dan")).await.unwrap();
+        moved(presence.move_to(&conn("d"), room(6), 1).await.unwrap());
+        let (outcome, cost) = requests(presence.move_to(&conn("b"), room(6), 1)).await;
+        assert_eq!((outcome.unwrap(), cost), (MoveOutcome::Full, 2), "move_to, full");
     }
 }
 

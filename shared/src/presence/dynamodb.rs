@@ -18,23 +18,24 @@
 //! it nothing, while a copy on the user's item would cost every message one more read.
 //! `set_profile` (a rename, a group change: rare) pays instead, with one write per connection.
 //!
-//! Every change that touches several items reads them with strongly consistent reads (or, for
-//! `connect` and `disconnect`, first assumes the commonest case), decides, then writes them in
-//! one `TransactWriteItems` whose conditions restate what was read and decided on (the
-//! connection is still in that room, this user is still new to the room and the room still has
-//! fewer than `capacity` users, this was the user's last connection, …). A concurrent change
-//! makes a condition fail and the whole step starts over from fresh reads (or from the items
-//! the cancellation hands back), so the reported outcome (`came_online`, `user_left`,
-//! `room_closed`, `went_offline`, …) is always the one the committed write produced. The lobby
-//! keeps no room item: it has no capacity and never closes, and a counter every connect and
-//! disconnect wrote would make it one hot item.
+//! Every change that touches several items reads them with strongly consistent reads (or first
+//! assumes the commonest case), decides, then writes them in one `TransactWriteItems` whose
+//! conditions restate what was read and decided on (the connection is still in that room, this
+//! user is still new to the room and the room still has fewer than `capacity` users, this was
+//! the user's last connection, …). A concurrent change makes a condition fail and the whole
+//! step starts over from fresh reads (or from the items the cancellation hands back), so the
+//! reported outcome (`came_online`, `user_left`, `room_closed`, `went_offline`, …) is always
+//! the one the committed write produced. The lobby keeps no room item: it has no capacity and
+//! never closes, and a counter every connect and disconnect wrote would make it one hot item.
 //!
 //! Requests per operation (strongly consistent reads throughout, since each answer feeds a
 //! decision or a fan-out that must not miss a connection that just arrived):
 //! - `connect`: 1 `TransactWriteItems` for a user's first connection, 2 for a further one
 //!   (see [`Presence::connect`] below);
-//! - `move_to`: 3 (`GetItem` of the connection, `BatchGetItem`, `TransactWriteItems`); 1 when
-//!   unknown or already there, 2 when full or closed;
+//! - `move_to`: 2 (`GetItem` of the connection, `TransactWriteItems`) for a user's only
+//!   connection, and when the room is full or closed; 3 for one of several connections, or
+//!   when its room empties and closes (see [`Presence::move_to`] below); 1 when unknown or
+//!   already there;
 //! - `disconnect`: 2 (`GetItem`, `TransactWriteItems`) for a user's only connection leaving a
 //!   room that others stay in, else 3 (see [`Presence::disconnect`] below); 1 when unknown;
 //! - `sender_context`: see [`Presence::sender_context`] below: two round trips, three requests;
@@ -44,7 +45,7 @@
 //! - `room_counts`: 1 `BatchGetItem`, plus a concurrent counting `Query` when the lobby is asked;
 //! - `user_rooms`: 2; `online`: 1 per 100 users.
 //!
-//! Each retry after a lost race repeats the step's requests. The table's client counts every
+//! A retry after a lost race reads again, unless the cancellation told it enough. The table's client counts every
 //! request it sends in [`crate::metrics::DYNAMODB_REQUESTS`]. Requests run with the SDK's
 //! tracing muted ([`crate::dynamodb::Quiet`]), like the store's.
 //!
@@ -293,15 +294,10 @@ impl DynamoPresence {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    /// Commits the writes; `false` when a condition no longer held or a concurrent
-    /// transaction touched one of the items, so the caller reads again and retries.
-    async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<bool, DynamoError> {
-        Ok(self.transact_or_reasons(writes).await?.is_none())
-    }
-
-    /// [`Self::transact`], handing back why a cancelled transaction was cancelled: one reason
-    /// per write, in order, with the item as it was when its condition failed.
-    async fn transact_or_reasons(
+    /// Commits the writes; when a condition no longer held or a concurrent transaction
+    /// touched one of the items, hands back why: one reason per write, in order, with the
+    /// item as it was when its condition failed, so the caller retries knowing more.
+    async fn transact(
         &self,
         writes: Vec<TransactWriteItem>,
     ) -> Result<Option<Vec<CancellationReason>>, DynamoError> {
@@ -535,20 +531,64 @@ impl DynamoPresence {
         )
     }
 
+    /// One attempt at moving `connection` (of `info.user`, in `info.room`) with the member
+    /// items of both rooms and the rooms' items as believed; when cancelled, the reasons and
+    /// which write each of those items had.
+    #[allow(clippy::type_complexity)]
     async fn try_move(
         &self,
         connection: &ConnectionId,
+        ConnectionInfo { user, room: from }: &ConnectionInfo,
         to: RoomId,
         capacity: u32,
-    ) -> Result<Option<MoveOutcome>, DynamoError> {
-        let Some(item) = self.get_item(connection_key(connection)).await? else {
-            return Ok(Some(MoveOutcome::UnknownConnection));
-        };
-        let ConnectionInfo { user, room: from } = parse_connection(&item)?;
-        if from == to {
-            return Ok(Some(MoveOutcome::AlreadyThere));
+        [from_member, to_member, from_room, to_room]: [Option<&Item>; 4],
+    ) -> Result<Result<MoveOutcome, (Vec<CancellationReason>, [Option<usize>; 4])>, DynamoError> {
+        let from = *from;
+        let user_entered = connections_of(to_member).is_empty();
+        if !to.is_lobby() {
+            if to_room.is_some_and(|room| room.contains_key("closed")) {
+                return Ok(Ok(MoveOutcome::Closed));
+            }
+            let users = to_room.and_then(|room| number_attr(room, "users")).unwrap_or(0);
+            if user_entered && users >= i64::from(capacity) {
+                return Ok(Ok(MoveOutcome::Full));
+            }
         }
-        let mut keys = vec![member_key(from, &user), member_key(to, &user)];
+
+        let mut writes = vec![self.update_op(
+            connection_key(connection),
+            "SET #rid = :to",
+            Some("#rid = :from"),
+            &[(":to", n(to)), (":from", n(from))],
+        )?];
+        let leaving = self.leave(connection, user, from, from_member, from_room)?;
+        let shifted = |at: Option<usize>| at.map(|at| at + 1);
+        let (from_member_write, from_room_write) = (shifted(leaving.member_write), shifted(leaving.room_write));
+        writes.extend(leaving.writes);
+        let to_member_write = Some(writes.len());
+        writes.push(self.enter(connection, user, to, user_entered)?);
+        let mut to_room_write = None;
+        if !to.is_lobby() && user_entered {
+            // The capacity check of this move: it commits only with the room still open and
+            // still below capacity, whatever other instances do meanwhile.
+            to_room_write = Some(writes.len());
+            writes.push(self.update_op(
+                room_key(to),
+                "ADD #users :one",
+                Some("attribute_not_exists(#closed) AND (attribute_not_exists(#users) OR #users < :capacity)"),
+                &[(":one", n(1)), (":capacity", n(capacity))],
+            )?);
+        }
+        Ok(match self.transact(writes).await? {
+            None => Ok(MoveOutcome::Moved(Moved { from: leaving.departure, user_entered })),
+            Some(reasons) => Err((reasons, [from_member_write, to_member_write, from_room_write, to_room_write])),
+        })
+    }
+
+    /// The items a move of a connection of `info.user` from `info.room` to `to` decides on.
+    async fn read_move(&self, info: &ConnectionInfo, to: RoomId) -> Result<[Option<Item>; 4], DynamoError> {
+        let (user, from) = (&info.user, info.room);
+        let mut keys = vec![member_key(from, user), member_key(to, user)];
         if !from.is_lobby() {
             keys.push(room_key(from));
         }
@@ -559,41 +599,7 @@ impl DynamoPresence {
         let (from_member, to_member) = (items.next().flatten(), items.next().flatten());
         let from_room = if from.is_lobby() { None } else { items.next().flatten() };
         let to_room = if to.is_lobby() { None } else { items.next().flatten() };
-
-        let user_entered = connections_of(to_member.as_ref()).is_empty();
-        if !to.is_lobby() {
-            if to_room.as_ref().is_some_and(|room| room.contains_key("closed")) {
-                return Ok(Some(MoveOutcome::Closed));
-            }
-            let users = to_room.as_ref().and_then(|room| number_attr(room, "users")).unwrap_or(0);
-            if user_entered && users >= i64::from(capacity) {
-                return Ok(Some(MoveOutcome::Full));
-            }
-        }
-
-        let mut writes = vec![self.update_op(
-            connection_key(connection),
-            "SET #rid = :to",
-            Some("#rid = :from"),
-            &[(":to", n(to)), (":from", n(from))],
-        )?];
-        let leaving = self.leave(connection, &user, from, from_member.as_ref(), from_room.as_ref())?;
-        writes.extend(leaving.writes);
-        writes.push(self.enter(connection, &user, to, user_entered)?);
-        if !to.is_lobby() && user_entered {
-            // The capacity check of this move: it commits only with the room as it was read
-            // (still open, still below capacity), whatever other instances do meanwhile.
-            writes.push(self.update_op(
-                room_key(to),
-                "ADD #users :one",
-                Some("attribute_not_exists(#closed) AND (attribute_not_exists(#users) OR #users < :capacity)"),
-                &[(":one", n(1)), (":capacity", n(capacity))],
-            )?);
-        }
-        if !self.transact(writes).await? {
-            return Ok(None);
-        }
-        Ok(Some(MoveOutcome::Moved(Moved { from: leaving.departure, user_entered })))
+        Ok([from_member, to_member, from_room, to_room])
     }
 
     /// One attempt at `disconnect` of `connection` (in `room`, of `user`) with the user's
@@ -627,7 +633,7 @@ impl DynamoPresence {
         } else {
             everywhere.is_empty()
         };
-        Ok(match self.transact_or_reasons(writes).await? {
+        Ok(match self.transact(writes).await? {
             None => Ok(Disconnected { user, from: leaving.departure, went_offline }),
             Some(reasons) => Err((reasons, [user_write, member_write, room_write])),
         })
@@ -665,7 +671,7 @@ impl DynamoPresence {
             )?,
             self.enter(connection, user, RoomId::LOBBY, entered_lobby)?,
         ];
-        Ok(match self.transact_or_reasons(writes).await? {
+        Ok(match self.transact(writes).await? {
             None => Ok(Connected { came_online, entered_lobby }),
             Some(reasons) => Err(reasons),
         })
@@ -891,23 +897,6 @@ fn learned<const N: usize>(
     Some(known.map(|(_, item)| item))
 }
 
-/// Runs one read-decide-write step until it commits or has lost `MAX_ATTEMPTS` races.
-macro_rules! retried {
-    ($operation:literal, $step:expr) => {{
-        let mut outcome = None;
-        for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                backoff(attempt).await;
-            }
-            if let Some(done) = $step.await? {
-                outcome = Some(done);
-                break;
-            }
-        }
-        outcome.ok_or(DynamoError::Contended { operation: $operation, attempts: MAX_ATTEMPTS })?
-    }};
-}
-
 #[async_trait]
 impl Presence for DynamoPresence {
     /// Usually one `TransactWriteItems`: the first attempt assumes the user's first
@@ -973,8 +962,60 @@ impl Presence for DynamoPresence {
         Ok(item.as_ref().map(parse_connection).transpose()?)
     }
 
+    /// Usually two requests: the connection's item (`GetItem`), then one
+    /// `TransactWriteItems` that assumes the commonest case instead of reading the rest: the
+    /// user's only connection leaves a room that others stay in, for a room the user is not
+    /// in yet. Whether that room is open and has space is its write's condition, so it needs
+    /// no belief. When the assumption is wrong, the room is full or closed, the cancellation
+    /// carries the items whose condition failed: a full or closed room is then answered
+    /// without a third request, and a move of one of several connections commits with it.
     async fn move_to(&self, connection: &ConnectionId, to: RoomId, capacity: u32) -> PresenceResult<MoveOutcome> {
-        Ok(retried!("move_to", self.try_move(connection, to, capacity)))
+        let mut known: Option<(ConnectionInfo, [Option<Item>; 4])> = None;
+        for attempt in 0..MAX_ATTEMPTS {
+            let (info, beliefs) = match known.take() {
+                Some(known) => known,
+                None => {
+                    if attempt > 0 {
+                        backoff(attempt).await;
+                    }
+                    let Some(item) = self.get_item(connection_key(connection)).await? else {
+                        return Ok(MoveOutcome::UnknownConnection);
+                    };
+                    let info = parse_connection(&item)?;
+                    if info.room == to {
+                        return Ok(MoveOutcome::AlreadyThere);
+                    }
+                    let beliefs = if attempt == 0 {
+                        let alone = HashMap::from([("conns".to_owned(), one_member_set(connection))]);
+                        let others_stay = HashMap::from([("users".to_owned(), n(2))]);
+                        [Some(alone), None, (!info.room.is_lobby()).then_some(others_stay), None]
+                    } else {
+                        self.read_move(&info, to).await?
+                    };
+                    (info, beliefs)
+                }
+            };
+            let [from_member, to_member, from_room, to_room] = &beliefs;
+            let believed = [from_member.as_ref(), to_member.as_ref(), from_room.as_ref(), to_room.as_ref()];
+            match self.try_move(connection, &info, to, capacity, believed).await? {
+                Ok(outcome) => return Ok(outcome),
+                Err((reasons, [from_member_write, to_member_write, from_room_write, to_room_write])) => {
+                    // Write 0 is the connection's own: if its condition failed, start over.
+                    if reasons.first().and_then(CancellationReason::code) != Some("None") {
+                        continue;
+                    }
+                    let [from_member, to_member, from_room, to_room] = beliefs;
+                    let writes = [
+                        (from_member_write, from_member),
+                        (to_member_write, to_member),
+                        (from_room_write, from_room),
+                        (to_room_write, to_room),
+                    ];
+                    known = learned(&reasons, writes).map(|beliefs| (info, beliefs));
+                }
+            }
+        }
+        Err(DynamoError::Contended { operation: "move_to", attempts: MAX_ATTEMPTS }.into())
     }
 
     /// Usually two requests: the connection's item (`GetItem`), then one
