@@ -49,11 +49,11 @@
 //! request it sends in [`crate::metrics::DYNAMODB_REQUESTS`]. Requests run with the SDK's
 //! tracing muted ([`crate::dynamodb::Quiet`]), like the store's.
 //!
-//! Connection, user and per-room user items carry `ttl` 2 h 15 min after the latest
-//! connection entered them: API Gateway closes a connection after 2 hours, so such an item
-//! outliving it belongs to connections whose `$disconnect` never ran. DynamoDB deletes expired items
-//! lazily, and the push path forgets a connection that the gateway reports gone, so reads
-//! do not filter on `ttl`; it only keeps the table from growing.
+//! Connection, user and per-room user items carry `ttl` 2 h 15 min after the latest connection
+//! entered them: API Gateway closes a connection after 2 hours, so such an item outliving it
+//! belongs to connections whose `$disconnect` never ran. DynamoDB deletes expired items lazily,
+//! and the push path forgets a connection that the gateway reports gone, so reads do not filter
+//! on `ttl`; it only keeps the table from growing.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
