@@ -534,7 +534,6 @@ impl DynamoPresence {
     /// One attempt at moving `connection` (of `info.user`, in `info.room`) with the member
     /// items of both rooms and the rooms' items as believed; when cancelled, the reasons and
     /// which write each of those items had.
-    #[allow(clippy::type_complexity)]
     async fn try_move(
         &self,
         connection: &ConnectionId,
