@@ -17,8 +17,13 @@ pub enum ConfigError {
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `sqlite://…` or `mysql://…`.
+    /// `sqlite://…`, `mysql://…` or `dynamodb://<table-name>` (the no-VPC profile: store and,
+    /// without `redis_url`, presence on that one table).
     pub database_url: String,
+    /// Where DynamoDB is reached instead of AWS's regional endpoint (an emulator).
+    pub dynamodb_endpoint: Option<String>,
+    /// Creates the DynamoDB table when missing: locally; in AWS the stack owns it.
+    pub dynamodb_create_table: bool,
     /// Unset: in-process presence (single node only).
     pub redis_url: Option<String>,
     /// Every presence key starts with this, so deployments and tests can share a server.
@@ -78,6 +83,8 @@ impl Config {
     pub fn from_lambda_env() -> Result<Self, ConfigError> {
         Ok(Self {
             database_url: var("CHATTING_DATABASE_URL").ok_or(ConfigError::Missing("CHATTING_DATABASE_URL"))?,
+            dynamodb_endpoint: var("CHATTING_DYNAMODB_ENDPOINT"),
+            dynamodb_create_table: false,
             redis_url: var("CHATTING_REDIS_URL"),
             redis_prefix: var("CHATTING_REDIS_PREFIX").unwrap_or_else(|| "chatting".into()),
             jwt_secret: jwt_secret(var("CHATTING_JWT_SECRET").ok_or(ConfigError::Missing("CHATTING_JWT_SECRET"))?)?,
@@ -108,6 +115,8 @@ impl Config {
         };
         Ok(Self {
             database_url,
+            dynamodb_endpoint: var("CHATTING_DYNAMODB_ENDPOINT"),
+            dynamodb_create_table: true,
             redis_url: var("CHATTING_REDIS_URL"),
             redis_prefix: var("CHATTING_REDIS_PREFIX").unwrap_or_else(|| "chatting".into()),
             jwt_secret,

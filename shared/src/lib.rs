@@ -4,8 +4,11 @@
 //! - [`domain`]: ids and bounded strings that parse (`UserId`, `Nick`, `RoomTitle`, …).
 //! - [`protocol`]: the wire contract of PROTOCOL.md: codes, frames, commands, events, shapes.
 //! - [`auth`]: argon2id password hashes, JWT access tokens, refresh-token hashing.
-//! - [`store`]: durable data behind the [`store::Store`] trait (MySQL-compatible or SQLite).
-//! - [`presence`]: who is connected where, behind [`presence::Presence`] (Redis or memory).
+//! - [`store`]: durable data behind the [`store::Store`] trait (MySQL-compatible, SQLite or
+//!   DynamoDB).
+//! - [`presence`]: who is connected where, behind [`presence::Presence`] (Redis, DynamoDB or
+//!   memory).
+//! - `dynamodb`: the DynamoDB profile's table and client, shared by its store and presence.
 //! - [`push`]: frames to connections through API Gateway's Management API.
 //! - [`service`]: the use cases, which turn commands into replies and events;
 //!   [`websocket_event`]: reading API Gateway WebSocket events and answering them.
@@ -17,6 +20,8 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod domain;
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
 pub mod metrics;
 pub mod presence;
 pub mod protocol;

@@ -1,5 +1,5 @@
 //! Process-wide counters of the work a request causes, for `/metrics` and the benchmarks:
-//! how many SQL statements, Redis round trips and Management API calls one `chat.send`
+//! how many SQL statements, Redis round trips, DynamoDB requests and Management API calls one `chat.send`
 //! costs. Relaxed atomics: they are statistics, not synchronization.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +26,8 @@ impl Counter {
 pub static STORE_STATEMENTS: Counter = Counter::new();
 /// Requests to Redis (one script or one pipeline is one round trip).
 pub static REDIS_ROUND_TRIPS: Counter = Counter::new();
+/// Requests sent to DynamoDB (each attempt, retries included: each is billed).
+pub static DYNAMODB_REQUESTS: Counter = Counter::new();
 /// `PostToConnection` calls made through the Management API.
 pub static MANAGEMENT_API_CALLS: Counter = Counter::new();
 /// Frames handed straight to a connection by the in-process pusher.
@@ -38,6 +40,7 @@ pub static CHAT_SENDS: Counter = Counter::new();
 pub struct Snapshot {
     pub store_statements: u64,
     pub redis_round_trips: u64,
+    pub dynamodb_requests: u64,
     pub management_api_calls: u64,
     pub direct_pushes: u64,
     pub chat_sends: u64,
@@ -47,6 +50,7 @@ pub fn snapshot() -> Snapshot {
     Snapshot {
         store_statements: STORE_STATEMENTS.get(),
         redis_round_trips: REDIS_ROUND_TRIPS.get(),
+        dynamodb_requests: DYNAMODB_REQUESTS.get(),
         management_api_calls: MANAGEMENT_API_CALLS.get(),
         direct_pushes: DIRECT_PUSHES.get(),
         chat_sends: CHAT_SENDS.get(),

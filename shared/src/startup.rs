@@ -18,6 +18,9 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("presence: {0}")]
     Presence(#[from] PresenceError),
+    #[cfg(feature = "dynamodb")]
+    #[error("{0}")]
+    Dynamo(#[from] crate::dynamodb::DynamoError),
 }
 
 /// Logs as text without colour (CloudWatch shows escape codes verbatim); `RUST_LOG` filters.
@@ -28,11 +31,56 @@ pub fn init_tracing() {
 }
 
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
-    Ok(Arc::new(store::connect(&config.database_url, config.db_max_connections).await?))
+    #[cfg(feature = "dynamodb")]
+    if let Some(table) = dynamodb_table(config).await? {
+        return Ok(Arc::new(store::dynamodb::DynamoStore::new(table)));
+    }
+    Ok(store::connect(&config.database_url, config.db_max_connections).await?)
 }
 
+/// The table `CHATTING_DATABASE_URL=dynamodb://<table-name>` names, created first when the
+/// configuration says so (locally); `None` for the other profiles.
+#[cfg(feature = "dynamodb")]
+pub async fn dynamodb_table(config: &Config) -> Result<Option<crate::dynamodb::Table>, StartupError> {
+    use crate::dynamodb;
+    if !dynamodb::is_dynamodb_url(&config.database_url) {
+        return Ok(None);
+    }
+    let table = dynamodb::Table {
+        client: dynamodb::client(SigningKeys::from_env(), config.dynamodb_endpoint.as_deref()),
+        name: dynamodb::table_name(&config.database_url)?,
+    };
+    if config.dynamodb_create_table {
+        dynamodb::ensure_table(&table).await?;
+    }
+    Ok(Some(table))
+}
+
+/// Redis when `CHATTING_REDIS_URL` is set; otherwise the DynamoDB profile keeps presence in
+/// its table, and the embedded default in this process.
 pub async fn open_presence(config: &Config) -> Result<Arc<dyn Presence>, StartupError> {
+    #[cfg(feature = "dynamodb")]
+    if config.redis_url.is_none()
+        && let Some(table) = dynamodb_table(config).await?
+    {
+        return Ok(Arc::new(presence::dynamodb::DynamoPresence::new(table)));
+    }
     Ok(presence::connect(config.redis_url.as_deref(), &config.redis_prefix).await?)
+}
+
+/// The store and presence the configuration names; on the DynamoDB profile they share one
+/// client, so a cold start opens one connection to DynamoDB, not two.
+pub async fn open_backends(config: &Config) -> Result<(Arc<dyn Store>, Arc<dyn Presence>), StartupError> {
+    #[cfg(feature = "dynamodb")]
+    if let Some(table) = dynamodb_table(config).await? {
+        let store: Arc<dyn Store> = Arc::new(store::dynamodb::DynamoStore::new(table.clone()));
+        let presence: Arc<dyn Presence> = match config.redis_url {
+            None => Arc::new(presence::dynamodb::DynamoPresence::new(table)),
+            Some(_) => open_presence(config).await?,
+        };
+        return Ok((store, presence));
+    }
+    Ok((open_store(config).await?, open_presence(config).await?))
 }
 
 /// The HTTP API's service; `presence` keeps the login attempt counters.
@@ -60,8 +108,7 @@ pub fn chat(config: &Config, store: Arc<dyn Store>, presence: Arc<dyn Presence>,
 /// The HTTP function's service, from the Lambda environment.
 pub async fn auth_from_lambda_env() -> Result<AuthService, StartupError> {
     let config = Config::from_lambda_env()?;
-    let store = open_store(&config).await?;
-    let presence = open_presence(&config).await?;
+    let (store, presence) = open_backends(&config).await?;
     Ok(auth_service(&config, store, presence))
 }
 
@@ -72,8 +119,40 @@ pub async fn chat_from_lambda_env() -> Result<Chat, StartupError> {
         .management_endpoint
         .clone()
         .ok_or(ConfigError::Missing("CHATTING_MANAGEMENT_ENDPOINT"))?;
-    let store = open_store(&config).await?;
-    let presence = open_presence(&config).await?;
+    let (store, presence) = open_backends(&config).await?;
     let pusher = Arc::new(ApiGatewayPusher::new(&endpoint, SigningKeys::from_env()));
     Ok(chat(&config, store, presence, pusher))
+}
+
+#[cfg(all(test, feature = "dynamodb"))]
+mod tests {
+    use super::*;
+
+    fn config(database_url: &str) -> Config {
+        Config {
+            database_url: database_url.to_owned(),
+            dynamodb_endpoint: Some("http://127.0.0.1:1".to_owned()),
+            // Nothing is created, so nothing is sent: the endpoint above answers nothing.
+            dynamodb_create_table: false,
+            redis_url: None,
+            redis_prefix: "t".to_owned(),
+            jwt_secret: crate::domain::Secret::from_config("x".repeat(32)),
+            management_endpoint: None,
+            access_ttl: std::time::Duration::from_secs(900),
+            refresh_ttl: std::time::Duration::from_secs(3600),
+            db_max_connections: 1,
+            chat_sends_per_10s: 20,
+            allowed_origins: Vec::new(),
+            login_attempts_per_user: 10,
+            login_attempts_per_address: 100,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_database_url_chooses_the_dynamodb_profile() {
+        let table = dynamodb_table(&config("dynamodb://chat-prod")).await.unwrap().expect("a table");
+        assert_eq!(table.name, "chat-prod");
+        assert!(dynamodb_table(&config("mysql://root@db/chat")).await.unwrap().is_none());
+        assert!(matches!(dynamodb_table(&config("dynamodb://x")).await, Err(StartupError::Dynamo(_))), "too short a name");
+    }
 }

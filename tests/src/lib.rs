@@ -2,7 +2,8 @@
 //! real WebSocket clients that speak PROTOCOL.md.
 //!
 //! `CHATTING_TEST_BACKEND=mysql` runs the same tests on MariaDB + Redis (fresh database and
-//! key prefix per test); the default is the embedded SQLite file + in-process presence.
+//! key prefix per test), `CHATTING_TEST_BACKEND=dynamodb` on a DynamoDB emulator (fresh table
+//! per test); the default is the embedded SQLite file + in-process presence.
 //!
 //! [`runtime_api`] runs the real function binaries under an emulated Lambda Runtime API.
 
@@ -46,6 +47,29 @@ pub enum Backend {
     Embedded,
     /// MariaDB (127.0.0.1:3306, root) + Redis (127.0.0.1:6379): the production backends.
     MySqlRedis,
+    /// One DynamoDB table for store and presence, on the emulator at
+    /// `CHATTING_TEST_DYNAMODB_ENDPOINT` (scripts/dynamodb-emulator starts it).
+    DynamoDb,
+}
+
+/// Where the DynamoDB emulator answers unless `CHATTING_TEST_DYNAMODB_ENDPOINT` says otherwise.
+pub const DYNAMODB_ENDPOINT: &str = "http://127.0.0.1:5005";
+
+pub fn dynamodb_endpoint() -> String {
+    std::env::var("CHATTING_TEST_DYNAMODB_ENDPOINT").ok().filter(|e| !e.is_empty()).unwrap_or_else(|| DYNAMODB_ENDPOINT.to_owned())
+}
+
+/// A new empty table on the emulator, for one test; fails loudly when the emulator is not there.
+pub async fn fresh_dynamodb_table() -> anyhow::Result<chatting_shared::dynamodb::Table> {
+    use chatting_shared::dynamodb;
+    let endpoint = dynamodb_endpoint();
+    // The emulator takes any credentials; the environment's, if set, are left alone.
+    let keys = chatting_shared::push::SigningKeys::from_env();
+    let table = dynamodb::Table { client: dynamodb::client(keys, Some(&endpoint)), name: unique("chatting-t-") };
+    dynamodb::ensure_table(&table)
+        .await
+        .with_context(|| format!("a DynamoDB emulator must answer at {endpoint} (scripts/dynamodb-emulator starts it)"))?;
+    Ok(table)
 }
 
 pub const MYSQL_ADMIN_URL: &str = "mysql://root@127.0.0.1:3306/test";
@@ -57,7 +81,8 @@ impl Backend {
         match std::env::var("CHATTING_TEST_BACKEND").as_deref() {
             Err(_) | Ok("") | Ok("embedded") => Ok(Backend::Embedded),
             Ok("mysql") => Ok(Backend::MySqlRedis),
-            Ok(other) => bail!("CHATTING_TEST_BACKEND={other}: expected embedded or mysql"),
+            Ok("dynamodb") => Ok(Backend::DynamoDb),
+            Ok(other) => bail!("CHATTING_TEST_BACKEND={other}: expected embedded, mysql or dynamodb"),
         }
     }
 
@@ -66,6 +91,26 @@ impl Backend {
         match self {
             Backend::Embedded => Ok((format!("sqlite://{}?mode=rwc", data_dir.join("chatting.db").display()), None)),
             Backend::MySqlRedis => Ok((fresh_mysql_database().await?, Some(REDIS_URL.to_owned()))),
+            Backend::DynamoDb => Ok((format!("dynamodb://{}", fresh_dynamodb_table().await?.name), None)),
+        }
+    }
+}
+
+/// Every item of the table a `dynamodb://` configuration names, with its string attributes
+/// (what someone who can read the table sees).
+pub async fn dynamodb_items(config: &Config) -> anyhow::Result<Vec<std::collections::HashMap<String, String>>> {
+    use chatting_shared::dynamodb::Quiet as _;
+    let table = chatting_shared::startup::dynamodb_table(config).await?.context("not a dynamodb:// configuration")?;
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = table.client.scan().table_name(&table.name).set_exclusive_start_key(start.take()).send().quiet().await?;
+        for item in page.items() {
+            items.push(item.iter().filter_map(|(k, v)| v.as_s().ok().map(|s| (k.clone(), s.clone()))).collect());
+        }
+        start = page.last_evaluated_key().cloned().filter(|k| !k.is_empty());
+        if start.is_none() {
+            return Ok(items);
         }
     }
 }
@@ -128,6 +173,9 @@ impl TestServer {
         config.database_url = database_url;
         config.redis_url = redis_url;
         config.redis_prefix = unique("t");
+        if backend == Backend::DynamoDb {
+            config.dynamodb_endpoint = Some(dynamodb_endpoint());
+        }
         config.management_endpoint = None;
         // Every test client logs in from 127.0.0.1, far more often than people do; the login
         // limits are tested where they are set back (tests/security.rs).

@@ -1,23 +1,39 @@
 //! One suite, written once, that every `Presence` implementation must pass: in-process
-//! memory (the embedded default) and Redis (production), each test under its own key prefix.
+//! memory (the embedded default), Redis (production) under its own key prefix per test, and
+//! DynamoDB (the no-VPC profile) on a fresh table per test in the emulator that
+//! scripts/dynamodb-emulator starts.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chatting_e2e::{REDIS_URL, unique};
+use chatting_e2e::{REDIS_URL, fresh_dynamodb_table, unique};
 use chatting_shared::domain::{ConnectionId, RoomId, UserId};
 use chatting_shared::presence::memory::MemoryPresence;
 use chatting_shared::presence::redis::RedisPresence;
 use chatting_shared::domain::{GroupId, Nick};
 use chatting_shared::presence::{Connected, Departure, MoveOutcome, Moved, Presence, Profile};
+use chatting_shared::dynamodb::Table;
+use chatting_shared::presence::dynamodb::DynamoPresence;
 
-async fn memory() -> (Arc<dyn Presence>, Option<String>) {
-    (Arc::new(MemoryPresence::default()), None)
+/// What a test may look at behind the trait, to see what is left behind.
+enum Raw {
+    Memory,
+    Redis(String),
+    Dynamo(Table),
 }
 
-async fn redis() -> (Arc<dyn Presence>, Option<String>) {
+async fn memory() -> (Arc<dyn Presence>, Raw) {
+    (Arc::new(MemoryPresence::default()), Raw::Memory)
+}
+
+async fn redis() -> (Arc<dyn Presence>, Raw) {
     let prefix = unique("pt");
-    (Arc::new(RedisPresence::connect(REDIS_URL, &prefix).await.unwrap()), Some(prefix))
+    (Arc::new(RedisPresence::connect(REDIS_URL, &prefix).await.unwrap()), Raw::Redis(prefix))
+}
+
+async fn dynamodb() -> (Arc<dyn Presence>, Raw) {
+    let table = fresh_dynamodb_table().await.unwrap();
+    (Arc::new(DynamoPresence::new(table.clone())), Raw::Dynamo(table))
 }
 
 fn user(name: &str) -> UserId {
@@ -48,7 +64,7 @@ fn sorted<T: Ord>(mut items: Vec<T>) -> Vec<T> {
     items
 }
 
-async fn connections_count_users_once(presence: Arc<dyn Presence>, _: Option<String>) {
+async fn connections_count_users_once(presence: Arc<dyn Presence>, _: Raw) {
     let first = presence.connect(&conn("a1"), &user("ann"), &face("ann")).await.unwrap();
     assert_eq!(first, Connected { came_online: true, entered_lobby: true });
     let second = presence.connect(&conn("a2"), &user("ann"), &face("ann")).await.unwrap();
@@ -73,7 +89,7 @@ async fn connections_count_users_once(presence: Arc<dyn Presence>, _: Option<Str
     assert_eq!(presence.online(&[user("ann")]).await.unwrap(), Vec::<UserId>::new());
 }
 
-async fn moves_enforce_capacity_and_close_empty_rooms(presence: Arc<dyn Presence>, _: Option<String>) {
+async fn moves_enforce_capacity_and_close_empty_rooms(presence: Arc<dyn Presence>, _: Raw) {
     for (c, u) in [("a", "ann"), ("b", "bob"), ("c", "cat"), ("a2", "ann")] {
         presence.connect(&conn(c), &user(u), &face(u)).await.unwrap();
     }
@@ -103,7 +119,7 @@ async fn moves_enforce_capacity_and_close_empty_rooms(presence: Arc<dyn Presence
     assert_eq!(presence.room_counts(&[room(7), RoomId::LOBBY]).await.unwrap(), [0, 2]);
 }
 
-async fn concurrent_joins_never_exceed_capacity(presence: Arc<dyn Presence>, _: Option<String>) {
+async fn concurrent_joins_never_exceed_capacity(presence: Arc<dyn Presence>, _: Raw) {
     for i in 0..30 {
         presence.connect(&conn(&format!("c{i}")), &user(&format!("user{i}")), &face(&format!("user{i}"))).await.unwrap();
     }
@@ -117,7 +133,7 @@ async fn concurrent_joins_never_exceed_capacity(presence: Arc<dyn Presence>, _: 
     assert_eq!(presence.room_counts(&[room(3)]).await.unwrap(), [10]);
 }
 
-async fn rate_limit_counts_every_attempt_in_a_sliding_window(presence: Arc<dyn Presence>, _: Option<String>) {
+async fn rate_limit_counts_every_attempt_in_a_sliding_window(presence: Arc<dyn Presence>, _: Raw) {
     let window = Duration::from_millis(1500);
     for attempt in 1..=3 {
         assert_eq!(presence.hit_rate_limit("k", 3, window).await.unwrap(), None, "attempt {attempt}");
@@ -130,7 +146,7 @@ async fn rate_limit_counts_every_attempt_in_a_sliding_window(presence: Arc<dyn P
     assert_eq!(presence.hit_rate_limit("k", 3, window).await.unwrap(), None, "the window slid past");
 }
 
-async fn nothing_is_left_behind_after_everyone_disconnects(presence: Arc<dyn Presence>, prefix: Option<String>) {
+async fn nothing_is_left_behind_after_everyone_disconnects(presence: Arc<dyn Presence>, raw: Raw) {
     for i in 0..50 {
         let c = conn(&format!("c{i}"));
         let name = format!("user{}", i % 20);
@@ -145,21 +161,38 @@ async fn nothing_is_left_behind_after_everyone_disconnects(presence: Arc<dyn Pre
     assert_eq!(presence.room_connections(RoomId::LOBBY).await.unwrap(), Vec::<ConnectionId>::new());
     let everyone: Vec<UserId> = (0..20).map(|i| user(&format!("user{i}"))).collect();
     assert!(presence.online(&everyone).await.unwrap().is_empty());
-    if let Some(prefix) = prefix {
-        // Only the closed-room marks may stay, and they expire.
-        let client = redis::Client::open(REDIS_URL).unwrap();
-        let mut connection = client.get_multiplexed_async_connection().await.unwrap();
-        let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut connection).await.unwrap();
-        for key in &keys {
-            assert!(key.ends_with(":closed"), "left behind: {key}");
-            let ttl: i64 = redis::cmd("TTL").arg(key).query_async(&mut connection).await.unwrap();
-            assert!(ttl > 0, "{key} never expires");
+    match raw {
+        Raw::Memory => {}
+        Raw::Redis(prefix) => {
+            // Only the closed-room marks may stay, and they expire.
+            let client = redis::Client::open(REDIS_URL).unwrap();
+            let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+            let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut connection).await.unwrap();
+            for key in &keys {
+                assert!(key.ends_with(":closed"), "left behind: {key}");
+                let ttl: i64 = redis::cmd("TTL").arg(key).query_async(&mut connection).await.unwrap();
+                assert!(ttl > 0, "{key} never expires");
+            }
+            assert_eq!(keys.len(), 4, "rooms 1–4 closed: {keys:?}");
         }
-        assert_eq!(keys.len(), 4, "rooms 1–4 closed: {keys:?}");
+        Raw::Dynamo(table) => {
+            // Only the closed-room marks may stay, and they expire.
+            let scan = table.client.scan().table_name(&table.name).send().await.unwrap();
+            let items = scan.items.unwrap_or_default();
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+            for item in &items {
+                let attr = |name: &str| item.get(name).map(|v| format!("{v:?}")).unwrap_or_default();
+                assert!(attr("pk").contains("PRESENCE#ROOM#") && attr("sk").contains("\"ROOM\""), "left behind: {item:?}");
+                assert!(item.contains_key("closed"), "an open room's counter is left: {item:?}");
+                let ttl: u64 = item.get("ttl").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0);
+                assert!(ttl > now, "{item:?} never expires");
+            }
+            assert_eq!(items.len(), 4, "rooms 1–4 closed: {items:?}");
+        }
     }
 }
 
-async fn sender_context_reads_everything_a_send_needs_at_once(presence: Arc<dyn Presence>, _: Option<String>) {
+async fn sender_context_reads_everything_a_send_needs_at_once(presence: Arc<dyn Presence>, _: Raw) {
     presence.connect(&conn("a"), &user("ann"), &face("Ann")).await.unwrap();
     presence.connect(&conn("b"), &user("bob"), &face("Bob")).await.unwrap();
     moved(presence.move_to(&conn("a"), room(5), 10).await.unwrap());
@@ -186,7 +219,7 @@ async fn sender_context_reads_everything_a_send_needs_at_once(presence: Arc<dyn 
     assert_eq!(context.profile, Some(face("Ann")), "an offline user's profile is not kept");
 }
 
-async fn connections_of_answers_for_each_user_in_order(presence: Arc<dyn Presence>, _: Option<String>) {
+async fn connections_of_answers_for_each_user_in_order(presence: Arc<dyn Presence>, _: Raw) {
     presence.connect(&conn("a1"), &user("ann"), &face("Ann")).await.unwrap();
     presence.connect(&conn("a2"), &user("ann"), &face("Ann")).await.unwrap();
     presence.connect(&conn("b1"), &user("bob"), &face("Bob")).await.unwrap();
@@ -199,13 +232,145 @@ async fn connections_of_answers_for_each_user_in_order(presence: Arc<dyn Presenc
     assert!(presence.connections_of(&[]).await.unwrap().is_empty());
 }
 
+async fn one_user_connecting_at_once_comes_online_once(presence: Arc<dyn Presence>, _: Raw) {
+    let connects = (0..10).map(|i| {
+        let presence = presence.clone();
+        async move { presence.connect(&conn(&format!("t{i}")), &user("ann"), &face("ann")).await.unwrap() }
+    });
+    let outcomes = futures::future::join_all(connects).await;
+    assert_eq!(outcomes.iter().filter(|c| c.came_online).count(), 1, "{outcomes:?}");
+    assert_eq!(outcomes.iter().filter(|c| c.entered_lobby).count(), 1, "{outcomes:?}");
+    assert_eq!(presence.user_connections(&user("ann")).await.unwrap().len(), 10);
+    assert_eq!(presence.room_connections(RoomId::LOBBY).await.unwrap().len(), 10);
+    assert_eq!(presence.room_users(RoomId::LOBBY).await.unwrap(), [user("ann")]);
+}
+
+async fn one_user_leaving_everywhere_at_once_goes_offline_once(presence: Arc<dyn Presence>, _: Raw) {
+    // Five users with two connections each: one pair in the lobby, four pairs alone in a room.
+    for u in 0..5 {
+        for c in 0..2 {
+            let id = conn(&format!("u{u}c{c}"));
+            presence.connect(&id, &user(&format!("user{u}")), &face("x")).await.unwrap();
+            if u > 0 {
+                moved(presence.move_to(&id, room(u), 10).await.unwrap());
+            }
+        }
+    }
+    // Every connection disconnects twice, all at the same moment.
+    let disconnects = (0..5).flat_map(|u| (0..2).flat_map(move |c| [(u, c), (u, c)])).map(|(u, c)| {
+        let presence = presence.clone();
+        async move { (u, presence.disconnect(&conn(&format!("u{u}c{c}"))).await.unwrap()) }
+    });
+    let outcomes = futures::future::join_all(disconnects).await;
+    for u in 0..5 {
+        let gone: Vec<_> = outcomes.iter().filter(|(of, _)| *of == u).filter_map(|(_, d)| d.as_ref()).collect();
+        assert_eq!(gone.len(), 2, "each connection is forgotten exactly once: {gone:?}");
+        assert_eq!(gone.iter().filter(|d| d.went_offline).count(), 1, "user{u}: {gone:?}");
+        assert_eq!(gone.iter().filter(|d| d.from.user_left).count(), 1, "user{u}: {gone:?}");
+        assert_eq!(gone.iter().filter(|d| d.from.room_closed).count(), usize::from(u > 0), "user{u}: {gone:?}");
+    }
+    presence.connect(&conn("late"), &user("late"), &face("late")).await.unwrap();
+    for u in 1..5 {
+        assert_eq!(presence.move_to(&conn("late"), room(u), 10).await.unwrap(), MoveOutcome::Closed);
+    }
+    let everyone: Vec<UserId> = (0..5).map(|u| user(&format!("user{u}"))).collect();
+    assert!(presence.online(&everyone).await.unwrap().is_empty());
+    assert_eq!(presence.room_users(RoomId::LOBBY).await.unwrap(), [user("late")]);
+}
+
+async fn twenty_users_with_two_tabs_race_for_five_places(presence: Arc<dyn Presence>, _: Raw) {
+    for u in 0..20 {
+        for c in 0..2 {
+            presence.connect(&conn(&format!("u{u}c{c}")), &user(&format!("user{u}")), &face("x")).await.unwrap();
+        }
+    }
+    let joins = (0..20).flat_map(|u| (0..2).map(move |c| (u, c))).map(|(u, c)| {
+        let presence = presence.clone();
+        async move { (u, presence.move_to(&conn(&format!("u{u}c{c}")), room(4), 5).await.unwrap()) }
+    });
+    let outcomes = futures::future::join_all(joins).await;
+    let mut admitted = Vec::new();
+    for u in 0..20 {
+        let mine: Vec<_> = outcomes.iter().filter(|(of, _)| *of == u).map(|(_, o)| *o).collect();
+        let inside = mine.iter().filter(|o| matches!(o, MoveOutcome::Moved(_))).count();
+        // The room only fills up, so a user admitted once is never turned away after.
+        assert!(inside == 0 || inside == 2, "user{u}: {mine:?}");
+        if inside == 2 {
+            let entered = mine.iter().filter(|o| matches!(o, MoveOutcome::Moved(m) if m.user_entered)).count();
+            assert_eq!(entered, 1, "user{u} enters once: {mine:?}");
+            admitted.push(user(&format!("user{u}")));
+        }
+    }
+    assert_eq!(admitted.len(), 5, "{outcomes:?}");
+    assert_eq!(presence.room_counts(&[room(4)]).await.unwrap(), [5]);
+    assert_eq!(sorted(presence.room_users(room(4)).await.unwrap()), sorted(admitted));
+    assert_eq!(presence.room_connections(room(4)).await.unwrap().len(), 10);
+}
+
+async fn a_join_racing_the_last_leave_either_closes_or_stays(presence: Arc<dyn Presence>, _: Raw) {
+    let rounds = 8;
+    for r in 1..=rounds {
+        presence.connect(&conn(&format!("in{r}")), &user(&format!("inner{r}")), &face("x")).await.unwrap();
+        presence.connect(&conn(&format!("out{r}")), &user(&format!("outer{r}")), &face("x")).await.unwrap();
+        moved(presence.move_to(&conn(&format!("in{r}")), room(100 + r), 10).await.unwrap());
+    }
+    let races = (1..=rounds).map(|r| {
+        let presence = presence.clone();
+        async move {
+            let (inner, outer) = (conn(&format!("in{r}")), conn(&format!("out{r}")));
+            let leave = presence.move_to(&inner, RoomId::LOBBY, 0);
+            let join = presence.move_to(&outer, room(100 + r), 10);
+            let (leave, join) = futures::join!(leave, join);
+            (r, moved(leave.unwrap()), join.unwrap())
+        }
+    });
+    for (r, leave, join) in futures::future::join_all(races).await {
+        assert!(leave.from.user_left);
+        match join {
+            MoveOutcome::Closed => {
+                assert!(leave.from.room_closed, "room {r}: closed but nobody closed it");
+                assert_eq!(presence.room_counts(&[room(100 + r)]).await.unwrap(), [0]);
+            }
+            MoveOutcome::Moved(m) => {
+                assert!(!leave.from.room_closed, "room {r}: joined a closed room");
+                assert!(m.user_entered);
+                assert_eq!(presence.room_users(room(100 + r)).await.unwrap(), [user(&format!("outer{r}"))]);
+            }
+            other => panic!("room {r}: {other:?}"),
+        }
+    }
+}
+
+async fn a_profile_change_reaches_every_connection(presence: Arc<dyn Presence>, _: Raw) {
+    presence.connect(&conn("a1"), &user("ann"), &face("Ann")).await.unwrap();
+    presence.connect(&conn("a2"), &user("ann"), &face("Ann")).await.unwrap();
+    presence.connect(&conn("b"), &user("bob"), &face("Bob")).await.unwrap();
+    moved(presence.move_to(&conn("a2"), room(8), 10).await.unwrap());
+    let renamed = Profile { nick: Nick::parse("Annie").unwrap(), group: Some(GroupId::parse("red").unwrap()) };
+    presence.set_profile(&user("ann"), &renamed).await.unwrap();
+    let window = Duration::from_secs(10);
+    for c in ["a1", "a2"] {
+        let context = presence.sender_context(&conn(c), &format!("send:{c}"), 5, window).await.unwrap().unwrap();
+        assert_eq!(context.profile.as_ref(), Some(&renamed), "{c}");
+    }
+    let bob = presence.sender_context(&conn("b"), "send:b", 5, window).await.unwrap().unwrap();
+    assert_eq!(bob.profile, Some(face("Bob")));
+    // Leaving the group clears it everywhere.
+    presence.set_profile(&user("ann"), &face("Annie")).await.unwrap();
+    let context = presence.sender_context(&conn("a2"), "send:a2", 5, window).await.unwrap().unwrap();
+    assert_eq!(context.profile, Some(face("Annie")));
+}
+
 macro_rules! conformance {
     ($($test:ident),* $(,)?) => {
         mod on_memory {
-            $(#[tokio::test] async fn $test() { let (p, prefix) = super::memory().await; super::$test(p, prefix).await })*
+            $(#[tokio::test] async fn $test() { let (p, raw) = super::memory().await; super::$test(p, raw).await })*
         }
         mod on_redis {
-            $(#[tokio::test] async fn $test() { let (p, prefix) = super::redis().await; super::$test(p, prefix).await })*
+            $(#[tokio::test] async fn $test() { let (p, raw) = super::redis().await; super::$test(p, raw).await })*
+        }
+        mod on_dynamodb {
+            $(#[tokio::test] async fn $test() { let (p, raw) = super::dynamodb().await; super::$test(p, raw).await })*
         }
     };
 }
@@ -218,4 +383,181 @@ conformance!(
     nothing_is_left_behind_after_everyone_disconnects,
     sender_context_reads_everything_a_send_needs_at_once,
     connections_of_answers_for_each_user_in_order,
+    one_user_connecting_at_once_comes_online_once,
+    one_user_leaving_everywhere_at_once_goes_offline_once,
+    twenty_users_with_two_tabs_race_for_five_places,
+    a_join_racing_the_last_leave_either_closes_or_stays,
+    a_profile_change_reaches_every_connection,
 );
+
+/// What each DynamoDB operation costs, in requests (`DYNAMODB_REQUESTS` counts every one the
+/// client sends; nextest runs each test in its own process, so no other test adds to it).
+mod dynamodb_costs {
+    use super::*;
+    use chatting_shared::metrics::DYNAMODB_REQUESTS;
+
+    async fn requests<T>(work: impl std::future::Future<Output = T>) -> (T, u64) {
+        let before = DYNAMODB_REQUESTS.get();
+        let out = work.await;
+        (out, DYNAMODB_REQUESTS.get() - before)
+    }
+
+    #[tokio::test]
+    async fn requests_per_operation() {
+        let (presence, _) = super::dynamodb().await;
+        let window = Duration::from_secs(10);
+        assert_eq!(requests(presence.connect(&conn("a"), &user("ann"), &face("Ann"))).await.1, 1, "first connect");
+        presence.connect(&conn("c1"), &user("cat"), &face("Cat")).await.unwrap();
+        let (connected, cost) = requests(presence.connect(&conn("c2"), &user("cat"), &face("Cat"))).await;
+        assert_eq!((connected.unwrap(), cost), (Connected { came_online: false, entered_lobby: false }, 2), "second connect");
+        presence.connect(&conn("b"), &user("bob"), &face("Bob")).await.unwrap();
+        let (outcome, cost) = requests(presence.move_to(&conn("a"), room(5), 10)).await;
+        assert_eq!((moved(outcome.unwrap()).user_entered, cost), (true, 2), "move_to");
+        assert_eq!(requests(presence.move_to(&conn("a"), room(5), 10)).await.1, 1, "move_to, already there");
+        presence.move_to(&conn("b"), room(5), 10).await.unwrap();
+        let (context, cost) = requests(presence.sender_context(&conn("a"), "send:a", 5, window)).await;
+        assert_eq!(context.unwrap().unwrap().room_connections.len(), 2);
+        assert_eq!(cost, 3, "sender_context: connection and rate limit, then the audience");
+        assert_eq!(requests(presence.set_profile(&user("ann"), &face("Annie"))).await.1, 2, "set_profile, one connection");
+        assert_eq!(requests(presence.hit_rate_limit("k", 5, window)).await.1, 1, "hit_rate_limit");
+        assert_eq!(requests(presence.room_counts(&[room(5), room(6)])).await.1, 1, "room_counts");
+        let (gone, cost) = requests(presence.disconnect(&conn("a"))).await;
+        assert!(gone.unwrap().unwrap().went_offline);
+        assert_eq!(cost, 2, "disconnect of an only connection, from a room others stay in");
+        let (gone, cost) = requests(presence.disconnect(&conn("c1"))).await;
+        assert!(!gone.unwrap().unwrap().went_offline);
+        assert_eq!(cost, 3, "disconnect of one of two connections");
+        assert_eq!(requests(presence.disconnect(&conn("a"))).await.1, 1, "disconnect, unknown");
+        // Room 6 holds one user (capacity 1): the failed condition tells it is full.
+        presence.connect(&conn("d"), &user("dan"), &face("Dan")).await.unwrap();
+        moved(presence.move_to(&conn("d"), room(6), 1).await.unwrap());
+        let (outcome, cost) = requests(presence.move_to(&conn("b"), room(6), 1)).await;
+        assert_eq!((outcome.unwrap(), cost), (MoveOutcome::Full, 2), "move_to, full");
+    }
+}
+
+/// What the DynamoDB implementation leaves in its table.
+mod dynamodb_items {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_rate_window_holds_only_its_own_slots() {
+        let (presence, raw) = super::dynamodb().await;
+        let Raw::Dynamo(table) = raw else { unreachable!() };
+        // A 200 ms window counts in 20 ms slots; a second of attempts passes through 50 of them.
+        let window = Duration::from_millis(200);
+        let started = std::time::Instant::now();
+        let mut refused = 0;
+        while started.elapsed() < Duration::from_secs(1) {
+            if let Some(wait) = presence.hit_rate_limit("busy", 3, window).await.unwrap() {
+                assert!(wait > Duration::ZERO && wait <= window, "{wait:?}");
+                refused += 1;
+            }
+        }
+        assert!(refused > 0, "a second of back-to-back attempts must hit a limit of 3 per 200 ms");
+        let items = table.client.scan().table_name(&table.name).send().await.unwrap().items.unwrap_or_default();
+        assert_eq!(items.len(), 1, "{items:?}");
+        let slots = items[0].keys().filter(|name| name.starts_with('w')).count();
+        assert!((1..=11).contains(&slots), "{slots} slots kept: {:?}", items[0]);
+        let ttl: u64 = items[0].get("ttl").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        assert!(ttl > now && ttl <= now + 2, "the window expires soon after its last attempt: {ttl} vs {now}");
+        // After a quiet window the next attempt starts afresh.
+        tokio::time::sleep(window + Duration::from_millis(50)).await;
+        assert_eq!(presence.hit_rate_limit("busy", 3, window).await.unwrap(), None);
+    }
+
+    /// Many instances connecting, moving and disconnecting at random, then the table read
+    /// whole: every counter and set must agree with the connection items.
+    #[tokio::test]
+    async fn a_random_storm_leaves_every_counter_consistent() {
+        use std::collections::{BTreeMap, BTreeSet};
+        let (presence, raw) = super::dynamodb().await;
+        let Raw::Dynamo(table) = raw else { unreachable!() };
+        let instances = (0..8u64).map(|instance| {
+            let presence = presence.clone();
+            async move {
+                // A small LCG: reproducible per instance, no dependency.
+                let mut seed = 0x9E37_79B9_7F4A_7C15u64 ^ instance;
+                let mut next = move |bound: u64| {
+                    seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                    (seed >> 33) % bound
+                };
+                // Each instance owns five connection ids; users and rooms are shared by all.
+                let mut connected = [false; 5];
+                for _ in 0..60 {
+                    let slot = next(5) as usize;
+                    let id = conn(&format!("i{instance}c{slot}"));
+                    if !connected[slot] {
+                        let who = user(&format!("user{}", (instance * 5 + slot as u64) % 12));
+                        presence.connect(&id, &who, &face("x")).await.unwrap();
+                        connected[slot] = true;
+                    } else if next(4) == 0 {
+                        assert!(presence.disconnect(&id).await.unwrap().is_some());
+                        connected[slot] = false;
+                    } else {
+                        // Back to the lobby often, so that rooms empty and close; rooms enough
+                        // that some stay open till the end.
+                        let to = if next(3) == 0 { RoomId::LOBBY } else { room(1 + next(12) as i64) };
+                        presence.move_to(&id, to, 3).await.unwrap();
+                    }
+                }
+            }
+        });
+        futures::future::join_all(instances).await;
+
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = table.client.scan().table_name(&table.name).set_exclusive_start_key(start).send().await.unwrap();
+            items.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        // What the connection items say, and what the other items say.
+        let (mut by_user, mut by_member) = (BTreeMap::<String, BTreeSet<String>>::new(), BTreeMap::new());
+        let (mut users, mut members, mut rooms) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+        for item in &items {
+            let text = |name: &str| -> String {
+                item.get(name).and_then(|v| v.as_s().ok().cloned().or_else(|| v.as_n().ok().cloned())).unwrap_or_default()
+            };
+            let set = || -> BTreeSet<String> {
+                item.get("conns").and_then(|v| v.as_ss().ok()).into_iter().flatten().cloned().collect()
+            };
+            let (pk, sk) = (text("pk"), text("sk"));
+            if let Some(cid) = pk.strip_prefix("PRESENCE#CONN#") {
+                by_user.entry(text("uid")).or_default().insert(cid.to_owned());
+                by_member.entry((text("rid"), text("uid"))).or_insert_with(BTreeSet::new).insert(cid.to_owned());
+            } else if let Some(uid) = pk.strip_prefix("PRESENCE#USER#") {
+                users.insert(uid.to_owned(), set());
+            } else if let Some(rid) = pk.strip_prefix("PRESENCE#ROOM#") {
+                match sk.strip_prefix("USER#") {
+                    Some(uid) => {
+                        members.insert((rid.to_owned(), uid.to_owned()), set());
+                    }
+                    None => {
+                        rooms.insert(rid.to_owned(), (text("users"), item.contains_key("closed")));
+                    }
+                }
+            }
+        }
+        assert!(!by_user.is_empty(), "the storm ends with some connections");
+        assert_eq!(users, by_user, "each user's set is exactly their connections");
+        assert_eq!(members, by_member, "each room member's set is exactly their connections there");
+        for (rid, (count, closed)) in &rooms {
+            let inside = members.keys().filter(|(r, _)| r == rid).count();
+            if *closed {
+                assert_eq!(inside, 0, "room {rid} is closed but not empty");
+            } else {
+                assert_eq!(count.parse::<usize>().unwrap(), inside, "room {rid}'s counter");
+                assert!(inside > 0, "room {rid} emptied without closing");
+                assert!(inside <= 3, "room {rid} over capacity");
+            }
+        }
+        for (rid, _) in members.keys() {
+            assert!(rid == "0" || rooms.contains_key(rid), "members in room {rid} without its counter");
+        }
+    }
+}

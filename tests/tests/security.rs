@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use chatting_e2e::{Client, TestServer, handshake_status, unique};
 use chatting_shared::auth::TokenKeys;
 use chatting_shared::domain::{Secret, UserId};
-use chatting_shared::store::Store as _;
 use futures::StreamExt as _;
 use serde_json::{Value, json};
 use tracing_subscriber::util::SubscriberInitExt as _;
@@ -327,7 +326,7 @@ async fn login_attempts_are_limited_per_user_id_and_per_address() -> anyhow::Res
 async fn argon2id_parameters_and_the_login_latency_they_cost() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let session = server.user("hash").await?;
-    let store = chatting_shared::store::connect(&server.config.database_url, 1).await?;
+    let store = chatting_shared::startup::open_store(&server.config).await?;
     let record = store.user(&UserId::parse(&session.user_id).map_err(anyhow::Error::msg)?).await?.expect("the user exists");
     assert!(
         record.password_hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
@@ -373,7 +372,7 @@ async fn passwords_and_refresh_tokens_are_stored_only_as_hashes() -> anyhow::Res
     let listed = guest_ws.ok("room.list", json!({})).await?;
     assert!(!listed.to_string().contains(room_password));
 
-    let store = chatting_shared::store::connect(&server.config.database_url, 1).await?;
+    let store = chatting_shared::startup::open_store(&server.config).await?;
     let room = store.room(chatting_shared::domain::RoomId::from_stored(room_id)).await?.expect("the room");
     let hash = room.password_hash.expect("a password hash");
     assert!(hash.starts_with("$argon2id$") && !hash.contains(room_password), "{hash}");
@@ -381,16 +380,35 @@ async fn passwords_and_refresh_tokens_are_stored_only_as_hashes() -> anyhow::Res
     assert!(user.password_hash.starts_with("$argon2id$") && !user.password_hash.contains("password123"));
 
     // Refresh tokens: only their SHA-256 is kept.
-    sqlx::any::install_default_drivers();
-    let mut db = <sqlx::AnyConnection as sqlx::Connection>::connect(&server.config.database_url).await?;
-    let rows: Vec<(String,)> = sqlx::query_as("SELECT token_hash FROM refresh_tokens").fetch_all(&mut db).await?;
-    let stored: Vec<String> = rows.into_iter().map(|(h,)| h).collect();
+    let (stored, password_hashes) = stored_token_and_password_hashes(&server.config).await?;
     assert!(!stored.is_empty());
     assert!(!stored.contains(&owner.refresh), "the raw refresh token is not stored");
     assert!(stored.contains(&chatting_shared::auth::token_hash(&owner.refresh)), "its hash is");
-    let dump: Vec<(String,)> = sqlx::query_as("SELECT password_hash FROM users").fetch_all(&mut db).await?;
-    assert!(dump.iter().all(|(h,)| h.starts_with("$argon2id$")));
+    assert!(!password_hashes.is_empty() && password_hashes.iter().all(|h| h.starts_with("$argon2id$")));
+    if server.config.database_url.starts_with("dynamodb://") {
+        let items = chatting_e2e::dynamodb_items(&server.config).await?;
+        assert!(items.iter().flat_map(|i| i.values()).all(|v| !v.contains(&owner.refresh)), "nowhere in the table");
+    }
     Ok(())
+}
+
+/// The refresh token hashes and password hashes the store holds, read around it.
+async fn stored_token_and_password_hashes(config: &chatting_shared::config::Config) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+    if config.database_url.starts_with("dynamodb://") {
+        let items = chatting_e2e::dynamodb_items(config).await?;
+        let tokens = items.iter().filter_map(|i| i.get("pk")?.strip_prefix("TOKEN#").map(str::to_owned)).collect();
+        let passwords = items
+            .iter()
+            .filter(|i| i.get("pk").is_some_and(|pk| pk.starts_with("USER#")))
+            .filter_map(|i| i.get("password_hash").cloned())
+            .collect();
+        return Ok((tokens, passwords));
+    }
+    sqlx::any::install_default_drivers();
+    let mut db = <sqlx::AnyConnection as sqlx::Connection>::connect(&config.database_url).await?;
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT token_hash FROM refresh_tokens").fetch_all(&mut db).await?;
+    let passwords: Vec<(String,)> = sqlx::query_as("SELECT password_hash FROM users").fetch_all(&mut db).await?;
+    Ok((rows.into_iter().map(|(h,)| h).collect(), passwords.into_iter().map(|(h,)| h).collect()))
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 //! One suite, written once, that every `Store` implementation must pass: SQLite (the
-//! embedded default) and MariaDB (production), each test on its own database.
+//! embedded default), MariaDB (production) and DynamoDB (the no-VPC profile, on the emulator),
+//! each test on its own database or table.
 
 use std::sync::Arc;
 
-use chatting_e2e::{fresh_mysql_database, unique};
+use chatting_e2e::{fresh_dynamodb_table, fresh_mysql_database, unique};
 use chatting_shared::domain::{Capacity, ClientMsgId, GroupId, MessageText, Nick, RoomId, RoomTitle, UserId};
 use chatting_shared::protocol::{Bounds, MessageKind};
 use chatting_shared::store::{
@@ -14,12 +15,16 @@ async fn sqlite() -> Arc<dyn Store> {
     let dir = std::env::temp_dir().join(unique("chatting-store-"));
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.join("store.db").display());
-    Arc::new(chatting_shared::store::connect(&url, 8).await.unwrap())
+    chatting_shared::store::connect(&url, 8).await.unwrap()
 }
 
 async fn mysql() -> Arc<dyn Store> {
     let url = fresh_mysql_database().await.unwrap();
-    Arc::new(chatting_shared::store::connect(&url, 8).await.unwrap())
+    chatting_shared::store::connect(&url, 8).await.unwrap()
+}
+
+async fn dynamodb() -> Arc<dyn Store> {
+    Arc::new(chatting_shared::store::dynamodb::DynamoStore::new(fresh_dynamodb_table().await.unwrap()))
 }
 
 fn user(name: &str) -> UserId {
@@ -250,6 +255,9 @@ macro_rules! conformance {
         }
         mod on_mysql {
             $(#[tokio::test] async fn $test() { super::$test(super::mysql().await).await })*
+        }
+        mod on_dynamodb {
+            $(#[tokio::test] async fn $test() { super::$test(super::dynamodb().await).await })*
         }
     };
 }

@@ -1,6 +1,7 @@
 //! The shape of `template.yaml`, the AWS SAM stack: the four Rust functions and how cargo-lambda
 //! builds them, the HTTP API, the WebSocket API with its three routes, the `$default` route
-//! response, and the Management API permission scoped to this stack's WebSocket API.
+//! response, the Management API permission scoped to this stack's WebSocket API, and the two
+//! storage profiles: MySQL + Redis in a VPC, or one DynamoDB table with per-function actions.
 //!
 //! CloudFormation's short tags (`!Ref`, `!Sub`, `!GetAtt`, …) are read by `serde_yaml` as
 //! tagged values; [`load`] rewrites them to the long JSON form (`{"Ref": …}`, `{"Fn::Sub": …}`)
@@ -159,17 +160,24 @@ fn globals_give_every_function_the_vpc_and_the_shared_settings() {
     let globals = &template["Globals"]["Function"];
     assert!(globals["MemorySize"].as_u64().is_some_and(|m| m >= 128));
     assert!(globals["Timeout"].as_u64().is_some_and(|t| (1..=29).contains(&t)), "within API Gateway's 29 s");
-    assert_eq!(globals["VpcConfig"]["SubnetIds"], reference("SubnetIds"));
-    assert_eq!(globals["VpcConfig"]["SecurityGroupIds"], reference("SecurityGroupIds"));
+    let vpc = json!({ "Fn::If": [
+        "InVpc",
+        { "SubnetIds": reference("SubnetIds"), "SecurityGroupIds": reference("SecurityGroupIds") },
+        reference("AWS::NoValue"),
+    ]});
+    assert_eq!(globals["VpcConfig"], vpc, "a VPC on the mysql-redis profile only");
     let variables = &globals["Environment"]["Variables"];
-    assert_eq!(variables["CHATTING_DATABASE_URL"], reference("DatabaseUrl"));
+    assert_eq!(
+        variables["CHATTING_DATABASE_URL"],
+        json!({ "Fn::If": ["OnDynamoDb", { "Fn::Sub": "dynamodb://${Table}" }, reference("DatabaseUrl")] })
+    );
     assert_eq!(variables["CHATTING_JWT_SECRET"], reference("JwtSecret"));
     assert_eq!(variables["RUST_LOG"], reference("LogLevel"));
 
     for logical_id in WEBSOCKET_FUNCTIONS {
         let variables =
             &resource(&template, logical_id, "AWS::Serverless::Function")["Properties"]["Environment"]["Variables"];
-        assert_eq!(variables["CHATTING_REDIS_URL"], reference("RedisUrl"), "{logical_id}");
+        assert_eq!(variables["CHATTING_REDIS_URL"], no_redis_on_dynamodb(), "{logical_id}");
         let endpoint = variables["CHATTING_MANAGEMENT_ENDPOINT"]["Fn::Sub"].as_str().expect("a !Sub endpoint");
         assert!(
             endpoint.starts_with("https://${WebSocketApi}.execute-api.${AWS::Region}."),
@@ -209,10 +217,19 @@ fn parameters_keep_secrets_hidden_and_put_the_functions_in_a_vpc() {
     for secret in ["DatabaseUrl", "RedisUrl", "JwtSecret"] {
         assert_eq!(parameters[secret]["Type"], "String", "{secret}");
         assert_eq!(parameters[secret]["NoEcho"], true, "{secret} is NoEcho");
-        assert!(parameters[secret].get("Default").is_none(), "{secret} has no default");
     }
-    assert_eq!(parameters["SubnetIds"]["Type"], "List<AWS::EC2::Subnet::Id>");
-    assert_eq!(parameters["SecurityGroupIds"]["Type"], "List<AWS::EC2::SecurityGroup::Id>");
+    assert!(parameters["JwtSecret"].get("Default").is_none(), "JwtSecret has no default");
+    // Empty by default for the dynamodb profile; a rule demands them on mysql-redis.
+    for backend in ["DatabaseUrl", "RedisUrl"] {
+        assert_eq!(parameters[backend]["Default"], "", "{backend}");
+        let assertions = template["Rules"]["MySqlRedisNeedsItsBackends"]["Assertions"].to_string();
+        assert!(assertions.contains(&reference(backend).to_string()), "{backend} is required on mysql-redis");
+    }
+    assert_eq!(parameters["StorageProfile"]["Default"], "mysql-redis");
+    assert_eq!(parameters["StorageProfile"]["AllowedValues"], json!(["mysql-redis", "dynamodb"]));
+    assert_eq!(template["Conditions"]["OnDynamoDb"], json!({ "Fn::Equals": [reference("StorageProfile"), "dynamodb"] }));
+    assert_eq!(parameters["SubnetIds"]["Type"], "CommaDelimitedList");
+    assert_eq!(parameters["SecurityGroupIds"]["Type"], "CommaDelimitedList");
     assert_eq!(parameters["AllowedOrigins"]["Type"], "CommaDelimitedList");
     assert_eq!(parameters["StageName"]["Default"], "prod");
     assert!(parameters["LogLevel"]["Default"].is_string());
@@ -387,6 +404,91 @@ fn manage_connections_is_allowed_on_this_websocket_api_only() {
     }
 }
 
+fn no_redis_on_dynamodb() -> Value {
+    json!({ "Fn::If": ["OnDynamoDb", reference("AWS::NoValue"), reference("RedisUrl")] })
+}
+
+#[test]
+fn dynamodb_profile_has_one_on_demand_table_with_ttl_and_point_in_time_recovery() {
+    let template = load();
+    let tables = of_type(&template, "AWS::DynamoDB::Table");
+    assert_eq!(tables.len(), 1, "single-table design");
+    let (logical_id, table) = tables[0];
+    assert_eq!(logical_id, "Table");
+    assert_eq!(table["Condition"], "OnDynamoDb", "only on the dynamodb profile");
+    assert_eq!(table["DeletionPolicy"], "Retain");
+    let properties = &table["Properties"];
+    assert_eq!(properties["BillingMode"], "PAY_PER_REQUEST", "nothing provisioned: an idle stack costs storage only");
+    assert_eq!(
+        properties["KeySchema"],
+        json!([{ "AttributeName": "pk", "KeyType": "HASH" }, { "AttributeName": "sk", "KeyType": "RANGE" }])
+    );
+    assert_eq!(
+        properties["AttributeDefinitions"],
+        json!([{ "AttributeName": "pk", "AttributeType": "S" }, { "AttributeName": "sk", "AttributeType": "S" }])
+    );
+    assert!(properties.get("GlobalSecondaryIndexes").is_none(), "every access pattern is a key or one partition");
+    assert_eq!(properties["TimeToLiveSpecification"], json!({ "AttributeName": "ttl", "Enabled": true }));
+    assert_eq!(properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true);
+    // The store reads these names; the template must agree with the code.
+    let code = std::fs::read_to_string(root().join("shared/src/dynamodb.rs")).expect("shared/src/dynamodb.rs");
+    for constant in [r#"PK: &str = "pk""#, r#"SK: &str = "sk""#, r#"TTL: &str = "ttl""#] {
+        assert!(code.contains(constant), "shared/src/dynamodb.rs: {constant}");
+    }
+}
+
+#[test]
+fn each_function_gets_only_its_own_table_actions_on_the_dynamodb_profile() {
+    let template = load();
+    let expected: [(&str, &[&str]); 4] = [
+        ("AuthHttpFunction", &["GetItem", "PutItem", "UpdateItem", "TransactWriteItems"]),
+        ("WsConnectFunction", &["GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "TransactWriteItems"]),
+        ("WsDisconnectFunction", &["GetItem", "BatchGetItem", "Query", "UpdateItem", "DeleteItem", "TransactWriteItems"]),
+        (
+            "WsMessageFunction",
+            &["GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"],
+        ),
+    ];
+    let mut granting = BTreeSet::new();
+    for (policy_id, policy) in of_type(&template, "AWS::IAM::ManagedPolicy") {
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"].as_array().expect("Statement") {
+            let actions: Vec<&str> = match &statement["Action"] {
+                Value::Array(actions) => actions.iter().filter_map(Value::as_str).collect(),
+                action => action.as_str().into_iter().collect(),
+            };
+            if actions.iter().any(|a| a.starts_with("dynamodb:")) {
+                assert_eq!(policy["Condition"], "OnDynamoDb", "{policy_id} exists on the dynamodb profile only");
+                assert_eq!(statement["Resource"], json!({ "Fn::GetAtt": ["Table", "Arn"] }), "{policy_id}: this table only");
+                assert!(actions.iter().all(|a| a.starts_with("dynamodb:") && !a.contains('*')), "{policy_id}: {actions:?}");
+                granting.insert(policy_id);
+            }
+        }
+    }
+    for (logical_id, actions) in expected {
+        let policy_id = format!("{}TablePolicy", logical_id.trim_end_matches("Function"));
+        assert!(granting.contains(policy_id.as_str()), "{policy_id} grants table actions");
+        let statements = &resource(&template, &policy_id, "AWS::IAM::ManagedPolicy")["Properties"]["PolicyDocument"]["Statement"];
+        let mut granted: Vec<String> = statements
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|s| s["Action"].as_array().cloned().unwrap_or_else(|| vec![s["Action"].clone()]))
+            .filter_map(|a| a.as_str().map(str::to_owned))
+            .collect();
+        granted.sort();
+        let mut wanted: Vec<String> = actions.iter().map(|a| format!("dynamodb:{a}")).collect();
+        wanted.sort();
+        assert_eq!(granted, wanted, "{policy_id}");
+        let policies = &resource(&template, logical_id, "AWS::Serverless::Function")["Properties"]["Policies"];
+        let attached = json!({ "Fn::If": ["OnDynamoDb", reference(&policy_id), reference("AWS::NoValue")] });
+        assert!(policies.as_array().is_some_and(|p| p.contains(&attached)), "{logical_id} attaches {policy_id} on dynamodb");
+    }
+    assert_eq!(granting.len(), 4, "one table policy per function: {granting:?}");
+    // Nothing else in the stack may touch DynamoDB (no inline statements, no SAM policy templates).
+    let functions = template["Resources"].to_string();
+    assert!(!functions.contains("DynamoDBCrudPolicy") && !functions.contains("\"dynamodb:*\""));
+}
+
 /// Every `!Ref`, `!GetAtt` and `${…}` names a parameter, a resource or a pseudo parameter.
 #[test]
 fn every_reference_resolves() {
@@ -394,7 +496,7 @@ fn every_reference_resolves() {
     let mut known: BTreeSet<String> = template["Parameters"].as_object().unwrap().keys().cloned().collect();
     known.extend(resources(&template).keys().cloned());
     for pseudo in
-        ["AWS::AccountId", "AWS::Partition", "AWS::Region", "AWS::StackName", "AWS::StackId", "AWS::URLSuffix"]
+        ["AWS::AccountId", "AWS::Partition", "AWS::Region", "AWS::StackName", "AWS::StackId", "AWS::URLSuffix", "AWS::NoValue"]
     {
         known.insert(pseudo.to_owned());
     }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use futures::StreamExt as _;
-use chatting_e2e::{Client, REDIS_URL, Session, TestServer, fresh_mysql_database};
+use chatting_e2e::{Client, REDIS_URL, Session, TestServer, dynamodb_endpoint, fresh_dynamodb_table, fresh_mysql_database};
 use chatting_local_gateway::PushMode;
 use serde_json::{Value, json};
 
@@ -26,6 +26,9 @@ const SCENARIO_DEADLINE: Duration = Duration::from_secs(180);
 enum Backend {
     Embedded,
     MySqlRedis,
+    /// Store and presence on one table of the DynamoDB emulator (scripts/dynamodb-emulator):
+    /// its request counts are what AWS would bill; its latencies are the emulator's.
+    DynamoDb,
 }
 
 impl Backend {
@@ -33,6 +36,7 @@ impl Backend {
         match self {
             Backend::Embedded => "sqlite+memory",
             Backend::MySqlRedis => "mariadb+redis",
+            Backend::DynamoDb => "dynamodb",
         }
     }
 }
@@ -109,8 +113,9 @@ fn parse_args() -> anyhow::Result<Options> {
                 options.backends = match args.next().as_deref() {
                     Some("embedded") => vec![Backend::Embedded],
                     Some("mysql") => vec![Backend::MySqlRedis],
-                    Some("all") => vec![Backend::Embedded, Backend::MySqlRedis],
-                    other => bail!("--backend takes embedded, mysql or all, not {other:?}"),
+                    Some("dynamodb") => vec![Backend::DynamoDb],
+                    Some("all") => vec![Backend::Embedded, Backend::MySqlRedis, Backend::DynamoDb],
+                    other => bail!("--backend takes embedded, mysql, dynamodb or all, not {other:?}"),
                 }
             }
             "--push" => {
@@ -124,7 +129,7 @@ fn parse_args() -> anyhow::Result<Options> {
             "--scenario" => options.scenarios.push(Scenario::parse(&args.next().context("--scenario NAME")?)?),
             "--quick" => options.quick = true,
             "--help" | "-h" => {
-                println!("usage: chatting-bench [--backend embedded|mysql|all] [--push sdk|direct|all] [--scenario NAME]... [--quick]");
+                println!("usage: chatting-bench [--backend embedded|mysql|dynamodb|all] [--push sdk|direct|all] [--scenario NAME]... [--quick]");
                 println!("scenarios: {}", Scenario::all().iter().map(|s| s.name()).collect::<Vec<_>>().join(", "));
                 std::process::exit(0);
             }
@@ -138,9 +143,10 @@ fn parse_args() -> anyhow::Result<Options> {
 }
 
 async fn start_server(backend: Backend, push: PushMode) -> anyhow::Result<TestServer> {
-    let database = match backend {
-        Backend::Embedded => None,
-        Backend::MySqlRedis => Some(fresh_mysql_database().await?),
+    let (database, redis) = match backend {
+        Backend::Embedded => (None, None),
+        Backend::MySqlRedis => (Some(fresh_mysql_database().await?), Some(REDIS_URL.to_owned())),
+        Backend::DynamoDb => (Some(format!("dynamodb://{}", fresh_dynamodb_table().await?.name)), None),
     };
     TestServer::start_with(|options| {
         options.push = push;
@@ -148,7 +154,10 @@ async fn start_server(backend: Backend, push: PushMode) -> anyhow::Result<TestSe
         options.config.chat_sends_per_10s = u32::MAX;
         if let Some(database) = database {
             options.config.database_url = database;
-            options.config.redis_url = Some(REDIS_URL.to_owned());
+            options.config.redis_url = redis;
+        }
+        if backend == Backend::DynamoDb {
+            options.config.dynamodb_endpoint = Some(dynamodb_endpoint());
         }
     })
     .await
@@ -171,6 +180,7 @@ fn per_send(before: &Value, after: &Value) -> Value {
     json!({
         "storeStatements": per("storeStatements"),
         "redisRoundTrips": per("redisRoundTrips"),
+        "dynamodbRequests": per("dynamodbRequests"),
         "managementApiCalls": per("managementApiCalls"),
         "directPushes": per("directPushes"),
     })
@@ -432,8 +442,8 @@ fn cell(value: &Value, decimals: usize) -> String {
 
 fn print_table(results: &[Value]) {
     println!(
-        "{:<10} {:<14} {:<6} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>6}",
-        "scenario", "backend", "push", "rate/s", "deliv/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors", "sql", "redis", "mgmt"
+        "{:<10} {:<14} {:<6} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6}",
+        "scenario", "backend", "push", "rate/s", "deliv/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors", "sql", "redis", "ddb", "mgmt"
     );
     for r in results {
         let rate = [&r["messagesPerSecond"], &r["connectsPerSecond"], &r["loginsPerSecond"]]
@@ -442,7 +452,7 @@ fn print_table(results: &[Value]) {
             .cloned()
             .unwrap_or(Value::Null);
         println!(
-            "{:<10} {:<14} {:<6} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>6}",
+            "{:<10} {:<14} {:<6} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6}",
             r["scenario"].as_str().unwrap_or_default(),
             r["backend"].as_str().unwrap_or_default(),
             r["push"].as_str().unwrap_or_default(),
@@ -455,10 +465,11 @@ fn print_table(results: &[Value]) {
             r["errors"],
             cell(&r["perSend"]["storeStatements"], 1),
             cell(&r["perSend"]["redisRoundTrips"], 1),
+            cell(&r["perSend"]["dynamodbRequests"], 1),
             cell(&r["perSend"]["managementApiCalls"], 1),
         );
     }
-    println!("sql, redis, mgmt: SQL statements, Redis round trips and Management API calls per chat.send");
+    println!("sql, redis, ddb, mgmt: SQL statements, Redis round trips, DynamoDB requests and Management API calls per chat.send");
 }
 
 #[tokio::main]

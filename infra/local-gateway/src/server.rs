@@ -99,8 +99,7 @@ pub async fn start(
 /// The whole application for a gateway listening on `address`.
 pub async fn build(address: SocketAddr, options: GatewayOptions) -> anyhow::Result<(Router, Arc<Gateway>)> {
     let config = &options.config;
-    let store = startup::open_store(config).await?;
-    let presence = startup::open_presence(config).await?;
+    let (store, presence) = startup::open_backends(config).await?;
     let registry = Arc::new(Registry::default());
     let pusher: Arc<dyn Pusher> = match options.push {
         PushMode::Sdk => {

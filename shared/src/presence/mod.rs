@@ -5,6 +5,8 @@
 //! (one lock in [`memory`], one Lua script in `redis`), so concurrent instances never see
 //! half of it; in particular the capacity check and the move are one step.
 
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
 #[cfg(feature = "memory")]
 pub mod memory;
 #[cfg(feature = "redis")]
@@ -22,6 +24,9 @@ pub enum PresenceError {
     Backend(String),
     #[error("unsupported presence url (enable the backend's cargo feature?)")]
     UnsupportedUrl,
+    #[cfg(feature = "dynamodb")]
+    #[error("presence: {0}")]
+    Dynamo(#[from] crate::dynamodb::DynamoError),
 }
 
 pub type PresenceResult<T> = Result<T, PresenceError>;

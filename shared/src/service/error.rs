@@ -88,6 +88,13 @@ impl From<StoreError> for ServiceError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Backend(_) | StoreError::Migration(_) => ServiceError::Unavailable(err.to_string()),
+            #[cfg(feature = "dynamodb")]
+            StoreError::Dynamo(ref dynamo) => match dynamo {
+                crate::dynamodb::DynamoError::Corrupt(_) | crate::dynamodb::DynamoError::BadUrl(_) => {
+                    ServiceError::Internal(err.to_string())
+                }
+                _ => ServiceError::Unavailable(err.to_string()),
+            },
             StoreError::Conflict | StoreError::NotFound | StoreError::Corrupt(_) | StoreError::UnsupportedUrl(_) => {
                 ServiceError::Internal(err.to_string())
             }

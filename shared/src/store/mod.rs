@@ -3,8 +3,11 @@
 //! [`Store`] is the one interface the use cases see. [`sql::SqlStore`] implements it for
 //! MySQL-compatible servers (production) and SQLite (the embedded default) over sqlx's `Any`
 //! driver: the statements are the same text for both but for the few spelled out in
-//! [`sql::Dialect`], and each backend has its own migrations folder.
+//! [`sql::Dialect`], and each backend has its own migrations folder. `dynamodb::DynamoStore`
+//! implements it on one DynamoDB table (the no-VPC profile).
 
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
 pub mod sql;
 
 use async_trait::async_trait;
@@ -26,6 +29,9 @@ pub enum StoreError {
     Backend(#[from] sqlx::Error),
     #[error("migration: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    #[cfg(feature = "dynamodb")]
+    #[error("{0}")]
+    Dynamo(#[from] crate::dynamodb::DynamoError),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -183,7 +189,12 @@ pub trait Store: Send + Sync {
     async fn history(&self, scope: &HistoryScope, bounds: Bounds, limit: u32) -> StoreResult<HistoryPage>;
 }
 
-/// Opens the store a `CHATTING_DATABASE_URL` names and brings its schema up to date.
-pub async fn connect(url: &str, max_connections: u32) -> StoreResult<sql::SqlStore> {
-    sql::SqlStore::connect(url, max_connections).await
+/// Opens the store a `CHATTING_DATABASE_URL` names and brings its schema up to date; a
+/// `dynamodb://<table-name>` is reached with the environment's credentials and endpoint.
+pub async fn connect(url: &str, max_connections: u32) -> StoreResult<std::sync::Arc<dyn Store>> {
+    #[cfg(feature = "dynamodb")]
+    if crate::dynamodb::is_dynamodb_url(url) {
+        return Ok(std::sync::Arc::new(dynamodb::DynamoStore::new(crate::dynamodb::Table::from_url(url)?)));
+    }
+    Ok(std::sync::Arc::new(sql::SqlStore::connect(url, max_connections).await?))
 }

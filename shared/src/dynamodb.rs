@@ -1,0 +1,233 @@
+//! The DynamoDB profile's one table, shared by [`crate::store::dynamodb`] and
+//! [`crate::presence::dynamodb`]: its schema, the client built from the Lambda environment,
+//! and `ensure_table` for development and tests (in AWS, `template.yaml` creates the table).
+//!
+//! Single-table design: every item has a string partition key `pk` and a string sort key
+//! `sk`; expiring items carry `ttl` in epoch seconds. Every access pattern of the store and
+//! presence is a key lookup, a query of one partition, or a transaction over known keys, so
+//! the table needs no secondary index (docs/deploy.md lists the item layout).
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents};
+use aws_sdk_dynamodb::error::{BoxError, DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
+    TimeToLiveSpecification,
+};
+
+use crate::push::SigningKeys;
+
+/// Partition key attribute.
+pub const PK: &str = "pk";
+/// Sort key attribute.
+pub const SK: &str = "sk";
+/// Expiry attribute (epoch seconds) that the table's TTL is enabled on.
+pub const TTL: &str = "ttl";
+/// `CHATTING_DATABASE_URL` scheme naming the table: `dynamodb://<table-name>`.
+pub const URL_SCHEME: &str = "dynamodb://";
+/// Overrides the service endpoint, e.g. an emulator on `http://127.0.0.1:5005`.
+pub const ENDPOINT_VAR: &str = "CHATTING_DYNAMODB_ENDPOINT";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DynamoError {
+    #[error("not a dynamodb table url (expected dynamodb://<table-name>): {0}")]
+    BadUrl(String),
+    #[error("dynamodb {operation}: {message}")]
+    Request { operation: &'static str, message: String },
+    #[error("table {0} did not become active")]
+    NotActive(String),
+    #[error("stored item does not parse: {0}")]
+    Corrupt(String),
+    #[error("dynamodb {operation}: still contended after {attempts} attempts")]
+    Contended { operation: &'static str, attempts: u32 },
+}
+
+impl DynamoError {
+    /// The SDK error with its whole source chain, which is where the service's message is.
+    pub fn request<E>(operation: &'static str, err: E) -> Self
+    where
+        E: std::error::Error + 'static,
+    {
+        Self::Request { operation, message: DisplayErrorContext(&err).to_string() }
+    }
+}
+
+/// The table and the client that reaches it.
+#[derive(Clone, Debug)]
+pub struct Table {
+    pub client: aws_sdk_dynamodb::Client,
+    pub name: String,
+}
+
+impl Table {
+    /// The table a `dynamodb://<table-name>` URL names, reached with the environment's
+    /// credentials (see [`client_from_env`]).
+    pub fn from_url(url: &str) -> Result<Self, DynamoError> {
+        let name = table_name(url)?;
+        Ok(Self { client: client_from_env(), name })
+    }
+}
+
+/// The table name of a `dynamodb://<table-name>` URL, checked against DynamoDB's naming rules.
+pub fn table_name(url: &str) -> Result<String, DynamoError> {
+    let name = url.strip_prefix(URL_SCHEME).ok_or_else(|| DynamoError::BadUrl(url.to_owned()))?.trim_end_matches('/');
+    let valid = (3..=255).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if !valid {
+        return Err(DynamoError::BadUrl(url.to_owned()));
+    }
+    Ok(name.to_owned())
+}
+
+pub fn is_dynamodb_url(url: &str) -> bool {
+    url.starts_with(URL_SCHEME)
+}
+
+/// Runs an SDK call with the SDK's own tracing events muted: at TRACE they print whole requests
+/// and responses, password hashes included. Failures still reach the caller as errors.
+pub trait Quiet: std::future::Future + Sized {
+    fn quiet(self) -> tracing::instrument::WithDispatch<Self> {
+        tracing::instrument::WithSubscriber::with_subscriber(self, tracing::subscriber::NoSubscriber::default())
+    }
+}
+
+impl<F: std::future::Future> Quiet for F {}
+
+/// Counts every attempt the SDK sends, retries included: each one is a billed request.
+#[derive(Debug)]
+struct CountRequests;
+
+impl Intercept for CountRequests {
+    fn name(&self) -> &'static str {
+        "CountRequests"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        crate::metrics::DYNAMODB_REQUESTS.add(1);
+        Ok(())
+    }
+}
+
+/// A client signed with the credentials Lambda puts in the environment (`AWS_REGION`,
+/// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`); `CHATTING_DYNAMODB_ENDPOINT`
+/// points it elsewhere than AWS.
+pub fn client_from_env() -> aws_sdk_dynamodb::Client {
+    let endpoint = std::env::var(ENDPOINT_VAR).ok().map(|e| e.trim().to_owned()).filter(|e| !e.is_empty());
+    client(SigningKeys::from_env(), endpoint.as_deref())
+}
+
+pub fn client(keys: SigningKeys, endpoint: Option<&str>) -> aws_sdk_dynamodb::Client {
+    let credentials =
+        Credentials::new(keys.access_key_id, keys.secret_access_key, keys.session_token, None, "chatting-environment");
+    let mut config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(keys.region))
+        .credentials_provider(credentials)
+        .interceptor(CountRequests);
+    if let Some(endpoint) = endpoint {
+        config = config.endpoint_url(endpoint.trim_end_matches('/'));
+    }
+    aws_sdk_dynamodb::Client::from_conf(config.build())
+}
+
+/// Creates the table (on-demand, TTL on `ttl`) unless it exists, and waits until it is active.
+pub async fn ensure_table(table: &Table) -> Result<(), DynamoError> {
+    if table_status(table).await?.is_none() {
+        let created = table
+            .client
+            .create_table()
+            .table_name(&table.name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(key_attribute(PK)?)
+            .attribute_definitions(key_attribute(SK)?)
+            .key_schema(key_element(PK, KeyType::Hash)?)
+            .key_schema(key_element(SK, KeyType::Range)?)
+            .send()
+            .quiet()
+            .await;
+        match created {
+            Ok(_) => {}
+            // Another process created it first.
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {}
+            Err(err) => return Err(DynamoError::request("CreateTable", err)),
+        }
+        wait_active(table).await?;
+        let ttl = TimeToLiveSpecification::builder()
+            .enabled(true)
+            .attribute_name(TTL)
+            .build()
+            .map_err(|e| DynamoError::request("UpdateTimeToLive", e))?;
+        let enabled = table.client.update_time_to_live().table_name(&table.name).time_to_live_specification(ttl).send().quiet().await;
+        match enabled {
+            Ok(_) => {}
+            // The creator that won the race enabled it already.
+            Err(err) if err.message().is_some_and(|m| m.contains("already enabled")) => {}
+            Err(err) => return Err(DynamoError::request("UpdateTimeToLive", err)),
+        }
+    }
+    wait_active(table).await
+}
+
+/// Deletes the table; for tests that made their own.
+pub async fn delete_table(table: &Table) -> Result<(), DynamoError> {
+    match table.client.delete_table().table_name(&table.name).send().quiet().await {
+        Ok(_) => Ok(()),
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(()),
+        Err(err) => Err(DynamoError::request("DeleteTable", err)),
+    }
+}
+
+async fn table_status(table: &Table) -> Result<Option<TableStatus>, DynamoError> {
+    match table.client.describe_table().table_name(&table.name).send().quiet().await {
+        Ok(out) => Ok(Some(out.table().and_then(|t| t.table_status()).cloned().unwrap_or(TableStatus::Creating))),
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(None),
+        Err(err) => Err(DynamoError::request("DescribeTable", err)),
+    }
+}
+
+async fn wait_active(table: &Table) -> Result<(), DynamoError> {
+    for _ in 0..120 {
+        if table_status(table).await? == Some(TableStatus::Active) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Err(DynamoError::NotActive(table.name.clone()))
+}
+
+fn key_attribute(name: &str) -> Result<AttributeDefinition, DynamoError> {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .map_err(|e| DynamoError::request("CreateTable", e))
+}
+
+fn key_element(name: &str, key_type: KeyType) -> Result<KeySchemaElement, DynamoError> {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(key_type)
+        .build()
+        .map_err(|e| DynamoError::request("CreateTable", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_urls_name_valid_tables_only() {
+        assert_eq!(table_name("dynamodb://chatting-prod").unwrap(), "chatting-prod");
+        assert_eq!(table_name("dynamodb://chat.v2_x/").unwrap(), "chat.v2_x");
+        assert!(table_name("dynamodb://ab").is_err());
+        assert!(table_name("dynamodb://bad name").is_err());
+        assert!(table_name("mysql://root@db/chat").is_err());
+    }
+}
