@@ -169,21 +169,32 @@ async fn a_flood_of_forged_handshakes_disturbs_no_one() -> anyhow::Result<()> {
         statuses
     });
     let mut chatted = 0;
-    let mut slowest = Duration::ZERO;
+    let mut took = Vec::new();
     while !flood.is_finished() || chatted < 20 {
         anyhow::ensure!(chatted < 2000, "the flood never ended");
         let text = format!("still here {chatted}");
         let started = Instant::now();
         ann_ws.ok("chat.send", json!({"type": "all", "text": text})).await?;
         bob_ws.event_where("chat.in", |m| m["text"] == text.as_str()).await?;
-        slowest = slowest.max(started.elapsed());
+        took.push(started.elapsed());
         chatted += 1;
     }
     let statuses = flood.await?;
     let refused = statuses.iter().filter(|s| **s == Some(401)).count();
-    println!("forged handshakes: {refused}/{} refused with 401; {chatted} messages meanwhile, slowest {:.1} ms", statuses.len(), ms(slowest));
+    took.sort();
+    let (median, slowest) = (took[took.len() / 2], took[took.len() - 1]);
+    println!(
+        "forged handshakes: {refused}/{} refused with 401; {chatted} messages meanwhile, median {:.1} ms, slowest {:.1} ms",
+        statuses.len(),
+        ms(median),
+        ms(slowest)
+    );
     assert_eq!(refused, 400, "every forged handshake is a 401: {statuses:?}");
-    assert!(slowest < Duration::from_secs(2), "chat stayed responsive: slowest {slowest:?}");
+    // The median shows whether the flood slowed the chat; the bound on the slowest one is
+    // loose because a backend (the DynamoDB emulator serves one request at a time, for every
+    // test running) may stall a single request regardless of the flood.
+    assert!(median < Duration::from_millis(500), "chat stayed responsive: median {median:?}");
+    assert!(slowest < Duration::from_secs(5), "every message arrived promptly: slowest {slowest:?}");
 
     ann_ws.no_event("user.listInLobby.refresh", Duration::from_millis(300)).await?;
     let users = ann_ws.ok("user.listInLobby", json!({})).await?;
