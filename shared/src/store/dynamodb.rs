@@ -121,7 +121,7 @@ fn opt_n(item: &Item, name: &str) -> StoreResult<Option<i64>> {
     }
 }
 
-fn user_pk(user_id: &UserId) -> String {
+fn user_pk(user_id: impl std::fmt::Display) -> String {
     format!("USER#{user_id}")
 }
 
@@ -281,6 +281,33 @@ impl DynamoStore {
                 _ => Err(err("TransactWriteItems")(e)),
             },
         }
+    }
+
+    /// Writes an item whose key must be new; `Conflict` when it exists.
+    async fn put_new(&self, item: Item) -> StoreResult<()> {
+        let put = self
+            .table
+            .client
+            .put_item()
+            .table_name(&self.table.name)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .set_expression_attribute_names(names(&[PK]))
+            .send()
+            .quiet()
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Err(StoreError::Conflict),
+            Err(e) => Err(err("PutItem")(e)),
+        }
+    }
+
+    /// The profile items of these users, each asked for once (BatchGetItem refuses a
+    /// request that names a key twice).
+    async fn profiles<'a>(&self, user_ids: impl IntoIterator<Item = &'a str>) -> StoreResult<Vec<Item>> {
+        let unique: HashSet<&str> = user_ids.into_iter().collect();
+        self.batch_get(unique.into_iter().map(|id| key(user_pk(id), "PROFILE")).collect()).await
     }
 
     async fn get(&self, key: Item) -> StoreResult<Option<Item>> {
@@ -525,9 +552,8 @@ impl DynamoStore {
 
     /// The sender's current nick and group, as history shows them.
     async fn senders(&self, items: &[Item]) -> StoreResult<HashMap<String, UserRecord>> {
-        let ids: HashSet<String> = items.iter().filter_map(|item| opt_s(item, "sender")).collect();
-        let keys = ids.into_iter().map(|id| key(format!("USER#{id}"), "PROFILE")).collect();
-        self.batch_get(keys)
+        let ids: Vec<String> = items.iter().filter_map(|item| opt_s(item, "sender")).collect();
+        self.profiles(ids.iter().map(String::as_str))
             .await?
             .iter()
             .map(|item| user_from_item(item).map(|user| (user.user_id.as_str().to_owned(), user)))
@@ -543,22 +569,7 @@ impl Store for DynamoStore {
         item.insert("nick".into(), s(nick.as_str()));
         item.insert("password_hash".into(), s(password_hash));
         item.insert("created_at".into(), n(now_ms()));
-        let put = self
-            .table
-            .client
-            .put_item()
-            .table_name(&self.table.name)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk)")
-            .set_expression_attribute_names(names(&[PK]))
-            .send()
-            .quiet()
-            .await;
-        match put {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Err(StoreError::Conflict),
-            Err(e) => Err(err("PutItem")(e)),
-        }
+        self.put_new(item).await
     }
 
     async fn user(&self, user_id: &UserId) -> StoreResult<Option<UserRecord>> {
@@ -566,10 +577,7 @@ impl Store for DynamoStore {
     }
 
     async fn users(&self, user_ids: &[UserId]) -> StoreResult<Vec<UserRecord>> {
-        // BatchGetItem refuses a request that names a key twice.
-        let unique: HashSet<&str> = user_ids.iter().map(UserId::as_str).collect();
-        let keys = unique.into_iter().map(|id| key(format!("USER#{id}"), "PROFILE")).collect();
-        self.batch_get(keys).await?.iter().map(user_from_item).collect()
+        self.profiles(user_ids.iter().map(UserId::as_str)).await?.iter().map(user_from_item).collect()
     }
 
     async fn set_nick(&self, user_id: &UserId, nick: &Nick) -> StoreResult<()> {
@@ -599,22 +607,7 @@ impl Store for DynamoStore {
         item.insert("family_id".into(), s(&token.family_id));
         item.insert("expires_at".into(), n(token.expires_at_ms));
         item.insert(TTL.into(), n(token.expires_at_ms / 1000 + TOKEN_GRACE_SECS));
-        let put = self
-            .table
-            .client
-            .put_item()
-            .table_name(&self.table.name)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk)")
-            .set_expression_attribute_names(names(&[PK]))
-            .send()
-            .quiet()
-            .await;
-        match put {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Err(StoreError::Conflict),
-            Err(e) => Err(err("PutItem")(e)),
-        }
+        self.put_new(item).await
     }
 
     async fn rotate_refresh_token(&self, old_hash: &str, new_hash: &str, new_expires_at_ms: i64) -> StoreResult<Rotation> {
