@@ -62,6 +62,25 @@ pub struct Table {
 }
 
 impl Table {
+    /// One item by its key, read strongly consistent (the store and presence both decide
+    /// on what they read).
+    pub async fn get_item(
+        &self,
+        key: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+    ) -> Result<Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>, DynamoError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.name)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .quiet()
+            .await
+            .map_err(|err| DynamoError::request("GetItem", err))?;
+        Ok(out.item)
+    }
+
     /// The table a `dynamodb://<table-name>` URL names, reached with the environment's
     /// credentials (see [`client_from_env`]).
     pub fn from_url(url: &str) -> Result<Self, DynamoError> {

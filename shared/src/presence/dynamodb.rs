@@ -321,18 +321,7 @@ impl DynamoPresence {
     }
 
     async fn get_item(&self, key: Item) -> Result<Option<Item>, DynamoError> {
-        let out = self
-            .table
-            .client
-            .get_item()
-            .table_name(&self.table.name)
-            .set_key(Some(key))
-            .consistent_read(true)
-            .send()
-            .quiet()
-            .await
-            .map_err(|err| DynamoError::request("GetItem", err))?;
-        Ok(out.item)
+        self.table.get_item(key).await
     }
 
     /// Strongly consistent reads of distinct keys, answered in the order asked.

@@ -311,18 +311,7 @@ impl DynamoStore {
     }
 
     async fn get(&self, key: Item) -> StoreResult<Option<Item>> {
-        let out = self
-            .table
-            .client
-            .get_item()
-            .table_name(&self.table.name)
-            .set_key(Some(key))
-            .consistent_read(true)
-            .send()
-            .quiet()
-            .await
-            .map_err(err("GetItem"))?;
-        Ok(out.item)
+        Ok(self.table.get_item(key).await?)
     }
 
     /// The items under these keys that exist, in no particular order.
