@@ -27,6 +27,9 @@ pub enum AuthError {
     Hashing(String),
     #[error("no secure randomness: {0}")]
     Randomness(String),
+    /// Every core is hashing and the queue for them is full.
+    #[error("too many password checks at once")]
+    Busy,
 }
 
 /// argon2id with OWASP's second recommended setting (19 MiB, 2 passes, 1 lane): about
@@ -36,36 +39,83 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+/// At most this many hashes wait for a core; a request beyond them is refused at once
+/// (`Busy`) rather than piling up 19 MiB buffers and seconds of waiting.
+const HASHES_WAITING_PER_CORE: usize = 8;
+
+/// Bounds password hashing to the cores there are: each hash holds a 19 MiB buffer for its
+/// whole run, so a burst of signups or logins would otherwise cost memory in proportion to
+/// the burst, not to the machine.
+struct HashingGate {
+    running: tokio::sync::Semaphore,
+    waiting: std::sync::atomic::AtomicUsize,
+    max_waiting: usize,
+}
+
+/// A place in the gate's queue, given back however the wait ends (also when cancelled).
+struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+fn hashing_gate() -> &'static HashingGate {
+    static GATE: std::sync::OnceLock<HashingGate> = std::sync::OnceLock::new();
+    GATE.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map(std::num::NonZeroUsize::get).unwrap_or(1);
+        HashingGate {
+            running: tokio::sync::Semaphore::new(cores),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
+            max_waiting: cores * HASHES_WAITING_PER_CORE,
+        }
+    })
+}
+
+/// Runs one argon2 computation on a blocking thread once a core is free.
+async fn hashing<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, AuthError> {
+    let gate = hashing_gate();
+    let queued = gate.waiting.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    let place = Waiting(&gate.waiting);
+    if queued >= gate.max_waiting {
+        return Err(AuthError::Busy);
+    }
+    let permit = gate.running.acquire().await.map_err(|_| AuthError::Busy)?;
+    drop(place);
+    let result = tokio::task::spawn_blocking(work).await.map_err(|e| AuthError::Hashing(e.to_string()));
+    drop(permit);
+    result
+}
+
 /// Hashes off the async workers: argon2 is deliberately slow.
 pub async fn hash_password(password: &str) -> Result<String, AuthError> {
     let password = password.to_owned();
-    tokio::task::spawn_blocking(move || {
+    hashing(move || {
         argon2().hash_password(password.as_bytes()).map(|hash| hash.to_string()).map_err(|e| AuthError::Hashing(e.to_string()))
     })
-    .await
-    .map_err(|e| AuthError::Hashing(e.to_string()))?
+    .await?
 }
 
 /// False for a wrong password and for a hash that does not parse.
-pub async fn verify_password(password: &str, hash: &str) -> bool {
+pub async fn verify_password(password: &str, hash: &str) -> Result<bool, AuthError> {
     let (password, hash) = (password.to_owned(), hash.to_owned());
-    tokio::task::spawn_blocking(move || argon2().verify_password(password.as_bytes(), hash.as_str()).is_ok())
-        .await
-        .unwrap_or(false)
+    hashing(move || argon2().verify_password(password.as_bytes(), hash.as_str()).is_ok()).await
 }
 
 /// Spends the time of a real password check when a login names an unknown user, so the
 /// answer does not reveal which ids exist.
-pub async fn verify_against_decoy(password: &str) {
+pub async fn verify_against_decoy(password: &str) -> Result<(), AuthError> {
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let password = password.to_owned();
-    let _ = tokio::task::spawn_blocking(move || {
+    hashing(move || {
         let decoy = DECOY.get_or_init(|| {
             argon2().hash_password(b"no one's password").map(|hash| hash.to_string()).unwrap_or_default()
         });
         argon2().verify_password(password.as_bytes(), decoy.as_str()).is_ok()
     })
-    .await;
+    .await
+    .map(drop)
 }
 
 pub fn random_token() -> Result<String, AuthError> {
@@ -162,9 +212,9 @@ mod tests {
     async fn password_hash_verifies_only_the_password() {
         let hash = hash_password("correct horse").await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse", &hash).await);
-        assert!(!verify_password("wrong horse", &hash).await);
-        assert!(!verify_password("correct horse", "not a hash").await);
+        assert!(verify_password("correct horse", &hash).await.unwrap());
+        assert!(!verify_password("wrong horse", &hash).await.unwrap());
+        assert!(!verify_password("correct horse", "not a hash").await.unwrap());
     }
 
     #[test]

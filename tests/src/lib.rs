@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow, bail};
 use std::sync::Arc;
 
-use chatting_local_gateway::{Gateway, GatewayOptions, start};
+use chatting_local_gateway::{Gateway, GatewayOptions, PushMode, start};
 use chatting_shared::config::Config;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -182,6 +182,11 @@ impl TestServer {
         config.login_attempts_per_user = u32::MAX;
         config.login_attempts_per_address = u32::MAX;
         let mut options = GatewayOptions::new(config);
+        // `CHATTING_TEST_PUSH=sdk`: every event through the AWS SDK and the Management API
+        // endpoint, as in AWS (one pass of scripts/test runs so).
+        if let Some(raw) = std::env::var("CHATTING_TEST_PUSH").ok().filter(|v| !v.is_empty()) {
+            options.push = PushMode::parse(&raw).with_context(|| format!("CHATTING_TEST_PUSH={raw}: expected sdk or direct"))?;
+        }
         adjust(&mut options);
         let config = options.config.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -421,6 +426,15 @@ impl Client {
     /// Forgets queued events.
     pub fn clear_events(&mut self) {
         self.events.clear();
+    }
+
+    /// Reads and drops every frame until the connection ends; returns how many came.
+    pub async fn drain(mut self) -> u64 {
+        let mut frames = 0;
+        while let Some(Ok(_)) = self.socket.next().await {
+            frames += 1;
+        }
+        frames
     }
 
     pub async fn close(mut self) -> anyhow::Result<()> {

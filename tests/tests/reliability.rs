@@ -300,3 +300,70 @@ async fn a_client_that_stops_reading_delays_no_one_and_is_closed() -> anyhow::Re
     assert_eq!(chatting_e2e::panics(), 0);
     Ok(())
 }
+
+/// This process's resident memory now and at its peak, in MiB (Linux `/proc`).
+#[cfg(target_os = "linux")]
+fn memory_mib() -> anyhow::Result<(f64, f64)> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let field = |name: &str| -> anyhow::Result<f64> {
+        let line = status.lines().find(|l| l.starts_with(name)).ok_or_else(|| anyhow::anyhow!("no {name} in /proc/self/status"))?;
+        let kib: f64 = line[name.len()..].trim().trim_end_matches("kB").trim().parse()?;
+        Ok(kib / 1024.0)
+    };
+    Ok((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// 64 signups at once. Each password hash holds 19 MiB while it runs: unbounded, the burst
+/// took 1.2 GB and kept most of it. Hashing now runs on about as many threads as there are
+/// cores; a short queue waits, the rest are told to come back (429 `rateLimited` with
+/// `retryAfterMs`), and the memory goes back to the system afterwards.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_burst_of_signups_is_bounded_in_memory_and_gives_it_back() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    // One signup first, so that what is allocated once (pools, caches) is not counted.
+    server.user("warm").await?;
+    let (before, _) = memory_mib()?;
+    let http = reqwest::Client::new();
+    let signups = (0..64).map(|i| {
+        let http = http.clone();
+        let url = format!("{}/auth/signup", server.http);
+        let user_id = chatting_e2e::unique(&format!("burst{i}_"));
+        async move {
+            let response = http.post(url).body(json!({"userId": user_id, "password": "password123", "nick": "b"}).to_string()).send().await?;
+            let status = response.status().as_u16();
+            let retry_after = response.headers().get("retry-after").is_some();
+            let body: Value = response.json().await?;
+            anyhow::Ok((status, retry_after, body))
+        }
+    });
+    let answers = futures::future::try_join_all(signups).await?;
+    let (_, peak) = memory_mib()?;
+    let created = answers.iter().filter(|(status, ..)| *status == 201).count();
+    for (status, retry_after, body) in &answers {
+        match status {
+            201 => {}
+            429 => {
+                assert_eq!(body["code"], "rateLimited", "{body}");
+                assert!(body["data"]["retryAfterMs"].as_u64().is_some_and(|ms| ms > 0), "{body}");
+                assert!(retry_after, "a 429 carries Retry-After");
+            }
+            other => panic!("a signup in a burst answered {other}: {body}"),
+        }
+    }
+    let cores = std::thread::available_parallelism()?.get();
+    assert!(created >= cores.min(64), "only {created} of 64 signups succeeded");
+    // Memory is returned as each hash ends; give the last ones a moment.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let after = loop {
+        let (now, _) = memory_mib()?;
+        if now <= before + 30.0 || Instant::now() > deadline {
+            break now;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    println!("RSS before {before:.1} MiB, peak of the process {peak:.1} MiB, after {after:.1} MiB; {created} of 64 signed up");
+    assert!(peak <= before + 19.0 * (cores as f64) + 80.0, "the burst peaked at {peak:.0} MiB from {before:.0} MiB");
+    assert!(after <= before + 30.0, "after the burst RSS stayed at {after:.0} MiB (was {before:.0} MiB)");
+    Ok(())
+}

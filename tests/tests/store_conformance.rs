@@ -5,10 +5,10 @@
 use std::sync::Arc;
 
 use chatting_e2e::{fresh_dynamodb_table, fresh_mysql_database, unique};
-use chatting_shared::domain::{Capacity, ClientMsgId, GroupId, MessageText, Nick, RoomId, RoomTitle, UserId};
+use chatting_shared::domain::{Capacity, ClientMsgId, GroupId, MessageId, MessageText, Nick, RoomId, RoomTitle, UserId};
 use chatting_shared::protocol::{Bounds, MessageKind};
 use chatting_shared::store::{
-    GroupMove, HistoryScope, NewMessage, NewRefreshToken, NewRoom, RoomChanges, Rotation, Store, StoreError,
+    GroupMove, HistoryScope, NewMessage, NewRefreshToken, NewRoom, RoomChanges, RoomInsert, Rotation, Store, StoreError,
 };
 
 async fn sqlite() -> Arc<dyn Store> {
@@ -246,6 +246,105 @@ async fn history_pages_without_gaps_or_doubles(store: Arc<dyn Store>) {
     assert_eq!(group.messages.len(), 1);
     let message = &group.messages[0];
     assert_eq!((message.kind, message.group_id.as_ref(), message.sender_group.as_ref()), (MessageKind::Group, Some(&red), Some(&red)));
+}
+
+/// The batch numbering of the SQL stores: messages stored while others wait are numbered
+/// together by whoever numbers next, each once, in storing order.
+async fn waiting_messages_are_numbered_together_in_order(store: Arc<dyn Store>) {
+    with_users(&*store, &["ann", "bob"]).await;
+    let room = new_room(&*store, "ann", "Batch").await;
+    assert!(store.numbers_in_batches());
+    store.append_message(&room_message(room, "ann", "first")).await.unwrap();
+    let mut waiting = Vec::new();
+    for (i, sender) in ["ann", "bob", "ann", "bob"].iter().enumerate() {
+        match store.insert_room_message(&room_message(room, sender, &format!("w{i}"))).await.unwrap() {
+            RoomInsert::Pending(id) => waiting.push(id),
+            RoomInsert::Duplicate(_) => panic!("no clientMsgId, no duplicate"),
+        }
+    }
+    let history = store.history(&HistoryScope::Room(room), Bounds::default(), 50).await.unwrap();
+    assert_eq!(history.messages.len(), 1, "messages waiting for their seq are not history yet");
+
+    let numbered = store.number_room_messages(room, waiting[2]).await.unwrap();
+    assert_eq!(numbered.own.seq, Some(4), "the third waiting message follows the first two");
+    let batch: Vec<(i64, &str, &str)> =
+        numbered.batch.iter().map(|m| (m.seq.unwrap(), m.text.as_str(), m.sender_nick.as_str())).collect();
+    assert_eq!(batch, [(2, "w0", "ann"), (3, "w1", "bob"), (4, "w2", "ann"), (5, "w3", "bob")]);
+
+    let later = store.number_room_messages(room, waiting[0]).await.unwrap();
+    assert_eq!(later.own.seq, Some(2), "a message numbered by a neighbour keeps that number");
+    assert!(later.batch.is_empty(), "nothing is numbered (and so delivered) twice");
+    let history = store.history(&HistoryScope::Room(room), Bounds::default(), 50).await.unwrap();
+    let seqs: Vec<i64> = history.messages.iter().filter_map(|m| m.seq).collect();
+    assert_eq!(seqs, [1, 2, 3, 4, 5]);
+
+    let orphan = match store.insert_room_message(&room_message(room, "bob", "too late")).await.unwrap() {
+        RoomInsert::Pending(id) => id,
+        RoomInsert::Duplicate(_) => panic!("no clientMsgId, no duplicate"),
+    };
+    store.close_room(room).await.unwrap();
+    assert!(matches!(store.number_room_messages(room, orphan).await, Err(StoreError::NotFound)));
+}
+
+/// Two stores on one database, as two Lambda instances: 60 senders at once, each message
+/// numbered exactly once across every batch, seqs gap-free, each sender told its own.
+async fn two_instances_number_one_room_without_gaps_or_doubles(first: Arc<dyn Store>, second: Arc<dyn Store>) {
+    with_users(&*first, &["ann"]).await;
+    let room = new_room(&*first, "ann", "Shared").await;
+    let sends = (0..60).map(|i| {
+        let store = if i % 2 == 0 { first.clone() } else { second.clone() };
+        async move {
+            let RoomInsert::Pending(own) = store.insert_room_message(&room_message(room, "ann", &format!("m{i}"))).await.unwrap()
+            else {
+                panic!("no clientMsgId, no duplicate")
+            };
+            let numbered = store.number_room_messages(room, own).await.unwrap();
+            (own, numbered)
+        }
+    });
+    let results = futures::future::join_all(sends).await;
+    let mut delivered: Vec<(i64, MessageId)> =
+        results.iter().flat_map(|(_, n)| n.batch.iter().map(|m| (m.seq.unwrap(), m.message_id))).collect();
+    delivered.sort();
+    assert_eq!(delivered.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), (1..=60).collect::<Vec<_>>());
+    let mut ids: Vec<MessageId> = delivered.iter().map(|(_, id)| *id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 60, "every message in exactly one batch");
+    for (own, numbered) in &results {
+        let in_batch = delivered.iter().find(|(_, id)| id == own).map(|(seq, _)| *seq);
+        assert_eq!(numbered.own.seq, in_batch, "each sender is told the seq its message was numbered with");
+    }
+}
+
+mod batch_numbering {
+    #[tokio::test]
+    async fn on_sqlite() {
+        super::waiting_messages_are_numbered_together_in_order(super::sqlite().await).await
+    }
+
+    #[tokio::test]
+    async fn on_mysql() {
+        super::waiting_messages_are_numbered_together_in_order(super::mysql().await).await
+    }
+
+    #[tokio::test]
+    async fn two_instances_on_sqlite() {
+        let dir = std::env::temp_dir().join(chatting_e2e::unique("chatting-store-"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.join("store.db").display());
+        let first = chatting_shared::store::connect(&url, 8).await.unwrap();
+        let second = chatting_shared::store::connect(&url, 8).await.unwrap();
+        super::two_instances_number_one_room_without_gaps_or_doubles(first, second).await
+    }
+
+    #[tokio::test]
+    async fn two_instances_on_mysql() {
+        let url = chatting_e2e::fresh_mysql_database().await.unwrap();
+        let first = chatting_shared::store::connect(&url, 4).await.unwrap();
+        let second = chatting_shared::store::connect(&url, 4).await.unwrap();
+        super::two_instances_number_one_room_without_gaps_or_doubles(first, second).await
+    }
 }
 
 macro_rules! conformance {

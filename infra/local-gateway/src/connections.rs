@@ -114,6 +114,11 @@ impl Registry {
         self.lock().get(id).cloned()
     }
 
+    /// The ids of the open connections, in no particular order.
+    pub fn ids(&self) -> Vec<String> {
+        self.lock().keys().cloned().collect()
+    }
+
     pub fn len(&self) -> usize {
         self.lock().len()
     }

@@ -21,8 +21,8 @@ async fn main() -> anyhow::Result<()> {
     if let Some(secs) = env("CHATTING_IDLE_TIMEOUT_SECS") {
         options.idle_timeout = Duration::from_secs(secs.parse().context("CHATTING_IDLE_TIMEOUT_SECS")?);
     }
-    if env("CHATTING_PUSH").as_deref() == Some("direct") {
-        options.push = PushMode::Direct;
+    if let Some(raw) = env("CHATTING_PUSH") {
+        options.push = PushMode::parse(&raw).with_context(|| format!("CHATTING_PUSH={raw}: expected sdk or direct"))?;
     }
     let web_dir = env("CHATTING_WEB_DIR").map(PathBuf::from).unwrap_or_else(|| {
         PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web"))

@@ -21,6 +21,15 @@ use crate::server::Gateway;
 /// answers anything over 32 KB with `tooLarge`.
 const MAX_MESSAGE_BYTES: usize = 128 * 1024;
 
+/// Buffers per connection, sized for chat frames (most are under 1 KB) rather than the
+/// library's 128 KiB defaults: with hundreds of connections those defaults alone are tens
+/// of megabytes. A larger frame still gets through; the buffer grows for it.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+const WRITE_BUFFER_BYTES: usize = 8 * 1024;
+
+/// Frames written before one flush when a client's queue has several waiting.
+const FRAMES_PER_FLUSH: usize = 32;
+
 fn new_connection_id() -> String {
     // API Gateway's ids are short opaque strings, e.g. `L0SM9cOFvHcCIhw=`.
     chatting_shared::auth::random_token().unwrap_or_default().chars().take(16).collect()
@@ -92,6 +101,8 @@ pub async fn upgrade(
     let failed = (gateway.clone(), context.clone());
     ws.max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
         .on_failed_upgrade(move |err| {
             let (gateway, context) = failed;
             tracing::warn!(error = %err, "upgrade failed after $connect");
@@ -109,8 +120,16 @@ async fn run_connection(
 ) {
     let (mut sink, mut stream) = socket.split();
     let writer = tokio::spawn(async move {
-        while let Some(Outbound::Text(text)) = queue.recv().await {
-            if sink.send(Message::Text(text.into())).await.is_err() {
+        // Frames that queued up while the last write was in progress go out together: one
+        // system call for a burst of events instead of one each.
+        let mut burst = Vec::with_capacity(FRAMES_PER_FLUSH);
+        while queue.recv_many(&mut burst, FRAMES_PER_FLUSH).await > 0 {
+            for Outbound::Text(text) in burst.drain(..) {
+                if sink.feed(Message::Text(text.into())).await.is_err() {
+                    return sink;
+                }
+            }
+            if sink.flush().await.is_err() {
                 break;
             }
         }

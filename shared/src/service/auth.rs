@@ -124,7 +124,7 @@ impl AuthService {
         match parsed {
             (Ok(user_id), Ok(password)) => self.login(&user_id, &password).await,
             _ => {
-                auth::verify_against_decoy(raw_password).await;
+                auth::verify_against_decoy(raw_password).await?;
                 Err(wrong())
             }
         }
@@ -133,10 +133,10 @@ impl AuthService {
     /// Checks a well-formed id and password; no rate limit (see [`Self::login_attempt`]).
     pub async fn login(&self, user_id: &UserId, password: &Password) -> Result<Value, ServiceError> {
         let Some(record) = self.store.user(user_id).await? else {
-            auth::verify_against_decoy(password.expose()).await;
+            auth::verify_against_decoy(password.expose()).await?;
             return Err(wrong());
         };
-        if !auth::verify_password(password.expose(), &record.password_hash).await {
+        if !auth::verify_password(password.expose(), &record.password_hash).await? {
             return Err(wrong());
         }
         let family_id = auth::token_hash(&auth::random_token()?);

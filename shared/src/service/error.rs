@@ -86,19 +86,7 @@ impl From<Invalid> for ServiceError {
 
 impl From<StoreError> for ServiceError {
     fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::Backend(_) | StoreError::Migration(_) => ServiceError::Unavailable(err.to_string()),
-            #[cfg(feature = "dynamodb")]
-            StoreError::Dynamo(ref dynamo) => match dynamo {
-                crate::dynamodb::DynamoError::Corrupt(_) | crate::dynamodb::DynamoError::BadUrl(_) => {
-                    ServiceError::Internal(err.to_string())
-                }
-                _ => ServiceError::Unavailable(err.to_string()),
-            },
-            StoreError::Conflict | StoreError::NotFound | StoreError::Corrupt(_) | StoreError::UnsupportedUrl(_) => {
-                ServiceError::Internal(err.to_string())
-            }
-        }
+        if err.is_unavailable() { ServiceError::Unavailable(err.to_string()) } else { ServiceError::Internal(err.to_string()) }
     }
 }
 
@@ -113,6 +101,8 @@ impl From<AuthError> for ServiceError {
         match err {
             AuthError::MissingToken | AuthError::BadToken => ServiceError::Unauthenticated(err.to_string()),
             AuthError::Hashing(_) | AuthError::Randomness(_) => ServiceError::Internal(err.to_string()),
+            // A queue of one second's hashing per core is already waiting.
+            AuthError::Busy => ServiceError::RateLimited { retry_after_ms: 1000 },
         }
     }
 }

@@ -4,9 +4,9 @@ use serde_json::{Value, json};
 
 use super::{Caller, Chat, Delivery, ServiceError, to_user, unregistered};
 use crate::clock::rfc3339_ms;
-use crate::domain::{ClientMsgId, ConnectionId, MessageText, UserId};
+use crate::domain::{ClientMsgId, ConnectionId, MessageText, RoomId, UserId};
 use crate::protocol::{Bounds, Event, HistoryTarget, Message, MessageKind, User};
-use crate::store::{HistoryScope, MessageRecord, NewMessage, StoreError, StoredMessage};
+use crate::store::{HistoryScope, MessageRecord, NewMessage, RoomInsert, StoreError, StoredMessage};
 
 fn to_message(record: MessageRecord) -> Message {
     Message {
@@ -19,6 +19,26 @@ fn to_message(record: MessageRecord) -> Message {
         text: record.text,
         sent_at: rfc3339_ms(record.sent_at_ms),
         seq: record.seq,
+    }
+}
+
+/// The reply to a `chat.send`.
+fn sent_reply(stored: &StoredMessage) -> Value {
+    json!({ "messageId": stored.message_id, "seq": stored.seq, "sentAt": rfc3339_ms(stored.sent_at_ms) })
+}
+
+/// The `chat.in` of a message just stored.
+fn new_message(message: NewMessage, from: User, stored: &StoredMessage) -> Message {
+    Message {
+        message_id: stored.message_id,
+        kind: message.kind,
+        room_id: message.room_id,
+        group_id: message.group_id,
+        to: message.recipient,
+        from,
+        text: message.text,
+        sent_at: rfc3339_ms(stored.sent_at_ms),
+        seq: stored.seq,
     }
 }
 
@@ -61,7 +81,8 @@ impl Chat {
         let recipients = match kind {
             MessageKind::All => {
                 message.room_id = Some(room);
-                context.room_connections
+                let stored = self.send_in_room(room, &message, from, context.room_connections).await?;
+                return Ok(sent_reply(&stored));
             }
             MessageKind::Group => {
                 let group = from.group_id.clone().ok_or_else(|| ServiceError::Invalid("you are in no group".into()))?;
@@ -83,39 +104,71 @@ impl Chat {
                 audience.into_iter().flatten().collect()
             }
         };
-        let mut turn = match kind {
-            MessageKind::All => Some(self.room_order.hold(room).await),
-            MessageKind::Group | MessageKind::Whisper => None,
+        let stored = self.store.append_message(&message).await?;
+        if !stored.duplicate {
+            self.deliver(vec![Delivery::new(Event::ChatIn(new_message(message, from, &stored)), recipients)]).await;
+        }
+        Ok(sent_reply(&stored))
+    }
+
+    /// A room (or lobby) message: numbered in the room's `seq` order, then delivered to
+    /// `audience` after everything numbered before it.
+    async fn send_in_room(
+        &self,
+        room: RoomId,
+        message: &NewMessage,
+        from: User,
+        audience: Vec<ConnectionId>,
+    ) -> Result<StoredMessage, ServiceError> {
+        if self.room_order.is_crowded(room) {
+            return Err(ServiceError::RateLimited { retry_after_ms: 1000 });
+        }
+        let closed = |err: StoreError| match err {
+            StoreError::NotFound => ServiceError::NoInfo(format!("room {room} is closed")),
+            other => ServiceError::from(other),
         };
-        if turn.as_ref().is_some_and(|turn| turn.store_failed_while_waiting()) {
+        if !self.store.numbers_in_batches() {
+            // The store numbers as it appends: the turn is held across that one write.
+            let mut turn = self.room_order.hold(room).await;
+            if turn.store_failed_while_waiting() {
+                return Err(ServiceError::Unavailable("the store failed for an earlier message of this room".into()));
+            }
+            let stored = self.store.append_message(message).await.inspect_err(|err| turn.note_failure(err)).map_err(closed)?;
+            let mut delivery = turn.queue_delivery();
+            if !stored.duplicate {
+                delivery.wait_for_earlier().await;
+                let event = Event::ChatIn(new_message(message.clone(), from, &stored));
+                self.deliver(vec![Delivery::new(event, audience)]).await;
+            }
+            return Ok(stored);
+        }
+        // Stored first, without waiting for anyone; numbered together with whatever else
+        // waits in the room by then (the records carry each sender's face).
+        let own = match self.store.insert_room_message(message).await.map_err(closed)? {
+            RoomInsert::Duplicate(stored) => return Ok(stored),
+            RoomInsert::Pending(own) => own,
+        };
+        let mut turn = self.room_order.hold(room).await;
+        if let Some(stored) = turn.take_numbered(own) {
+            return Ok(stored);
+        }
+        if turn.store_failed_while_waiting() {
+            // Stored, not numbered: the next numbering in this room takes it along.
             return Err(ServiceError::Unavailable("the store failed for an earlier message of this room".into()));
         }
-        let stored: StoredMessage = match self.store.append_message(&message).await {
-            Ok(stored) => stored,
-            Err(StoreError::NotFound) => return Err(ServiceError::NoInfo(format!("room {room} is closed"))),
-            Err(err) => {
-                let err = ServiceError::from(err);
-                if let (Some(turn), ServiceError::Unavailable(_)) = (turn.as_mut(), &err) {
-                    turn.record_store_failure();
-                }
-                return Err(err);
-            }
-        };
-        if !stored.duplicate {
-            let event = Event::ChatIn(Message {
-                message_id: stored.message_id,
-                kind,
-                room_id: message.room_id,
-                group_id: message.group_id,
-                to: message.recipient,
-                from,
-                text: message.text,
-                sent_at: rfc3339_ms(stored.sent_at_ms),
-                seq: stored.seq,
-            });
-            self.deliver(vec![Delivery::new(event, recipients)]).await;
+        let numbered = self.store.number_room_messages(room, own).await.inspect_err(|err| turn.note_failure(err)).map_err(closed)?;
+        turn.remember_numbered(&numbered.batch, own);
+        let mut delivery = turn.queue_delivery();
+        if !numbered.batch.is_empty() {
+            delivery.wait_for_earlier().await;
+            let deliveries = numbered
+                .batch
+                .into_iter()
+                .map(|record| Delivery::new(Event::ChatIn(to_message(record)), audience.clone()))
+                .collect();
+            self.deliver(deliveries).await;
         }
-        Ok(json!({ "messageId": stored.message_id, "seq": stored.seq, "sentAt": rfc3339_ms(stored.sent_at_ms) }))
+        Ok(numbered.own)
     }
 
     pub(super) async fn chat_history(

@@ -9,6 +9,7 @@ pub mod auth;
 mod error;
 mod groups;
 mod messages;
+mod room_order;
 mod rooms;
 mod users;
 
@@ -19,6 +20,7 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 
 pub use error::ServiceError;
+pub use room_order::RoomOrder;
 
 use crate::auth::TokenKeys;
 use crate::clock::rfc3339_ms;
@@ -68,49 +70,6 @@ pub struct Chat {
     /// Browser origins allowed to open connections; empty: any.
     pub allowed_origins: Vec<String>,
     pub room_order: Arc<RoomOrder>,
-}
-
-/// Keeps the messages of one room in `seq` order on their way out of this process: the
-/// `seq` is taken and the message fanned out under the room's lock, so a later message
-/// cannot overtake an earlier one. Rooms share a fixed set of locks (bounded memory); two
-/// rooms on one lock only wait for each other.
-///
-/// Each lock remembers when the store last failed under it. A sender who queued before
-/// that failure gives up at once instead of waiting out the store's timeout in turn: in an
-/// outage, N senders in one room would otherwise hear of it one timeout after another.
-pub struct RoomOrder {
-    locks: Vec<Arc<tokio::sync::Mutex<Option<std::time::Instant>>>>,
-}
-
-impl Default for RoomOrder {
-    fn default() -> Self {
-        Self { locks: (0..64).map(|_| Arc::default()).collect() }
-    }
-}
-
-impl RoomOrder {
-    pub async fn hold(&self, room: RoomId) -> RoomTurn {
-        let index = room.get().unsigned_abs() as usize % self.locks.len();
-        let queued_at = std::time::Instant::now();
-        RoomTurn { last_store_failure: self.locks[index].clone().lock_owned().await, queued_at }
-    }
-}
-
-/// A sender's turn at its room's lock.
-pub struct RoomTurn {
-    last_store_failure: tokio::sync::OwnedMutexGuard<Option<std::time::Instant>>,
-    queued_at: std::time::Instant,
-}
-
-impl RoomTurn {
-    /// The store failed for a sender ahead in the queue while this one waited.
-    pub fn store_failed_while_waiting(&self) -> bool {
-        self.last_store_failure.is_some_and(|failed_at| failed_at >= self.queued_at)
-    }
-
-    pub fn record_store_failure(&mut self) {
-        *self.last_store_failure = Some(std::time::Instant::now());
-    }
 }
 
 /// The connection a frame came from, resolved from presence.
@@ -354,29 +313,43 @@ impl Chat {
     }
 
     /// Sends every delivery; a connection that answers 410 is purged like a disconnect,
-    /// and the events that purge causes are sent in turn.
+    /// and the events that purge causes are sent in turn. Each connection gets its frames
+    /// in the order of `deliveries`; connections do not wait for each other.
     pub async fn deliver(&self, mut deliveries: Vec<Delivery>) {
         while !deliveries.is_empty() {
-            let mut gone: Vec<ConnectionId> = Vec::new();
-            for delivery in deliveries.drain(..) {
-                let frame = ServerFrame::Event(delivery.event).to_json();
-                let frame = frame.as_str();
-                let results: Vec<(ConnectionId, Result<(), PushError>)> = futures::stream::iter(delivery.to)
-                    .map(|connection| async move {
-                        let result = self.pusher.push(&connection, frame).await;
-                        (connection, result)
-                    })
-                    .buffer_unordered(FAN_OUT_CONCURRENCY)
-                    .collect()
-                    .await;
-                for (connection, result) in results {
-                    match result {
-                        Ok(()) => {}
-                        Err(PushError::Gone) => gone.push(connection),
-                        Err(PushError::Failed(reason)) => tracing::warn!(%connection, %reason, "push failed"),
+            let frames: Vec<String> = deliveries.iter().map(|d| ServerFrame::Event(d.event.clone()).to_json()).collect();
+            let mut lines: Vec<(ConnectionId, Vec<usize>)> = Vec::new();
+            if let [only] = deliveries.as_mut_slice() {
+                lines.extend(std::mem::take(&mut only.to).into_iter().map(|connection| (connection, vec![0])));
+            } else {
+                let mut line_of: std::collections::HashMap<ConnectionId, usize> = std::collections::HashMap::new();
+                for (frame, delivery) in deliveries.iter_mut().enumerate() {
+                    for connection in std::mem::take(&mut delivery.to) {
+                        let line = *line_of.entry(connection.clone()).or_insert_with(|| {
+                            lines.push((connection, Vec::new()));
+                            lines.len() - 1
+                        });
+                        lines[line].1.push(frame);
                     }
                 }
             }
+            deliveries.clear();
+            let frames = &frames;
+            let mut gone: Vec<ConnectionId> = futures::stream::iter(lines)
+                .map(|(connection, line)| async move {
+                    for frame in line {
+                        match self.pusher.push(&connection, &frames[frame]).await {
+                            Ok(()) => {}
+                            Err(PushError::Gone) => return Some(connection),
+                            Err(PushError::Failed(reason)) => tracing::warn!(%connection, %reason, "push failed"),
+                        }
+                    }
+                    None
+                })
+                .buffer_unordered(FAN_OUT_CONCURRENCY)
+                .filter_map(std::future::ready)
+                .collect()
+                .await;
             gone.sort();
             gone.dedup();
             for connection in gone {

@@ -109,7 +109,7 @@ impl Chat {
             let already_inside = self.presence.room_users(room).await?.contains(&caller.user);
             if let (Some(hash), false) = (&record.password_hash, already_inside) {
                 let given = password.as_ref().map(RoomPassword::expose).unwrap_or_default();
-                if !auth::verify_password(given, hash).await {
+                if !auth::verify_password(given, hash).await? {
                     return Err(ServiceError::Wrong(format!("wrong password for room {room}")));
                 }
             }

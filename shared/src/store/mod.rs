@@ -25,6 +25,8 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("stored data does not parse: {0}")]
     Corrupt(String),
+    #[error("not supported by this store: {0}")]
+    Unsupported(&'static str),
     #[error("database: {0}")]
     Backend(#[from] sqlx::Error),
     #[error("migration: {0}")]
@@ -32,6 +34,25 @@ pub enum StoreError {
     #[cfg(feature = "dynamodb")]
     #[error("{0}")]
     Dynamo(#[from] crate::dynamodb::DynamoError),
+}
+
+impl StoreError {
+    /// The store could not be reached or did not answer, as opposed to refusing the request
+    /// or holding data that does not parse.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Backend(_) | StoreError::Migration(_) => true,
+            #[cfg(feature = "dynamodb")]
+            StoreError::Dynamo(dynamo) => {
+                !matches!(dynamo, crate::dynamodb::DynamoError::Corrupt(_) | crate::dynamodb::DynamoError::BadUrl(_))
+            }
+            StoreError::Conflict
+            | StoreError::NotFound
+            | StoreError::Corrupt(_)
+            | StoreError::UnsupportedUrl(_)
+            | StoreError::Unsupported(_) => false,
+        }
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -136,6 +157,26 @@ pub struct MessageRecord {
     pub seq: Option<i64>,
 }
 
+/// The first step of a room message on a store that numbers in batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomInsert {
+    /// Stored without its `seq`; [`Store::number_room_messages`] gives it one.
+    Pending(MessageId),
+    /// Nothing new was stored: the `clientMsgId` was seen within the idempotency window.
+    Duplicate(StoredMessage),
+}
+
+/// What one numbering did.
+#[derive(Debug, Clone)]
+pub struct Numbered {
+    /// The caller's message, with its `seq` (given by this numbering or an earlier one).
+    pub own: StoredMessage,
+    /// Every message this numbering gave a `seq`, in `seq` order: the caller delivers them.
+    /// Empty when an earlier numbering (another sender's, perhaps in another process) took
+    /// the caller's message with it; that one delivered it.
+    pub batch: Vec<MessageRecord>,
+}
+
 /// Whose messages a history page reads.
 #[derive(Debug, Clone)]
 pub enum HistoryScope {
@@ -186,6 +227,28 @@ pub trait Store: Send + Sync {
 
     /// Stores a message, giving room messages the room's next `seq` in the same transaction.
     async fn append_message(&self, message: &NewMessage) -> StoreResult<StoredMessage>;
+
+    /// True when room messages take two steps, [`Store::insert_room_message`] then
+    /// [`Store::number_room_messages`], so that the messages of a busy room share one
+    /// numbering transaction instead of queueing one commit apiece. Otherwise room messages
+    /// go through [`Store::append_message`].
+    fn numbers_in_batches(&self) -> bool {
+        false
+    }
+
+    /// Stores a room message without its `seq`. Writers in one room do not wait for each
+    /// other here: the room's row is not touched.
+    async fn insert_room_message(&self, _message: &NewMessage) -> StoreResult<RoomInsert> {
+        Err(StoreError::Unsupported("room messages are numbered as they are appended"))
+    }
+
+    /// Numbers, in one transaction under the room's lock, every message of the room still
+    /// waiting for a `seq`: the caller's, and any its neighbours (in this process or any
+    /// other) stored meanwhile. `seq`s stay gap-free and in numbering order. `NotFound`
+    /// when the room closed; its waiting messages are then dropped.
+    async fn number_room_messages(&self, _room_id: RoomId, _own: MessageId) -> StoreResult<Numbered> {
+        Err(StoreError::Unsupported("room messages are numbered as they are appended"))
+    }
     async fn history(&self, scope: &HistoryScope, bounds: Bounds, limit: u32) -> StoreResult<HistoryPage>;
 }
 

@@ -12,8 +12,8 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Row};
 
 use super::{
-    GroupMove, HistoryPage, HistoryScope, MessageRecord, NewMessage, NewRefreshToken, NewRoom, RoomChanges,
-    RoomRecord, Rotation, Store, StoreError, StoreResult, StoredMessage, UserRecord,
+    GroupMove, HistoryPage, HistoryScope, MessageRecord, NewMessage, NewRefreshToken, NewRoom, Numbered, RoomChanges,
+    RoomInsert, RoomRecord, Rotation, Store, StoreError, StoreResult, StoredMessage, UserRecord,
 };
 use crate::clock::now_ms;
 use crate::domain::{Capacity, GroupId, MessageId, MessageText, Nick, RoomId, RoomTitle, UserId};
@@ -93,6 +93,8 @@ pub struct SqlStore {
     /// Set once the schema is known to be current; until then every call tries to migrate,
     /// so a database that is down at start-up is picked up as soon as it is back.
     migrated: std::sync::Arc<tokio::sync::OnceCell<()>>,
+    /// See `sqlite_write_turn`.
+    sqlite_writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 fn corrupt(err: crate::domain::Invalid) -> StoreError {
@@ -151,6 +153,10 @@ fn message_from_row(row: &AnyRow) -> StoreResult<MessageRecord> {
     })
 }
 
+fn is_deadlock(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some("40001"))
+}
+
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
@@ -178,7 +184,7 @@ impl SqlStore {
                 })
             })
             .connect_lazy(url)?;
-        let store = Self { pool, dialect, migrated: Default::default() };
+        let store = Self { pool, dialect, migrated: Default::default(), sqlite_writer: Default::default() };
         if let Err(err) = store.ready().await {
             tracing::warn!(error = %err, "database not ready at start-up; will retry on use");
         }
@@ -256,47 +262,18 @@ impl SqlStore {
         Ok(None)
     }
 
-    async fn insert_message(&self, message: &NewMessage, now: i64) -> StoreResult<StoredMessage> {
-        let mut tx = self.ready().await?.begin().await?;
-        let seq = match message.room_id {
-            None => None,
-            Some(room_id) => {
-                in_transaction(1);
-                let seq: Option<i64> = match self.dialect {
-                    Dialect::Sqlite => sqlx::query_scalar(
-                        "UPDATE rooms SET last_seq = last_seq + 1 WHERE room_id = ? AND closed_at IS NULL RETURNING last_seq",
-                    )
-                    .bind(room_id.get())
-                    .fetch_optional(&mut *tx)
-                    .await?,
-                    Dialect::MySql => {
-                        let updated = sqlx::query(
-                            "UPDATE rooms SET last_seq = LAST_INSERT_ID(last_seq + 1) WHERE room_id = ? AND closed_at IS NULL",
-                        )
-                        .bind(room_id.get())
-                        .execute(&mut *tx)
-                        .await?;
-                        if updated.rows_affected() == 0 {
-                            None
-                        } else {
-                            in_transaction(1);
-                            Some(sqlx::query_scalar("SELECT CAST(LAST_INSERT_ID() AS SIGNED)").fetch_one(&mut *tx).await?)
-                        }
-                    }
-                };
-                Some(seq.ok_or(StoreError::NotFound)?)
-            }
-        };
-        in_transaction(1);
+    /// One statement, no transaction: a room message goes in without its `seq` (see
+    /// `number_room_messages`), so writers in one room never wait for each other here.
+    async fn insert_message(&self, message: &NewMessage, now: i64) -> StoreResult<MessageId> {
+        let _writer = self.sqlite_write_turn().await;
         let message_id = insert_returning_id(
             self.dialect,
-            &mut *tx,
+            self.ready().await?,
             "INSERT INTO messages (room_id, seq, group_id, sender, recipient, text, client_msg_id, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES (?, NULL, ?, ?, ?, ?, ?, ?)",
             "message_id",
             vec![
                 Bind::Int(message.room_id.map(RoomId::get)),
-                Bind::Int(seq),
                 opt_text(message.group_id.as_ref()),
                 text(&message.sender),
                 opt_text(message.recipient.as_ref()),
@@ -306,11 +283,125 @@ impl SqlStore {
             ],
         )
         .await?;
+        Ok(MessageId::from_stored(message_id))
+    }
+
+    /// Inserts, or finds the message a `clientMsgId` already names.
+    async fn insert_unless_duplicate(&self, message: &NewMessage) -> StoreResult<Result<(MessageId, i64), StoredMessage>> {
+        // An old message holding the same `clientMsgId` gives it up in `idempotent_replay`;
+        // the insert is then tried again (twice is enough: only a concurrent retry of the
+        // same send can take the id back meanwhile, and that one is then found).
+        for _ in 0..3 {
+            let now = now_ms();
+            match self.insert_message(message, now).await {
+                Ok(message_id) => return Ok(Ok((message_id, now))),
+                Err(StoreError::Backend(err)) if is_unique_violation(&err) && message.client_msg_id.is_some() => {
+                    if let Some(stored) = self.idempotent_replay(message).await? {
+                        return Ok(Err(stored));
+                    }
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
+    /// SQLite has one writer at a time, and a writer that finds the lock taken sleeps (1, 2,
+    /// 5, 10 … ms) before it looks again: under load those sleeps become the latency.
+    /// Message writers in this process queue here instead, in order and without sleeping.
+    async fn sqlite_write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.dialect {
+            Dialect::Sqlite => Some(self.sqlite_writer.lock().await),
+            Dialect::MySql => None,
+        }
+    }
+
+    /// One numbering transaction; `None` when the caller's message is still waiting (more
+    /// were waiting than one transaction numbers).
+    async fn number_once(&self, room_id: RoomId, own: MessageId) -> StoreResult<Option<Numbered>> {
+        let _writer = self.sqlite_write_turn().await;
+        let mut tx = self.ready().await?.begin().await?;
+        in_transaction(1);
+        // The room's row is the lock: numberings of one room, from any process, take turns.
+        let last_seq: Option<i64> = match self.dialect {
+            Dialect::Sqlite => {
+                sqlx::query_scalar("UPDATE rooms SET last_seq = last_seq WHERE room_id = ? AND closed_at IS NULL RETURNING last_seq")
+                    .bind(room_id.get())
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
+            Dialect::MySql => {
+                sqlx::query_scalar("SELECT last_seq FROM rooms WHERE room_id = ? AND closed_at IS NULL FOR UPDATE")
+                    .bind(room_id.get())
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
+        };
+        let Some(last_seq) = last_seq else {
+            // A closed room never numbers again: what waits in it would wait for ever.
+            in_transaction(2);
+            sqlx::query("DELETE FROM messages WHERE room_id = ? AND seq IS NULL").bind(room_id.get()).execute(&mut *tx).await?;
+            tx.commit().await?;
+            return Err(StoreError::NotFound);
+        };
+        in_transaction(1);
+        let waiting = sqlx::query(&format!(
+            "SELECT m.message_id, m.room_id, m.seq, m.group_id, m.sender, m.recipient, m.text, m.created_at, \
+             u.nick AS nick, u.group_id AS sender_group \
+             FROM messages m JOIN users u ON u.user_id = m.sender \
+             WHERE m.room_id = ? AND m.seq IS NULL ORDER BY m.message_id LIMIT {NUMBERING_BATCH}"
+        ))
+        .bind(room_id.get())
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut batch = waiting.iter().map(message_from_row).collect::<StoreResult<Vec<_>>>()?;
+        for (record, seq) in batch.iter_mut().zip(last_seq + 1..) {
+            record.seq = Some(seq);
+        }
+        if let Some(newest) = batch.last().and_then(|m| m.seq) {
+            let cases = " WHEN ? THEN ?".repeat(batch.len());
+            let ids = vec!["?"; batch.len()].join(", ");
+            let sql = format!("UPDATE messages SET seq = CASE message_id{cases} END WHERE message_id IN ({ids})");
+            let mut numbering = sqlx::query(&sql);
+            for record in &batch {
+                numbering = numbering.bind(record.message_id.get()).bind(record.seq);
+            }
+            for record in &batch {
+                numbering = numbering.bind(record.message_id.get());
+            }
+            in_transaction(2);
+            numbering.execute(&mut *tx).await?;
+            sqlx::query("UPDATE rooms SET last_seq = ? WHERE room_id = ?").bind(newest).bind(room_id.get()).execute(&mut *tx).await?;
+        }
+        let own_stored = match batch.iter().find(|m| m.message_id == own) {
+            Some(record) => Some((record.seq, record.sent_at_ms)),
+            None => {
+                in_transaction(1);
+                let row = sqlx::query("SELECT seq, created_at FROM messages WHERE message_id = ?")
+                    .bind(own.get())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                match row {
+                    Some(row) => Some((row.try_get::<Option<i64>, _>("seq")?, row.try_get("created_at")?)),
+                    None => None,
+                }
+            }
+        };
         in_transaction(1);
         tx.commit().await?;
-        Ok(StoredMessage { message_id: MessageId::from_stored(message_id), seq, sent_at_ms: now, duplicate: false })
+        match own_stored {
+            // Dropped with the room it was waiting in.
+            None => Err(StoreError::NotFound),
+            Some((None, _)) => Ok(None),
+            Some((seq @ Some(_), sent_at_ms)) => {
+                Ok(Some(Numbered { own: StoredMessage { message_id: own, seq, sent_at_ms, duplicate: false }, batch }))
+            }
+        }
     }
 }
+
+/// At most this many messages get their `seq` in one numbering transaction.
+const NUMBERING_BATCH: usize = 500;
 
 /// A database URL without its password, for error messages.
 fn redact_url(url: &str) -> String {
@@ -608,21 +699,50 @@ impl Store for SqlStore {
     }
 
     async fn append_message(&self, message: &NewMessage) -> StoreResult<StoredMessage> {
-        if let Some(replay) = self.idempotent_replay(message).await? {
-            return Ok(replay);
+        if let Some(room_id) = message.room_id {
+            return match self.insert_room_message(message).await? {
+                RoomInsert::Duplicate(stored) => Ok(stored),
+                RoomInsert::Pending(own) => Ok(self.number_room_messages(room_id, own).await?.own),
+            };
         }
-        match self.insert_message(message, now_ms()).await {
-            // A concurrent retry with the same clientMsgId won the insert.
-            Err(StoreError::Backend(err)) if is_unique_violation(&err) && message.client_msg_id.is_some() => {
-                self.idempotent_replay(message).await?.ok_or(StoreError::Backend(err))
+        match self.insert_unless_duplicate(message).await? {
+            Ok((message_id, sent_at_ms)) => Ok(StoredMessage { message_id, seq: None, sent_at_ms, duplicate: false }),
+            Err(duplicate) => Ok(duplicate),
+        }
+    }
+
+    fn numbers_in_batches(&self) -> bool {
+        true
+    }
+
+    async fn insert_room_message(&self, message: &NewMessage) -> StoreResult<RoomInsert> {
+        match self.insert_unless_duplicate(message).await? {
+            Ok((message_id, _)) => Ok(RoomInsert::Pending(message_id)),
+            // The first attempt is stored but not numbered yet: whoever numbers it next
+            // (this attempt, or that one) delivers it, once.
+            Err(StoredMessage { message_id, seq: None, .. }) => Ok(RoomInsert::Pending(message_id)),
+            Err(duplicate) => Ok(RoomInsert::Duplicate(duplicate)),
+        }
+    }
+
+    async fn number_room_messages(&self, room_id: RoomId, own: MessageId) -> StoreResult<Numbered> {
+        let mut deadlocks = 0;
+        loop {
+            match self.number_once(room_id, own).await {
+                Ok(Some(numbered)) => return Ok(numbered),
+                // More were waiting than one transaction numbers; the caller's is still among them.
+                Ok(None) => {}
+                // InnoDB chose this transaction to break a deadlock: nothing was written.
+                Err(StoreError::Backend(err)) if is_deadlock(&err) && deadlocks < 3 => deadlocks += 1,
+                Err(err) => return Err(err),
             }
-            other => other,
         }
     }
 
     async fn history(&self, scope: &HistoryScope, bounds: Bounds, limit: u32) -> StoreResult<HistoryPage> {
         let (filter, key, room_param, text_params): (&str, &str, Option<i64>, Vec<&str>) = match scope {
-            HistoryScope::Room(room_id) => ("m.room_id = ?", "m.seq", Some(room_id.get()), vec![]),
+            // Messages still waiting for their `seq` are not history yet.
+            HistoryScope::Room(room_id) => ("m.room_id = ? AND m.seq IS NOT NULL", "m.seq", Some(room_id.get()), vec![]),
             HistoryScope::Group(group_id) => ("m.group_id = ?", "m.message_id", None, vec![group_id.as_str()]),
             HistoryScope::Whisper(a, b) => (
                 "m.room_id IS NULL AND m.group_id IS NULL AND \
