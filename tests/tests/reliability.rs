@@ -296,6 +296,22 @@ async fn a_client_that_stops_reading_delays_no_one_and_is_closed() -> anyhow::Re
     // does not count against the stalled client.
     let without = median(baseline.iter().chain(&after).copied().collect());
     assert!(stall <= without * 3 + Duration::from_millis(5), "a stalled client delayed the others: {stall:?} vs {without:?}");
+
+    // Coming back, the closed client finds everything it missed: the history `after` the
+    // last message it had read (the 160 sent before it stopped reading).
+    let mut back = Client::connect(&server, &staller.access).await?;
+    let mut last_seq = 160;
+    loop {
+        let page = back.ok("chat.history", json!({"after": last_seq, "limit": 10})).await?;
+        for message in page["messages"].as_array().into_iter().flatten() {
+            assert_eq!(message["seq"], last_seq + 1, "history after {last_seq} skipped or repeated a message");
+            last_seq += 1;
+        }
+        if page["hasMore"] != true {
+            break;
+        }
+    }
+    assert_eq!(last_seq, 160 + closed_after as i64 + 50, "every message sent while it stalled and after is in the history");
     drop(stalled);
     assert_eq!(chatting_e2e::panics(), 0);
     Ok(())

@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! cargo run --release -p chatting-bench --bin load -- [--backend embedded|mysql|all]
-//!     [--load 100x10@1] [--load 500x2@0.2] [--server PATH] [--label NAME]
+//!     [--load 100x10@1] [--load 500x2@0.2] [--server [LABEL=]PATH]... [--label NAME]
 //! cargo run --release -p chatting-bench --bin load -- --push-cpu [--calls 10000]
 //! ```
 //!
@@ -18,7 +18,10 @@
 //! gateway's Management API endpoint (the gateway, in this process, runs on other threads
 //! and is not counted).
 //!
-//! Results: a table on stdout, JSON in `target/bench/load.json`.
+//! Several `--server LABEL=PATH` (e.g. a build of an earlier commit beside this one) run one
+//! after the other under each load, so a comparison comes from one run on one machine.
+//!
+//! Results: a table on stdout, JSON in `target/bench/load-LABEL.json`.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -82,17 +85,17 @@ impl Backend {
 struct Options {
     backends: Vec<Backend>,
     loads: Vec<Load>,
-    server: PathBuf,
+    /// Labelled server binaries, each run under every load on every backend.
+    servers: Vec<(String, PathBuf)>,
     label: String,
     push_cpu: Option<usize>,
 }
 
 fn parse_args() -> anyhow::Result<Options> {
-    let sibling = std::env::current_exe()?.with_file_name("chatting");
     let mut options = Options {
         backends: vec![Backend::Embedded, Backend::MySqlRedis],
         loads: Vec::new(),
-        server: sibling,
+        servers: Vec::new(),
         label: "current".into(),
         push_cpu: None,
     };
@@ -108,12 +111,19 @@ fn parse_args() -> anyhow::Result<Options> {
                 }
             }
             "--load" => options.loads.push(Load::parse(&args.next().context("--load USERSxMESSAGES@RATE")?)?),
-            "--server" => options.server = PathBuf::from(args.next().context("--server PATH")?),
+            "--server" => {
+                let raw = args.next().context("--server [LABEL=]PATH")?;
+                let (label, path) = match raw.split_once('=') {
+                    Some((label, path)) => (label.to_owned(), path.to_owned()),
+                    None => (options.label.clone(), raw),
+                };
+                options.servers.push((label, PathBuf::from(path)));
+            }
             "--label" => options.label = args.next().context("--label NAME")?,
             "--push-cpu" => options.push_cpu = Some(options.push_cpu.unwrap_or(10_000)),
             "--calls" => options.push_cpu = Some(args.next().context("--calls N")?.parse()?),
             "--help" | "-h" => {
-                println!("usage: load [--backend embedded|mysql|all] [--load 100x10@1]... [--server PATH] [--label NAME]");
+                println!("usage: load [--backend embedded|mysql|all] [--load 100x10@1]... [--server [LABEL=]PATH]... [--label NAME]");
                 println!("       load --push-cpu [--calls N] [--server PATH]");
                 std::process::exit(0);
             }
@@ -123,8 +133,13 @@ fn parse_args() -> anyhow::Result<Options> {
     if options.loads.is_empty() {
         options.loads = vec![Load::parse("100x10@1")?, Load::parse("500x2@0.2")?];
     }
-    if options.push_cpu.is_none() && !options.server.is_file() {
-        bail!("no server binary at {} (build it: cargo build --release)", options.server.display());
+    if options.servers.is_empty() {
+        options.servers.push((options.label.clone(), std::env::current_exe()?.with_file_name("chatting")));
+    }
+    for (_, server) in &options.servers {
+        if options.push_cpu.is_none() && !server.is_file() {
+            bail!("no server binary at {} (build it: cargo build --release)", server.display());
+        }
     }
     Ok(options)
 }
@@ -362,8 +377,8 @@ impl Phases {
     }
 }
 
-async fn run_load(options: &Options, backend: Backend, load: Load) -> anyhow::Result<Value> {
-    let server = Server::start(&options.server, backend, &[]).await?;
+async fn run_load(label: &str, binary: &std::path::Path, backend: Backend, load: Load) -> anyhow::Result<Value> {
+    let server = Server::start(binary, backend, &[]).await?;
     let rss_at_start = server.rss_mib();
     let sessions = users(&server, load.users).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -434,7 +449,7 @@ async fn run_load(options: &Options, backend: Backend, load: Load) -> anyhow::Re
     latencies.sort_unstable();
     let delivered = latencies.len() as u64;
     Ok(json!({
-        "label": options.label,
+        "label": label,
         "backend": backend.name(),
         "load": load.name(),
         "users": load.users,
@@ -588,8 +603,11 @@ async fn main() -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for backend in &options.backends {
         for load in &options.loads {
-            eprintln!("{} on {} ({}) …", load.name(), backend.name(), options.label);
-            rows.push(run_load(&options, *backend, *load).await.with_context(|| format!("{} on {}", load.name(), backend.name()))?);
+            for (label, binary) in &options.servers {
+                eprintln!("{} on {} ({label}) …", load.name(), backend.name());
+                let row = run_load(label, binary, *backend, *load).await;
+                rows.push(row.with_context(|| format!("{} on {} ({label})", load.name(), backend.name()))?);
+            }
         }
     }
     print_load_table(&rows);
