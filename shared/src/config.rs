@@ -42,6 +42,8 @@ pub struct Config {
     pub login_attempts_per_user: u32,
     /// `POST /auth/login` attempts allowed per client address in any 5 minutes.
     pub login_attempts_per_address: u32,
+    /// `POST /auth/signup` attempts allowed per client address in any 5 minutes.
+    pub signups_per_address: u32,
 }
 
 fn origins() -> Vec<String> {
@@ -97,6 +99,7 @@ impl Config {
             allowed_origins: origins(),
             login_attempts_per_user: count("CHATTING_LOGIN_ATTEMPTS_PER_USER", 10)?,
             login_attempts_per_address: count("CHATTING_LOGIN_ATTEMPTS_PER_ADDRESS", 100)?,
+            signups_per_address: count("CHATTING_SIGNUPS_PER_ADDRESS", 20)?,
         })
     }
 
@@ -107,7 +110,13 @@ impl Config {
         std::fs::create_dir_all(data_dir).map_err(data_dir_error)?;
         let database_url = match var("CHATTING_DATABASE_URL") {
             Some(url) => url,
-            None => format!("sqlite://{}?mode=rwc", data_dir.join("chatting.db").display()),
+            None => {
+                // Every password hash and message lives in this file; SQLite gives its WAL
+                // and shared-memory files the same permissions.
+                let file = data_dir.join("chatting.db");
+                create_owner_only(&file).map_err(data_dir_error)?;
+                format!("sqlite://{}?mode=rwc", file.display())
+            }
         };
         let jwt_secret = match var("CHATTING_JWT_SECRET") {
             Some(raw) => jwt_secret(raw)?,
@@ -128,6 +137,7 @@ impl Config {
             allowed_origins: origins(),
             login_attempts_per_user: count("CHATTING_LOGIN_ATTEMPTS_PER_USER", 10)?,
             login_attempts_per_address: count("CHATTING_LOGIN_ATTEMPTS_PER_ADDRESS", 100)?,
+            signups_per_address: count("CHATTING_SIGNUPS_PER_ADDRESS", 20)?,
         })
     }
 }
@@ -141,13 +151,33 @@ fn local_secret(path: &Path) -> std::io::Result<String> {
         }
     }
     let secret = crate::auth::random_token().map_err(std::io::Error::other)?;
-    std::fs::write(path, &secret)?;
+    let mut file = owner_only_options().write(true).create(true).truncate(true).open(path)?;
+    // A file left by an earlier version may have been readable by others.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     }
+    std::io::Write::write_all(&mut file, secret.as_bytes())?;
     Ok(secret)
+}
+
+/// Files only the service's own user may read, from the moment they exist.
+fn owner_only_options() -> std::fs::OpenOptions {
+    #[allow(unused_mut)]
+    let mut options = std::fs::OpenOptions::new();
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+}
+
+/// Creates an empty owner-only file unless one exists.
+fn create_owner_only(path: &Path) -> std::io::Result<()> {
+    match owner_only_options().write(true).create_new(true).open(path) {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(err),
+    }
 }
 
 #[cfg(test)]
@@ -162,6 +192,24 @@ mod tests {
         let first = local_secret(&path).unwrap();
         assert!(first.len() >= 32);
         assert_eq!(local_secret(&path).unwrap(), first);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_secret_and_the_database_file_are_the_owners_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("chatting-modes-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let old_umask_would_allow = 0o644;
+        std::fs::write(dir.join("jwt-secret"), "short").unwrap();
+        std::fs::set_permissions(dir.join("jwt-secret"), std::fs::Permissions::from_mode(old_umask_would_allow)).unwrap();
+        let config = Config::from_local_env(&dir).unwrap();
+        assert!(config.database_url.starts_with("sqlite://"));
+        for file in ["jwt-secret", "chatting.db"] {
+            let mode = std::fs::metadata(dir.join(file)).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{file} is {mode:o}");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

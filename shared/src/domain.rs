@@ -108,8 +108,35 @@ fn trimmed_text(field: &'static str, raw: &str, max: usize) -> Result<String, In
     Ok(trimmed.to_owned())
 }
 
+/// Unicode's invisible format characters (general category Cf) that change how the text
+/// around them shows: bidirectional overrides, isolates and marks (a name that reads
+/// backwards), zero-width spaces and joiners (two names that look the same), the soft
+/// hyphen, invisible operators and tag characters.
+fn is_format_character(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}'
+        | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{206F}'
+        | '\u{FEFF}'
+        | '\u{FFF9}'..='\u{FFFB}'
+        | '\u{E0001}'
+        | '\u{E0020}'..='\u{E007F}')
+}
+
 impl Nick {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let nick = trimmed_text("nick", raw, 20)?;
+        if nick.chars().any(is_format_character) {
+            return Err(Invalid::new("nick", "must not contain invisible formatting characters (direction overrides, zero-width characters)"));
+        }
+        Ok(Self(nick))
+    }
+
+    /// A nick as stored, checked by the rules it was accepted under: earlier versions let
+    /// formatting characters through, and such a user must still load.
+    pub fn from_stored(raw: &str) -> Result<Self, Invalid> {
         trimmed_text("nick", raw, 20).map(Self)
     }
 }
@@ -131,7 +158,19 @@ impl GroupId {
 }
 
 impl MessageText {
+    /// Newlines and tabs are text; every other control character is refused: each one is
+    /// several bytes of JSON escape on the wire (a NUL is six), for nothing anyone reads.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let text = Self::from_stored(raw)?;
+        if raw.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+            return Err(Invalid::new("text", "must not contain control characters other than newline and tab"));
+        }
+        Ok(text)
+    }
+
+    /// A text as stored, checked by the rules it was accepted under: earlier versions let
+    /// control characters through, and such a message must still show in history.
+    pub fn from_stored(raw: &str) -> Result<Self, Invalid> {
         char_count_between("text", raw, 1, 2000)?;
         if raw.trim().is_empty() {
             return Err(Invalid::new("text", "must not be blank"));
@@ -320,6 +359,28 @@ mod tests {
     }
 
     #[test]
+    fn nicks_refuse_direction_overrides_and_invisible_characters() {
+        for bad in ["adm\u{202E}nimda", "ann\u{200B}", "\u{2066}bob\u{2069}", "soft\u{00AD}hyphen", "zw\u{200D}j", "\u{FEFF}bom", "tag\u{E0041}"] {
+            assert!(Nick::parse(bad).is_err(), "{bad:?} should be refused");
+            assert!(Nick::from_stored(bad).is_ok(), "{bad:?} stored by an earlier version still loads");
+        }
+        for ok in ["Zoë", "مریم", "李雷", "🦀 crab"] {
+            assert_eq!(Nick::parse(ok).unwrap().as_str(), ok);
+        }
+    }
+
+    #[test]
+    fn text_refuses_control_characters_but_newline_and_tab() {
+        assert!(MessageText::parse("line one\nline two\tand a tab").is_ok());
+        for bad in ["nul\u{0}", "bell\u{7}", "escape\u{1b}[31m", "cr\r", "del\u{7f}", "c1\u{85}"] {
+            assert!(MessageText::parse(bad).is_err(), "{bad:?} should be refused");
+            assert!(MessageText::from_stored(bad).is_ok(), "{bad:?} stored by an earlier version still loads");
+        }
+        // Right-to-left marks and joiners are part of how some languages and emoji are written.
+        assert!(MessageText::parse("שלום\u{200F} 👩\u{200D}💻").is_ok());
+    }
+
+    #[test]
     fn nick_is_trimmed_and_bounded() {
         assert_eq!(Nick::parse("  Ann ").unwrap().as_str(), "Ann");
         assert_eq!(Nick::parse(&"é".repeat(20)).unwrap().as_str().chars().count(), 20);
@@ -454,10 +515,13 @@ mod properties {
             let nick = |s: &str| Nick::parse(s).map(|n| n.as_str().to_owned());
             let title = |s: &str| RoomTitle::parse(s).map(|t| t.as_str().to_owned());
             type Parser<'a> = &'a dyn Fn(&str) -> Result<String, Invalid>;
-            let parsers: [(Parser, usize); 2] = [(&nick, 20), (&title, 50)];
-            for (parse, max) in parsers {
+            // Nicks also refuse invisible formatting characters; titles do not.
+            let parsers: [(Parser, usize, bool); 2] = [(&nick, 20, true), (&title, 50, false)];
+            for (parse, max, refuses_format) in parsers {
                 let trimmed = raw.trim();
-                let allowed = (1..=max).contains(&trimmed.chars().count()) && !trimmed.chars().any(char::is_control);
+                let allowed = (1..=max).contains(&trimmed.chars().count())
+                    && !trimmed.chars().any(char::is_control)
+                    && !(refuses_format && trimmed.chars().any(is_format_character));
                 match parse(&raw) {
                     Ok(value) => {
                         prop_assert!(allowed);
@@ -473,7 +537,9 @@ mod properties {
         #[test]
         fn message_text_is_kept_exactly(raw in ".{0,10}|\\s{1,5}|.{1990,2010}") {
             let count = raw.chars().count();
-            let allowed = (1..=2000).contains(&count) && !raw.trim().is_empty();
+            let allowed = (1..=2000).contains(&count)
+                && !raw.trim().is_empty()
+                && !raw.chars().any(|c| c.is_control() && c != '\n' && c != '\t');
             match MessageText::parse(&raw) {
                 Ok(text) => {
                     prop_assert!(allowed);

@@ -88,6 +88,7 @@ pub fn auth_service(config: &Config, store: Arc<dyn Store>, presence: Arc<dyn Pr
     let login_limits = LoginLimits {
         per_user: config.login_attempts_per_user,
         per_address: config.login_attempts_per_address,
+        signups_per_address: config.signups_per_address,
         ..LoginLimits::default()
     };
     AuthService {
@@ -145,6 +146,7 @@ mod tests {
             allowed_origins: Vec::new(),
             login_attempts_per_user: 10,
             login_attempts_per_address: 100,
+            signups_per_address: 20,
         }
     }
 

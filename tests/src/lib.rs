@@ -181,6 +181,7 @@ impl TestServer {
         // limits are tested where they are set back (tests/security.rs).
         config.login_attempts_per_user = u32::MAX;
         config.login_attempts_per_address = u32::MAX;
+        config.signups_per_address = u32::MAX;
         let mut options = GatewayOptions::new(config);
         // `CHATTING_TEST_PUSH=sdk`: every event through the AWS SDK and the Management API
         // endpoint, as in AWS (one pass of scripts/test runs so).

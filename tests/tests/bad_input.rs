@@ -413,3 +413,24 @@ async fn every_websocket_action_answers_bad_input_with_invalid_and_stays_open() 
     assert_eq!(chatting_e2e::panics(), 0, "nothing panicked");
     Ok(())
 }
+
+/// `Host` and `X-Forwarded-Proto` become the request's URL on its way to the function; a
+/// value that is no URL part is refused with 400 instead of reaching (and panicking) the
+/// event conversion.
+#[tokio::test]
+async fn a_malformed_host_or_forwarded_proto_is_answered_400() -> anyhow::Result<()> {
+    chatting_e2e::count_panics();
+    let server = TestServer::start().await?;
+    for (name, value) in [("host", "a b"), ("x-forwarded-proto", "a b"), ("host", "exa mple.com:80"), ("x-forwarded-proto", "gopher")] {
+        for (method, path) in [("GET", "/health"), ("POST", "/auth/login"), ("GET", "/auth/me")] {
+            let response = server.raw(method, path, &[(name, value)]).await?;
+            let status = response.status().as_u16();
+            let body: Value = response.json().await?;
+            assert_eq!((status, body["code"].as_str()), (400, Some("invalid")), "{name}: {value:?} on {method} {path}: {body}");
+        }
+    }
+    let (status, _) = server.call("GET", "/health", None, None).await?;
+    assert_eq!(status, 200, "the gateway still answers");
+    assert_eq!(chatting_e2e::panics(), 0);
+    Ok(())
+}

@@ -571,3 +571,38 @@ async fn no_secret_reaches_the_logs_of_a_whole_session() -> anyhow::Result<()> {
     assert!(!text.contains("$argon2id$"), "no password hash in the logs");
     Ok(())
 }
+
+/// Accounts one address may create in 5 minutes: each is a password hash and a row, and a
+/// script must not make them by the thousand. Another address is a fresh budget.
+#[tokio::test]
+async fn signups_are_limited_per_address() -> anyhow::Result<()> {
+    chatting_e2e::count_panics();
+    let defaults = chatting_shared::config::Config::from_local_env(&std::env::temp_dir().join(unique("chatting-defaults-")))?;
+    assert_eq!(defaults.signups_per_address, 20, "documented default");
+    let per_address = 4;
+    let server = TestServer::start_with(|options| options.config.signups_per_address = per_address).await?;
+    let signup_from = |client: reqwest::Client, user_id: String| {
+        let url = format!("{}/auth/signup", server.http);
+        async move {
+            let response = client.post(url).body(json!({"userId": user_id, "password": "password123", "nick": "n"}).to_string()).send().await?;
+            let status = response.status().as_u16();
+            anyhow::Ok((status, response.json::<Value>().await?))
+        }
+    };
+    let here = client_from(Ipv4Addr::new(127, 0, 0, 3))?;
+    let elsewhere = client_from(Ipv4Addr::new(127, 0, 0, 4))?;
+    for _ in 0..per_address {
+        let (status, body) = signup_from(here.clone(), unique("made")).await?;
+        assert_eq!(status, 201, "{body}");
+    }
+    let refused_id = unique("refused");
+    let (status, body) = signup_from(here.clone(), refused_id.clone()).await?;
+    assert_eq!((status, body["code"].as_str()), (429, Some("rateLimited")), "{body}");
+    assert!(body["data"]["retryAfterMs"].as_u64().is_some_and(|ms| (1..=300_000).contains(&ms)), "{body}");
+    let (status, _) = server.call("GET", &format!("/auth/id-check/{refused_id}"), None, None).await?;
+    assert_eq!(status, 200, "a refused signup creates nothing");
+    let (status, body) = signup_from(elsewhere, unique("other")).await?;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(chatting_e2e::panics(), 0);
+    Ok(())
+}

@@ -120,7 +120,7 @@ async fn route(auth: &AuthService, request: &Request) -> Result<(u16, Value), Se
             let body: SignupBody = body_as(request)?;
             let (user_id, password, nick) =
                 (UserId::parse(&body.user_id)?, Password::parse(&body.password)?, Nick::parse(&body.nick)?);
-            Ok((201, auth.signup(&user_id, &password, &nick).await?))
+            Ok((201, auth.signup_attempt(&user_id, &password, &nick, source_ip(request)).await?))
         }
         (&Method::POST, "/auth/login") => {
             let body: LoginBody = body_as(request)?;

@@ -211,6 +211,23 @@ fn header_map(headers: &HeaderMap) -> HashMap<String, String> {
     out
 }
 
+/// `Host` and `X-Forwarded-Proto` become the request's URL in `lambda_http`, which gives up
+/// (panics) on one that does not parse; API Gateway never forwards such a request either.
+fn forwarding_headers_are_well_formed(headers: &HashMap<String, String>) -> Result<(), &'static str> {
+    if let Some(host) = headers.get("host") {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']');
+        if host.is_empty() || !host.chars().all(allowed) || host.parse::<http::uri::Authority>().is_err() {
+            return Err("the Host header is not a host name");
+        }
+    }
+    if let Some(proto) = headers.get("x-forwarded-proto")
+        && !matches!(proto.as_str(), "http" | "https")
+    {
+        return Err("X-Forwarded-Proto must be http or https");
+    }
+    Ok(())
+}
+
 /// The HTTP API: the request becomes a payload-2.0 event, `lambda_http` reads it, and
 /// `auth-http`'s handler answers.
 async fn http_api(
@@ -222,6 +239,10 @@ async fn http_api(
     body: Bytes,
 ) -> Response {
     let headers = header_map(&headers);
+    if let Err(reason) = forwarding_headers_are_well_formed(&headers) {
+        let body = serde_json::json!({ "ok": false, "code": "invalid", "message": reason });
+        return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+    }
     let event = http_event_json(&HttpRequestParts {
         method: method.as_str(),
         path: uri.path(),

@@ -179,7 +179,7 @@ fn parse_connection(item: &Item) -> Result<ConnectionInfo, DynamoError> {
 
 fn parse_profile(item: &Item) -> Result<Option<Profile>, DynamoError> {
     // A nick that no longer parses (rules tightened since) leaves the store to answer.
-    let Some(nick) = string_attr(item, "nick").and_then(|raw| Nick::parse(raw).ok()) else { return Ok(None) };
+    let Some(nick) = string_attr(item, "nick").and_then(|raw| Nick::from_stored(raw).ok()) else { return Ok(None) };
     let group = string_attr(item, "grp")
         .map(|raw| GroupId::parse(raw).map_err(|_| corrupt(format!("bad group id {raw:?} in presence"))))
         .transpose()?;

@@ -410,7 +410,7 @@ impl Presence for RedisPresence {
         let (user, room, wait, nick, group, connections): (String, String, i64, String, String, Vec<String>) =
             redis::FromRedisValue::from_redis_value(redis::Value::Array(answer))
                 .map_err(|err| PresenceError::Backend(err.to_string()))?;
-        let profile = match Nick::parse(&nick) {
+        let profile = match Nick::from_stored(&nick) {
             Ok(nick) => Some(Profile {
                 nick,
                 group: (!group.is_empty()).then(|| GroupId::parse(&group)).transpose().map_err(|_| {

@@ -17,16 +17,19 @@ use crate::store::{NewRefreshToken, Rotation, Store, StoreError};
 /// window. Every attempt counts, right or wrong: counting only failures would need a
 /// read-then-write the limiter does not have, and a real user rarely logs in ten times in
 /// five minutes.
+/// `signups_per_address` bounds the accounts one address creates in the same window: each
+/// signup is a password hash, and a flood of them must not fill the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoginLimits {
     pub per_user: u32,
     pub per_address: u32,
+    pub signups_per_address: u32,
     pub window: Duration,
 }
 
 impl Default for LoginLimits {
     fn default() -> Self {
-        Self { per_user: 10, per_address: 100, window: Duration::from_secs(300) }
+        Self { per_user: 10, per_address: 100, signups_per_address: 20, window: Duration::from_secs(300) }
     }
 }
 
@@ -72,6 +75,25 @@ impl AuthService {
         }
     }
 
+    /// `POST /auth/signup`: limited per client address before any password work.
+    pub async fn signup_attempt(
+        &self,
+        user_id: &UserId,
+        password: &Password,
+        nick: &Nick,
+        client: Option<IpAddr>,
+    ) -> Result<Value, ServiceError> {
+        if let Some(address) = client {
+            let key = format!("signup:addr:{}", address_key(address));
+            if let Ok(Some(wait)) = self.over_limit(&key, self.login_limits.signups_per_address).await {
+                tracing::info!("signup refused by the per-address limit");
+                return Err(ServiceError::RateLimited { retry_after_ms: wait.as_millis().max(1) as u64 });
+            }
+        }
+        self.signup(user_id, password, nick).await
+    }
+
+    /// Creates an account; no rate limit (see [`Self::signup_attempt`]).
     pub async fn signup(&self, user_id: &UserId, password: &Password, nick: &Nick) -> Result<Value, ServiceError> {
         let hash = auth::hash_password(password.expose()).await?;
         match self.store.create_user(user_id, nick, &hash).await {

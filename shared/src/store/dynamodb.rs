@@ -153,7 +153,7 @@ fn message_sk(position: i64, width: usize) -> String {
 fn user_from_item(item: &Item) -> StoreResult<UserRecord> {
     Ok(UserRecord {
         user_id: UserId::parse(&get_s(item, "user_id")?).map_err(corrupt)?,
-        nick: Nick::parse(&get_s(item, "nick")?).map_err(corrupt)?,
+        nick: Nick::from_stored(&get_s(item, "nick")?).map_err(corrupt)?,
         group_id: opt_s(item, "group_id").as_deref().map(GroupId::parse).transpose().map_err(corrupt)?,
         password_hash: get_s(item, "password_hash")?,
     })
@@ -1023,7 +1023,7 @@ impl Store for DynamoStore {
                 sender: sender.user_id.clone(),
                 sender_nick: sender.nick.clone(),
                 sender_group: sender.group_id.clone(),
-                text: MessageText::parse(&get_s(item, "text")?).map_err(corrupt)?,
+                text: MessageText::from_stored(&get_s(item, "text")?).map_err(corrupt)?,
                 sent_at_ms: get_n(item, "sent_at")?,
                 seq: opt_n(item, "seq")?,
             });

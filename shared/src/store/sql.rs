@@ -104,7 +104,7 @@ fn corrupt(err: crate::domain::Invalid) -> StoreError {
 fn user_from_row(row: &AnyRow) -> StoreResult<UserRecord> {
     Ok(UserRecord {
         user_id: UserId::parse(&row.try_get::<String, _>("user_id")?).map_err(corrupt)?,
-        nick: Nick::parse(&row.try_get::<String, _>("nick")?).map_err(corrupt)?,
+        nick: Nick::from_stored(&row.try_get::<String, _>("nick")?).map_err(corrupt)?,
         group_id: row.try_get::<Option<String>, _>("group_id")?.as_deref().map(GroupId::parse).transpose().map_err(corrupt)?,
         password_hash: row.try_get("password_hash")?,
     })
@@ -140,14 +140,14 @@ fn message_from_row(row: &AnyRow) -> StoreResult<MessageRecord> {
         group_id,
         recipient,
         sender: UserId::parse(&row.try_get::<String, _>("sender")?).map_err(corrupt)?,
-        sender_nick: Nick::parse(&row.try_get::<String, _>("nick")?).map_err(corrupt)?,
+        sender_nick: Nick::from_stored(&row.try_get::<String, _>("nick")?).map_err(corrupt)?,
         sender_group: row
             .try_get::<Option<String>, _>("sender_group")?
             .as_deref()
             .map(GroupId::parse)
             .transpose()
             .map_err(corrupt)?,
-        text: MessageText::parse(&row.try_get::<String, _>("text")?).map_err(corrupt)?,
+        text: MessageText::from_stored(&row.try_get::<String, _>("text")?).map_err(corrupt)?,
         sent_at_ms: row.try_get("created_at")?,
         seq: row.try_get("seq")?,
     })

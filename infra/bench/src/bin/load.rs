@@ -170,9 +170,11 @@ impl Server {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("CHATTING_DATA_DIR", &data_dir)
             .env("CHATTING_ADDR", "127.0.0.1:0")
-            // Every simulated user logs in from 127.0.0.1, which the per-address login
-            // limit would take for one address guessing passwords.
+            // Every simulated user signs up and logs in from 127.0.0.1, which the
+            // per-address limits would take for one address creating accounts and
+            // guessing passwords.
             .env("CHATTING_LOGIN_ATTEMPTS_PER_ADDRESS", "1000000")
+            .env("CHATTING_SIGNUPS_PER_ADDRESS", "1000000")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
