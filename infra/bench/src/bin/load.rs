@@ -52,7 +52,7 @@ impl Load {
         let (users, rest) = raw.split_once('x').context("--load USERSxMESSAGES@RATE, e.g. 100x10@1")?;
         let (messages, rate) = rest.split_once('@').context("--load USERSxMESSAGES@RATE, e.g. 100x10@1")?;
         let load = Load { users: users.parse()?, messages_per_user: messages.parse()?, rate_per_user: rate.parse()? };
-        if load.users < 2 || load.messages_per_user == 0 || !(load.rate_per_user > 0.0) {
+        if load.users < 2 || load.messages_per_user == 0 || !load.rate_per_user.is_finite() || load.rate_per_user <= 0.0 {
             bail!("--load {raw}: at least 2 users, 1 message and a positive rate");
         }
         Ok(load)
