@@ -36,6 +36,10 @@ pub struct Config {
     pub db_max_connections: u32,
     /// `chat.send` attempts allowed per connection in any 10 seconds.
     pub chat_sends_per_10s: u32,
+    /// State-changing actions (nick, rooms, groups) allowed per connection in any 10 seconds.
+    pub changes_per_10s: u32,
+    /// The same per user, over all their connections.
+    pub changes_per_user_per_10s: u32,
     /// Browser origins allowed to call the APIs; empty: no origin is checked.
     pub allowed_origins: Vec<String>,
     /// `POST /auth/login` attempts allowed per user id in any 5 minutes.
@@ -96,6 +100,8 @@ impl Config {
             // One request at a time per Lambda instance: a small pool is plenty.
             db_max_connections: count("CHATTING_DB_MAX_CONNECTIONS", 2)?,
             chat_sends_per_10s: count("CHATTING_CHAT_SENDS_PER_10S", 20)?,
+            changes_per_10s: count("CHATTING_CHANGES_PER_10S", 10)?,
+            changes_per_user_per_10s: count("CHATTING_CHANGES_PER_USER_PER_10S", 20)?,
             allowed_origins: origins(),
             login_attempts_per_user: count("CHATTING_LOGIN_ATTEMPTS_PER_USER", 10)?,
             login_attempts_per_address: count("CHATTING_LOGIN_ATTEMPTS_PER_ADDRESS", 100)?,
@@ -134,6 +140,8 @@ impl Config {
             refresh_ttl: seconds("CHATTING_REFRESH_TTL_SECS", 30 * 24 * 3600)?,
             db_max_connections: count("CHATTING_DB_MAX_CONNECTIONS", 8)?,
             chat_sends_per_10s: count("CHATTING_CHAT_SENDS_PER_10S", 20)?,
+            changes_per_10s: count("CHATTING_CHANGES_PER_10S", 10)?,
+            changes_per_user_per_10s: count("CHATTING_CHANGES_PER_USER_PER_10S", 20)?,
             allowed_origins: origins(),
             login_attempts_per_user: count("CHATTING_LOGIN_ATTEMPTS_PER_USER", 10)?,
             login_attempts_per_address: count("CHATTING_LOGIN_ATTEMPTS_PER_ADDRESS", 100)?,

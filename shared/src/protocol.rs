@@ -387,6 +387,22 @@ fn message_id_bound(field: &'static str, value: Option<Value>) -> Result<Option<
 }
 
 impl Command {
+    /// The actions that change what others see (and so send events to rooms or the lobby);
+    /// `chat.send` has a limit of its own.
+    pub fn changes_state(&self) -> bool {
+        matches!(
+            self,
+            Command::UserUpdate { .. }
+                | Command::RoomCreate { .. }
+                | Command::RoomJoin { .. }
+                | Command::RoomLeave
+                | Command::RoomUpdate { .. }
+                | Command::GroupCreate { .. }
+                | Command::GroupJoin { .. }
+                | Command::GroupLeave
+        )
+    }
+
     /// Checks an action's `data`; an unknown action is `invalid` like any other bad input.
     pub fn parse(action: &str, data: Map<String, Value>) -> Result<Command, Invalid> {
         Ok(match action {

@@ -101,7 +101,12 @@ pub fn auth_service(config: &Config, store: Arc<dyn Store>, presence: Arc<dyn Pr
 }
 
 pub fn chat(config: &Config, store: Arc<dyn Store>, presence: Arc<dyn Presence>, pusher: Arc<dyn Pusher>) -> Chat {
-    let limits = Limits { chat_sends_per_window: config.chat_sends_per_10s, ..Limits::default() };
+    let limits = Limits {
+        chat_sends_per_window: config.chat_sends_per_10s,
+        changes_per_connection: config.changes_per_10s,
+        changes_per_user: config.changes_per_user_per_10s,
+        ..Limits::default()
+    };
     let keys = TokenKeys::new(&config.jwt_secret, config.access_ttl);
     Chat { store, presence, pusher, keys, limits, allowed_origins: config.allowed_origins.clone(), room_order: Default::default() }
 }
@@ -143,6 +148,8 @@ mod tests {
             refresh_ttl: std::time::Duration::from_secs(3600),
             db_max_connections: 1,
             chat_sends_per_10s: 20,
+            changes_per_10s: 10,
+            changes_per_user_per_10s: 20,
             allowed_origins: Vec::new(),
             login_attempts_per_user: 10,
             login_attempts_per_address: 100,

@@ -182,6 +182,10 @@ impl TestServer {
         config.login_attempts_per_user = u32::MAX;
         config.login_attempts_per_address = u32::MAX;
         config.signups_per_address = u32::MAX;
+        // Tests move users between rooms and groups far faster than people do; the limits
+        // on changes are tested where they are set back (tests/security.rs).
+        config.changes_per_10s = u32::MAX;
+        config.changes_per_user_per_10s = u32::MAX;
         let mut options = GatewayOptions::new(config);
         // `CHATTING_TEST_PUSH=sdk`: every event through the AWS SDK and the Management API
         // endpoint, as in AWS (one pass of scripts/test runs so).

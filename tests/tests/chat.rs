@@ -328,3 +328,45 @@ async fn the_21st_send_within_ten_seconds_on_one_connection_is_rate_limited() ->
     bob_ws.event_where("chat.in", |m| m["text"] == "from the other tab").await?;
     Ok(())
 }
+
+/// A history page of long messages would be larger than API Gateway carries in one frame
+/// (128 KB): it is cut to fit, says `hasMore`, and paging on from it loses nothing.
+#[tokio::test]
+async fn history_pages_fit_in_one_frame_and_page_on_without_loss() -> anyhow::Result<()> {
+    let server = TestServer::start_with(|options| options.config.chat_sends_per_10s = 1000).await?;
+    let (_, mut ann) = server.connected_user("ann").await?;
+    // 40 messages of about 8 KB each (four-byte characters), 320 KB in all.
+    let long = "🦀".repeat(1990);
+    for i in 0..40 {
+        ann.ok("chat.send", json!({"type": "all", "text": format!("{i:02}{long}")})).await?;
+    }
+    let frame_bytes = |page: &Value| serde_json::to_string(page).map(|s| s.len()).unwrap_or(usize::MAX);
+    let seqs = |page: &Value| -> Vec<i64> {
+        page["data"]["messages"].as_array().into_iter().flatten().filter_map(|m| m["seq"].as_i64()).collect()
+    };
+
+    // Newest first: the page keeps the newest messages.
+    let newest = ann.request("chat.history", json!({"limit": 100})).await?;
+    assert!(frame_bytes(&newest) < 128 * 1024, "a reply of {} bytes", frame_bytes(&newest));
+    let mut seen = seqs(&newest);
+    assert!(seen.len() < 40 && !seen.is_empty(), "{} messages in a page", seen.len());
+    assert_eq!(seen.last(), Some(&40), "the newest message is on the newest page");
+    assert_eq!(newest["data"]["hasMore"], true);
+    while let Some(&oldest) = seen.first().filter(|&&s| s > 1) {
+        let older = ann.request("chat.history", json!({"limit": 100, "before": oldest})).await?;
+        assert!(frame_bytes(&older) < 128 * 1024);
+        let mut page = seqs(&older);
+        assert!(!page.is_empty(), "paging back from {oldest} stalled");
+        page.extend(seen);
+        seen = page;
+    }
+    assert_eq!(seen, (1..=40).collect::<Vec<_>>(), "every message once, in order");
+
+    // Oldest first (`after`): the page keeps the oldest messages.
+    let forward = ann.request("chat.history", json!({"limit": 100, "after": 0})).await?;
+    let page = seqs(&forward);
+    assert_eq!(page.first(), Some(&1));
+    assert_eq!(page, (1..=page.len() as i64).collect::<Vec<_>>());
+    assert_eq!(forward["data"]["hasMore"], true);
+    Ok(())
+}

@@ -195,6 +195,16 @@ async fn management_api_speaks_the_aws_wire_format() -> anyhow::Result<()> {
         .expect_err("an unknown connection is gone");
     assert!(err.as_service_error().is_some_and(|e| e.is_gone_exception()), "{err:?}");
 
+    // Over API Gateway's 128 KB message limit: refused with 413, as API Gateway does.
+    let err = sdk
+        .post_to_connection()
+        .connection_id(&connection_id)
+        .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(vec![b'x'; 128 * 1024 + 1]))
+        .send()
+        .await
+        .expect_err("a message over 128 KB is refused");
+    assert!(err.as_service_error().is_some_and(|e| e.is_payload_too_large_exception()), "{err:?}");
+
     sdk.delete_connection().connection_id(&connection_id).send().await?;
     assert!(ws.next_frame().await.is_err(), "DELETE closes the connection");
     Ok(())
@@ -219,5 +229,36 @@ async fn a_gone_connection_is_purged_when_a_push_meets_410() -> anyhow::Result<(
     let info = ann_ws.ok("user.info", json!({"userId": bob.user_id})).await?;
     assert_eq!(info["online"], false);
     drop(bob_ws);
+    Ok(())
+}
+
+/// API Gateway ends every connection after two hours, however busy; the local gateway does
+/// the same (here after a second), pings notwithstanding, and cleans up as for a close.
+#[tokio::test]
+async fn a_connection_ends_at_its_lifetime_even_while_it_pings() -> anyhow::Result<()> {
+    let server = TestServer::start_with(|options| options.max_lifetime = Duration::from_secs(1)).await?;
+    let (pinger, mut client) = server.connected_user("pinger").await?;
+    let started = std::time::Instant::now();
+    let closed = loop {
+        anyhow::ensure!(started.elapsed() < Duration::from_secs(10), "the connection outlived its lifetime by far");
+        match client.request("ping", json!({})).await {
+            Ok(reply) => assert_eq!(reply["ok"], true),
+            Err(err) => break err.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(started.elapsed() >= Duration::from_millis(900), "closed after {:?}: {closed}", started.elapsed());
+    assert!(closed.contains("Away") && closed.contains("lifetime"), "closed with 1001 (going away): {closed}");
+    // Cleaned up as for a close: someone connecting now finds the pinger offline.
+    let (_, mut later) = server.connected_user("later").await?;
+    let mut online = true;
+    for _ in 0..5 {
+        online = later.ok("user.info", json!({"userId": pinger.user_id})).await?["online"] == true;
+        if !online {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!online, "the pinger is still online after its connection ended");
     Ok(())
 }

@@ -375,7 +375,28 @@ macro_rules! conformance {
     };
 }
 
+/// Room ids repeat when the database is made anew under a live presence store: a room the
+/// store has just created is opened again in presence, whatever an older room of that id
+/// left behind, and a live room is never touched by it.
+async fn a_room_created_anew_is_not_refused_by_an_old_closed_mark(presence: Arc<dyn Presence>, _: Raw) {
+    for (c, u) in [("a", "ann"), ("b", "bob")] {
+        presence.connect(&conn(c), &user(u), &face(u)).await.unwrap();
+    }
+    moved(presence.move_to(&conn("a"), room(9), 10).await.unwrap());
+    let left = moved(presence.move_to(&conn("a"), RoomId::LOBBY, 0).await.unwrap());
+    assert!(left.from.room_closed);
+    assert_eq!(presence.move_to(&conn("b"), room(9), 10).await.unwrap(), MoveOutcome::Closed, "closed rooms stay closed");
+    presence.room_created(room(9)).await.unwrap();
+    let entered = moved(presence.move_to(&conn("b"), room(9), 10).await.unwrap());
+    assert!(entered.user_entered);
+    presence.room_created(room(9)).await.unwrap();
+    assert_eq!(presence.room_users(room(9)).await.unwrap(), [user("bob")], "a live room is left as it is");
+    moved(presence.move_to(&conn("a"), room(9), 10).await.unwrap());
+    assert_eq!(presence.room_users(room(9)).await.unwrap(), [user("bob"), user("ann")]);
+}
+
 conformance!(
+    a_room_created_anew_is_not_refused_by_an_old_closed_mark,
     connections_count_users_once,
     moves_enforce_capacity_and_close_empty_rooms,
     concurrent_joins_never_exceed_capacity,

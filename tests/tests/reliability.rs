@@ -59,7 +59,8 @@ enum Death {
 /// Bob owns a room with Carol in it, Dave is alone in his room, Ann watches from the lobby.
 /// Bob and Dave die by `death`; returns how long the cleanup took after they died.
 async fn cleanup_after(death: Death) -> anyhow::Result<Duration> {
-    let idle = if death == Death::IdleTimeout { Duration::from_secs(2) } else { Duration::from_secs(600) };
+    // Long enough that the watchers' own pings keep them alive on a slow, loaded backend.
+    let idle = if death == Death::IdleTimeout { Duration::from_secs(3) } else { Duration::from_secs(600) };
     let server = TestServer::start_with(|options| options.idle_timeout = idle).await?;
     // Accounts first: under a short idle timeout the connections must not wait on argon2.
     let (ann, carol, bob, dave): (Session, Session, Session, Session) =
@@ -381,5 +382,44 @@ async fn a_burst_of_signups_is_bounded_in_memory_and_gives_it_back() -> anyhow::
     println!("RSS before {before:.1} MiB, peak of the process {peak:.1} MiB, after {after:.1} MiB; {created} of 64 signed up");
     assert!(peak <= before + 19.0 * (cores as f64) + 80.0, "the burst peaked at {peak:.0} MiB from {before:.0} MiB");
     assert!(after <= before + 30.0, "after the burst RSS stayed at {after:.0} MiB (was {before:.0} MiB)");
+    Ok(())
+}
+
+/// A client that asks for large history pages and reads none of them is closed (as an
+/// overflow, 1008) once a megabyte waits for it, long before 256 frames of 120 KB would:
+/// memory per connection is bounded in bytes, not only in frames.
+#[tokio::test]
+async fn a_client_that_asks_and_never_reads_is_closed_by_bytes() -> anyhow::Result<()> {
+    chatting_e2e::count_panics();
+    let server = TestServer::start_with(|options| options.config.chat_sends_per_10s = 1000).await?;
+    let (session, mut writer) = server.connected_user("writer").await?;
+    let long = "🦀".repeat(1990);
+    for i in 0..20 {
+        writer.ok("chat.send", json!({"type": "all", "text": format!("{i:02}{long}")})).await?;
+    }
+    let mut hoarder = RawWs::connect(&server, &session.access, Some(4096)).await?;
+    let cid = hoarder.connection_id().await?;
+    for n in 0..300 {
+        let frame = json!({"action": "chat.history", "requestId": n.to_string(), "data": {"limit": 100}});
+        if futures::SinkExt::send(hoarder.socket(), tokio_tungstenite::tungstenite::Message::Text(frame.to_string().into())).await.is_err() {
+            break;
+        }
+        if server.gateway.registry.get(&cid).is_none() {
+            break;
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.gateway.registry.get(&cid).is_some() {
+        anyhow::ensure!(Instant::now() < deadline, "a client hoarding {} bytes of replies was never closed", 300 * 120 * 1024);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let presence = &server.gateway.chat.presence;
+    while presence.connection(&ConnectionId::new(cid.as_str())).await?.is_some() {
+        anyhow::ensure!(Instant::now() < deadline, "closed, but never purged from presence");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The writer, reading, is unaffected.
+    writer.ok("ping", json!({})).await?;
+    assert_eq!(chatting_e2e::panics(), 0);
     Ok(())
 }

@@ -407,3 +407,37 @@ async fn closing_the_socket_of_a_member_is_like_leaving_the_room() -> anyhow::Re
     assert_eq!(info["online"], false);
     Ok(())
 }
+
+/// The database made anew (a developer's reset, a restore) while Redis lives on: room ids
+/// start again at 1, and Redis still holds the closed marks of the old rooms. A room the
+/// store has just created must open all the same. On MariaDB + Redis the second server
+/// gets a fresh database and the first one's key prefix; elsewhere each server has its own
+/// presence, and the test shows the plain case.
+#[tokio::test]
+async fn a_database_made_anew_under_a_live_presence_store_still_opens_rooms() -> anyhow::Result<()> {
+    let first = TestServer::start().await?;
+    let (_, mut ann) = first.connected_user("ann").await?;
+    let mut old_rooms = Vec::new();
+    for title in ["One", "Two", "Three"] {
+        old_rooms.push(room_id(&ann.ok("room.create", json!({"title": title})).await?));
+        ann.ok("room.leave", json!({})).await?;
+    }
+    let prefix = first.config.redis_prefix.clone();
+    drop(ann);
+    drop(first);
+
+    let second = TestServer::start_with(|options| options.config.redis_prefix = prefix).await?;
+    let (_, mut bob) = second.connected_user("bob").await?;
+    let (_, mut cat) = second.connected_user("cat").await?;
+    for title in ["Uno", "Dos", "Tres"] {
+        let created = bob.ok("room.create", json!({"title": title})).await?;
+        let room = room_id(&created);
+        cat.ok("room.join", json!({"roomId": room})).await?;
+        let list = bob.ok("room.list", json!({})).await?;
+        assert_eq!(listed(&list, room).map(|r| r["count"].clone()), Some(json!(2)), "room {room} ({title}) is open: {list}");
+        cat.ok("room.leave", json!({})).await?;
+        bob.ok("room.leave", json!({})).await?;
+    }
+    println!("old room ids {old_rooms:?}; the new rooms opened under the same presence store");
+    Ok(())
+}

@@ -606,3 +606,58 @@ async fn signups_are_limited_per_address() -> anyhow::Result<()> {
     assert_eq!(chatting_e2e::panics(), 0);
     Ok(())
 }
+
+/// Every state-changing action is limited per connection and per user: a script cannot
+/// make the lobby receive hundreds of events a second (each a paid push in AWS) by
+/// creating and leaving rooms or renaming itself in a loop.
+#[tokio::test]
+async fn state_changing_actions_are_limited_per_connection_and_per_user() -> anyhow::Result<()> {
+    chatting_e2e::count_panics();
+    let defaults = chatting_shared::config::Config::from_local_env(&std::env::temp_dir().join(unique("chatting-defaults-")))?;
+    assert_eq!((defaults.changes_per_10s, defaults.changes_per_user_per_10s), (10, 20), "documented defaults");
+    let server = TestServer::start_with(|options| {
+        options.config.changes_per_10s = 6;
+        options.config.changes_per_user_per_10s = 9;
+    })
+    .await?;
+    let (_, mut watcher) = server.connected_user("watcher").await?;
+    let (spammer, mut first) = server.connected_user("spammer").await?;
+
+    // One connection: 6 changes go through, the 7th is refused with a wait.
+    let mut accepted = 0;
+    let refused = loop {
+        let reply = first.request("room.create", json!({"title": format!("spam{accepted}")})).await?;
+        if reply["ok"] != true {
+            break reply;
+        }
+        accepted += 1;
+        let reply = first.request("room.leave", json!({})).await?;
+        if reply["ok"] != true {
+            break reply;
+        }
+        accepted += 1;
+        anyhow::ensure!(accepted < 50, "no limit on room.create + room.leave");
+    };
+    assert_eq!(accepted, 6, "the 7th change of one connection is refused");
+    assert_eq!(refused["code"], "rateLimited", "{refused}");
+    assert!(refused["data"]["retryAfterMs"].as_u64().is_some_and(|ms| (1..=10_000).contains(&ms)), "{refused}");
+    let reply = first.request("user.update", json!({"nick": "again"})).await?;
+    assert_eq!(reply["code"], "rateLimited", "user.update is a change too: {reply}");
+    // Reading is not limited.
+    first.ok("room.list", json!({})).await?;
+    first.ok("user.me", json!({})).await?;
+
+    // A second connection of the same user has its own 6, but the user's 9 run out first.
+    let mut second = Client::connect(&server, &spammer.access).await?;
+    let mut more = 0;
+    while second.request("user.update", json!({"nick": format!("n{more}")})).await?["ok"] == true {
+        more += 1;
+        anyhow::ensure!(more < 50, "no limit per user");
+    }
+    assert_eq!(more, 3, "the user's 9 changes are spent: 6 on the first connection, 3 here");
+
+    // Other users are untouched.
+    watcher.ok("user.update", json!({"nick": "watched"})).await?;
+    assert_eq!(chatting_e2e::panics(), 0);
+    Ok(())
+}

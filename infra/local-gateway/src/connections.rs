@@ -2,7 +2,7 @@
 //! API and the in-process pusher write to.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -27,6 +27,10 @@ pub struct Connection {
     overflowed: AtomicBool,
     pub connected_at_ms: i64,
     last_active_ms: AtomicI64,
+    /// Bytes of the frames queued and not yet written to the socket; shared with the
+    /// connection's writer, which must not hold the connection itself (its queue would
+    /// then never close).
+    queued_bytes: Arc<AtomicUsize>,
     pub source_ip: String,
     pub user_agent: String,
 }
@@ -41,6 +45,7 @@ impl Connection {
             overflowed: AtomicBool::new(false),
             connected_at_ms: now,
             last_active_ms: AtomicI64::new(now),
+            queued_bytes: Arc::default(),
             source_ip,
             user_agent,
         }
@@ -57,6 +62,16 @@ impl Connection {
 
     pub fn overflowed(&self) -> bool {
         self.overflowed.load(Ordering::Relaxed)
+    }
+
+    /// A queued frame of `bytes` has been written to the socket.
+    pub fn written(&self, bytes: usize) {
+        self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+    }
+
+    /// The counter the writer lowers as frames go out.
+    pub fn queued_bytes(&self) -> Arc<AtomicUsize> {
+        self.queued_bytes.clone()
     }
 
     /// The Management API's `GetConnection` answer.
@@ -88,15 +103,25 @@ const CONCURRENT_DISCONNECTS: usize = 4;
 pub struct Registry {
     connections: Mutex<HashMap<String, Arc<Connection>>>,
     disconnects: tokio::sync::Semaphore,
+    /// Bytes queued for one connection before it counts as stalled.
+    outbound_bytes: usize,
 }
 
 impl Default for Registry {
     fn default() -> Self {
-        Self { connections: Mutex::default(), disconnects: tokio::sync::Semaphore::new(CONCURRENT_DISCONNECTS) }
+        Self::new(1024 * 1024)
     }
 }
 
 impl Registry {
+    pub fn new(outbound_bytes: usize) -> Self {
+        Self {
+            connections: Mutex::default(),
+            disconnects: tokio::sync::Semaphore::new(CONCURRENT_DISCONNECTS),
+            outbound_bytes,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Connection>>> {
         // A panic while holding this lock cannot leave the map half-changed: recover it.
         self.connections.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -139,15 +164,25 @@ impl Registry {
         if connection.closing.load(Ordering::Relaxed) {
             return SendOutcome::Gone;
         }
+        let bytes = text.len();
+        let queued = connection.queued_bytes.fetch_add(bytes, Ordering::AcqRel) + bytes;
+        let overflow = |why: &str| {
+            connection.written(bytes);
+            tracing::warn!(connection = id, why, "client not reading; closing the connection");
+            connection.overflowed.store(true, Ordering::Relaxed);
+            connection.start_closing();
+            SendOutcome::Overflow
+        };
+        if queued > self.outbound_bytes {
+            return overflow("outbound bytes over budget");
+        }
         match connection.outbound.try_send(Outbound::Text(text)) {
             Ok(()) => SendOutcome::Queued,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::warn!(connection = id, "outbound queue full; closing the connection");
-                connection.overflowed.store(true, Ordering::Relaxed);
-                connection.start_closing();
-                SendOutcome::Overflow
+            Err(mpsc::error::TrySendError::Full(_)) => overflow("outbound queue full"),
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                connection.written(bytes);
+                SendOutcome::Gone
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => SendOutcome::Gone,
         }
     }
 
@@ -193,6 +228,20 @@ mod tests {
         assert_eq!(registry.send("c1", "three".into()), SendOutcome::Overflow);
         assert!(connection.overflowed(), "closed with 1008, not as a normal close");
         assert_eq!(registry.send("c1", "four".into()), SendOutcome::Gone, "nothing more is queued once closing");
+    }
+
+    #[test]
+    fn a_queue_over_its_byte_budget_closes_the_connection_as_an_overflow() {
+        let registry = Registry::new(1000);
+        let (outbound, _unread) = mpsc::channel(100);
+        let connection = Arc::new(Connection::new(outbound, "127.0.0.1".into(), "test".into()));
+        registry.insert("c1", connection.clone());
+        assert_eq!(registry.send("c1", "x".repeat(600)), SendOutcome::Queued);
+        connection.written(600);
+        assert_eq!(registry.send("c1", "x".repeat(600)), SendOutcome::Queued, "written frames leave the budget");
+        assert!(!connection.overflowed());
+        assert_eq!(registry.send("c1", "x".repeat(600)), SendOutcome::Overflow, "two unread frames are over 1000 bytes");
+        assert!(connection.overflowed());
     }
 
     #[test]

@@ -59,6 +59,11 @@ pub struct GatewayOptions {
     pub push: PushMode,
     /// Frames queued for one client before it counts as stalled and is closed.
     pub outbound_queue: usize,
+    /// Bytes queued for one client before it counts as stalled and is closed: a few large
+    /// frames (history pages) must not hold what 256 of them would.
+    pub outbound_bytes: usize,
+    /// How long a connection may live, pings or not (API Gateway: 2 hours).
+    pub max_lifetime: Duration,
     pub web_dir: Option<PathBuf>,
 }
 
@@ -71,6 +76,8 @@ impl GatewayOptions {
             idle_timeout: Duration::from_secs(600),
             push,
             outbound_queue: 256,
+            outbound_bytes: 1024 * 1024,
+            max_lifetime: Duration::from_secs(2 * 3600),
             web_dir: None,
         }
     }
@@ -81,6 +88,7 @@ pub struct Gateway {
     pub auth: AuthService,
     pub registry: Arc<Registry>,
     pub idle_timeout: Duration,
+    pub max_lifetime: Duration,
     pub outbound_queue: usize,
 }
 
@@ -137,7 +145,7 @@ pub async fn build(address: SocketAddr, options: GatewayOptions) -> anyhow::Resu
     return_large_blocks_to_the_system();
     let config = &options.config;
     let (store, presence) = startup::open_backends(config).await?;
-    let registry = Arc::new(Registry::default());
+    let registry = Arc::new(Registry::new(options.outbound_bytes));
     let pusher: Arc<dyn Pusher> = match options.push {
         PushMode::Sdk => {
             let endpoint = config.management_endpoint.clone().unwrap_or_else(|| format!("http://{address}"));
@@ -150,6 +158,7 @@ pub async fn build(address: SocketAddr, options: GatewayOptions) -> anyhow::Resu
         auth: startup::auth_service(config, store, presence),
         registry,
         idle_timeout: options.idle_timeout,
+        max_lifetime: options.max_lifetime,
         outbound_queue: options.outbound_queue,
     });
     let http_api_routes = Router::new().route("/health", any(http_api)).route("/auth/{*rest}", any(http_api));
@@ -293,8 +302,15 @@ fn gone() -> Response {
     response
 }
 
-/// `PostToConnection`: the body is sent to the client as one text frame.
+/// `PostToConnection`: the body is sent to the client as one text frame. API Gateway
+/// refuses a body over its 128 KB message limit with 413.
 async fn post_to_connection(State(gateway): State<Arc<Gateway>>, Path(id): Path<String>, body: Bytes) -> Response {
+    if body.len() > crate::websocket::MAX_MESSAGE_BYTES {
+        let mut response = (StatusCode::PAYLOAD_TOO_LARGE, r#"{"message":"Message too long"}"#).into_response();
+        response.headers_mut().insert("x-amzn-ErrorType", HeaderValue::from_static("PayloadTooLargeException"));
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        return response;
+    }
     let text = String::from_utf8_lossy(&body).into_owned();
     match gateway.registry.send(&id, text) {
         SendOutcome::Queued => StatusCode::OK.into_response(),

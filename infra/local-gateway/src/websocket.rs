@@ -19,7 +19,7 @@ use crate::server::Gateway;
 
 /// API Gateway closes a connection (1009) on a message over 128 KB; the function itself
 /// answers anything over 32 KB with `tooLarge`.
-const MAX_MESSAGE_BYTES: usize = 128 * 1024;
+pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
 
 /// Buffers per connection, sized for chat frames (most are under 1 KB) rather than the
 /// library's 128 KiB defaults: with hundreds of connections those defaults alone are tens
@@ -119,15 +119,18 @@ async fn run_connection(
     mut queue: mpsc::Receiver<Outbound>,
 ) {
     let (mut sink, mut stream) = socket.split();
+    let queued_bytes = connection.queued_bytes();
     let writer = tokio::spawn(async move {
         // Frames that queued up while the last write was in progress go out together: one
         // system call for a burst of events instead of one each.
         let mut burst = Vec::with_capacity(FRAMES_PER_FLUSH);
         while queue.recv_many(&mut burst, FRAMES_PER_FLUSH).await > 0 {
             for Outbound::Text(text) in burst.drain(..) {
+                let bytes = text.len();
                 if sink.feed(Message::Text(text.into())).await.is_err() {
                     return sink;
                 }
+                queued_bytes.fetch_sub(bytes, std::sync::atomic::Ordering::AcqRel);
             }
             if sink.flush().await.is_err() {
                 break;
@@ -135,11 +138,15 @@ async fn run_connection(
         }
         sink
     });
+    let end_of_life = tokio::time::sleep(gateway.max_lifetime);
+    tokio::pin!(end_of_life);
     let (status_code, reason) = loop {
         let next = tokio::select! {
             _ = connection.close.notified() => {
                 break if connection.overflowed() { (1008, "outbound queue overflow") } else { (1000, "closed by the service") };
             }
+            // Activity keeps a connection from idling out, never beyond its lifetime.
+            _ = &mut end_of_life => break (1001, "connection lifetime reached"),
             next = tokio::time::timeout(gateway.idle_timeout, stream.next()) => next,
         };
         let message = match next {
@@ -165,6 +172,18 @@ async fn run_connection(
                 tracing::error!(error = %err, "$default failed");
                 continue;
             }
+        };
+        // The service keeps its replies under API Gateway's message limit; one over it would
+        // be refused there too.
+        let reply = if reply.len() > MAX_MESSAGE_BYTES {
+            tracing::error!(bytes = reply.len(), "a reply over 128 KB was dropped");
+            chatting_shared::protocol::ServerFrame::Event(chatting_shared::protocol::Event::SystemError {
+                code: chatting_shared::protocol::Code::TooLarge,
+                message: "the reply was over 128 KB".into(),
+            })
+            .to_json()
+        } else {
+            reply
         };
         if gateway.registry.send(&context.connection_id, reply) != crate::connections::SendOutcome::Queued {
             break (1008, "outbound queue overflow");

@@ -1144,6 +1144,26 @@ impl Presence for DynamoPresence {
     async fn hit_rate_limit(&self, key: &str, limit: u32, window: Duration) -> PresenceResult<Option<Duration>> {
         Ok(self.hit(key, limit, window).await?)
     }
+
+    /// One conditional `DeleteItem`: only a closed mark goes, never a live room's item.
+    async fn room_created(&self, room: RoomId) -> PresenceResult<()> {
+        let deleted = self
+            .table
+            .client
+            .delete_item()
+            .table_name(&self.table.name)
+            .set_key(Some(room_key(room)))
+            .condition_expression("attribute_exists(#closed)")
+            .expression_attribute_names("#closed", "closed")
+            .send()
+            .quiet()
+            .await;
+        match deleted {
+            Ok(_) => Ok(()),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(err) => Err(DynamoError::request("DeleteItem", err).into()),
+        }
+    }
 }
 
 #[cfg(test)]

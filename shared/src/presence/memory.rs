@@ -233,6 +233,11 @@ impl Presence for MemoryPresence {
         Ok(self.state()?.hit_rate_limit(key, limit, window))
     }
 
+    async fn room_created(&self, room: RoomId) -> PresenceResult<()> {
+        self.state()?.closed.remove(&room);
+        Ok(())
+    }
+
     async fn set_profile(&self, user: &UserId, profile: &Profile) -> PresenceResult<()> {
         let mut state = self.state()?;
         if state.users.contains_key(user) {

@@ -374,6 +374,15 @@ impl Presence for RedisPresence {
         Ok((wait >= 0).then(|| Duration::from_millis(wait as u64)))
     }
 
+    async fn room_created(&self, room: RoomId) -> PresenceResult<()> {
+        let _: i64 = redis::cmd("DEL")
+            .arg(self.key(format!("room:{room}:closed")))
+            .query_async(&mut self.conn())
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
     async fn set_profile(&self, user: &UserId, profile: &Profile) -> PresenceResult<()> {
         let _: i64 = self
             .set_profile

@@ -22,6 +22,34 @@ fn to_message(record: MessageRecord) -> Message {
     }
 }
 
+/// The most a history page's messages may take as JSON: API Gateway's 128 KB message
+/// limit, less room for the reply's envelope.
+const HISTORY_PAGE_BYTES: usize = 120 * 1024;
+
+/// Drops messages from a page (oldest first) until the rest fits [`HISTORY_PAGE_BYTES`],
+/// keeping the newest ones or the oldest ones; true when any were dropped.
+fn trim_to_frame(messages: &mut Vec<Message>, keep_newest: bool) -> bool {
+    let mut total = 0;
+    let mut within = |m: &&Message| {
+        total += serde_json::to_string(*m).map_or(0, |json| json.len() + 1);
+        total <= HISTORY_PAGE_BYTES
+    };
+    let fits = if keep_newest {
+        messages.iter().rev().take_while(&mut within).count()
+    } else {
+        messages.iter().take_while(&mut within).count()
+    };
+    if fits == messages.len() {
+        return false;
+    }
+    if keep_newest {
+        messages.drain(..messages.len() - fits);
+    } else {
+        messages.truncate(fits);
+    }
+    true
+}
+
 /// The reply to a `chat.send`.
 fn sent_reply(stored: &StoredMessage) -> Value {
     json!({ "messageId": stored.message_id, "seq": stored.seq, "sentAt": rfc3339_ms(stored.sent_at_ms) })
@@ -196,7 +224,11 @@ impl Chat {
             }
         };
         let page = self.store.history(&scope, bounds, limit).await?;
-        let messages: Vec<Message> = page.messages.into_iter().map(to_message).collect();
-        Ok(json!({ "messages": messages, "hasMore": page.has_more }))
+        let mut messages: Vec<Message> = page.messages.into_iter().map(to_message).collect();
+        // A page of long messages can be larger than API Gateway carries in one frame: it
+        // is cut to fit, from the side away from where the reader is heading, and says so.
+        let keep_newest = bounds.after.is_none();
+        let trimmed = trim_to_frame(&mut messages, keep_newest);
+        Ok(json!({ "messages": messages, "hasMore": page.has_more || trimmed }))
     }
 }

@@ -38,11 +38,23 @@ const FAN_OUT_CONCURRENCY: usize = 32;
 pub struct Limits {
     pub chat_sends_per_window: u32,
     pub chat_send_window: Duration,
+    /// State-changing actions (nick, rooms, groups) per connection in `change_window`:
+    /// each one sends events to whole rooms or the lobby, a paid push per recipient in AWS.
+    pub changes_per_connection: u32,
+    /// The same, per user over all their connections.
+    pub changes_per_user: u32,
+    pub change_window: Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { chat_sends_per_window: 20, chat_send_window: Duration::from_secs(10) }
+        Self {
+            chat_sends_per_window: 20,
+            chat_send_window: Duration::from_secs(10),
+            changes_per_connection: 10,
+            changes_per_user: 20,
+            change_window: Duration::from_secs(10),
+        }
     }
 }
 
@@ -200,6 +212,9 @@ impl Chat {
         }
         let info = self.presence.connection(connection).await?.ok_or_else(unregistered)?;
         let caller = Caller { connection: connection.clone(), user: info.user, room: info.room };
+        if command.changes_state() {
+            self.count_change(&caller).await?;
+        }
         match command {
             Command::Ping => Ok(json!({ "serverTime": rfc3339_ms(crate::clock::now_ms()) })),
             Command::UserMe => self.user_me(&caller).await,
@@ -223,6 +238,21 @@ impl Chat {
             Command::ChatSend { .. } => Err(ServiceError::Internal("chat.send is dispatched above".into())),
             Command::ChatHistory { target, bounds, limit } => self.chat_history(&caller, target, bounds, limit).await,
         }
+    }
+
+    /// Counts a state-changing action against the caller's connection and user.
+    async fn count_change(&self, caller: &Caller) -> Result<(), ServiceError> {
+        let limits = &self.limits;
+        let budgets = [
+            (format!("change:conn:{}", caller.connection), limits.changes_per_connection),
+            (format!("change:user:{}", caller.user), limits.changes_per_user),
+        ];
+        for (key, limit) in budgets {
+            if let Some(wait) = self.presence.hit_rate_limit(&key, limit, limits.change_window).await? {
+                return Err(ServiceError::RateLimited { retry_after_ms: wait.as_millis().max(1) as u64 });
+            }
+        }
+        Ok(())
     }
 
     /// The users of a room (or the lobby) as `User`s, longest present first.

@@ -98,6 +98,7 @@ impl Chat {
     ) -> Result<Value, ServiceError> {
         let password_hash = hash_room_password(password).await?;
         let record = self.store.create_room(&NewRoom { title, password_hash, capacity, owner: caller.user.clone() }).await?;
+        self.presence.room_created(record.room_id).await?;
         tracing::info!(room = %record.room_id, owner = %caller.user, "room created");
         self.enter(caller, record.room_id, capacity.get()).await?;
         Ok(json!(self.room_info(&record).await?))
