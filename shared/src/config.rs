@@ -40,6 +40,8 @@ pub struct Config {
     pub changes_per_10s: u32,
     /// The same per user, over all their connections.
     pub changes_per_user_per_10s: u32,
+    /// The window of those two limits (10 s unless a deployment or a test says otherwise).
+    pub changes_window: Duration,
     /// Browser origins allowed to call the APIs; empty: no origin is checked.
     pub allowed_origins: Vec<String>,
     /// `POST /auth/login` attempts allowed per user id in any 5 minutes.
@@ -102,6 +104,7 @@ impl Config {
             chat_sends_per_10s: count("CHATTING_CHAT_SENDS_PER_10S", 20)?,
             changes_per_10s: count("CHATTING_CHANGES_PER_10S", 10)?,
             changes_per_user_per_10s: count("CHATTING_CHANGES_PER_USER_PER_10S", 20)?,
+            changes_window: seconds("CHATTING_CHANGES_WINDOW_SECS", 10)?,
             allowed_origins: origins(),
             login_attempts_per_user: count("CHATTING_LOGIN_ATTEMPTS_PER_USER", 10)?,
             login_attempts_per_address: count("CHATTING_LOGIN_ATTEMPTS_PER_ADDRESS", 100)?,
@@ -142,6 +145,7 @@ impl Config {
             chat_sends_per_10s: count("CHATTING_CHAT_SENDS_PER_10S", 20)?,
             changes_per_10s: count("CHATTING_CHANGES_PER_10S", 10)?,
             changes_per_user_per_10s: count("CHATTING_CHANGES_PER_USER_PER_10S", 20)?,
+            changes_window: seconds("CHATTING_CHANGES_WINDOW_SECS", 10)?,
             allowed_origins: origins(),
             login_attempts_per_user: count("CHATTING_LOGIN_ATTEMPTS_PER_USER", 10)?,
             login_attempts_per_address: count("CHATTING_LOGIN_ATTEMPTS_PER_ADDRESS", 100)?,

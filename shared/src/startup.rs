@@ -105,6 +105,7 @@ pub fn chat(config: &Config, store: Arc<dyn Store>, presence: Arc<dyn Presence>,
         chat_sends_per_window: config.chat_sends_per_10s,
         changes_per_connection: config.changes_per_10s,
         changes_per_user: config.changes_per_user_per_10s,
+        change_window: config.changes_window,
         ..Limits::default()
     };
     let keys = TokenKeys::new(&config.jwt_secret, config.access_ttl);
@@ -150,6 +151,7 @@ mod tests {
             chat_sends_per_10s: 20,
             changes_per_10s: 10,
             changes_per_user_per_10s: 20,
+            changes_window: std::time::Duration::from_secs(10),
             allowed_origins: Vec::new(),
             login_attempts_per_user: 10,
             login_attempts_per_address: 100,
