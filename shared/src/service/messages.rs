@@ -71,8 +71,9 @@ fn new_message(message: NewMessage, from: User, stored: &StoredMessage) -> Messa
 }
 
 impl Chat {
-    /// Sends a message: one presence call (connection, limit, audience, sender's face) and
-    /// one store transaction before the fan-out, for room messages.
+    /// Sends a message: one presence call (connection, limit, audience, sender's face), the
+    /// store's write (for room messages an insert and a numbering shared with the room's
+    /// other waiting messages), then the fan-out.
     pub(super) async fn chat_send(
         &self,
         connection: &ConnectionId,
