@@ -295,21 +295,24 @@ async fn metrics(State(gateway): State<Arc<Gateway>>) -> Response {
     axum::Json(body).into_response()
 }
 
-fn gone() -> Response {
-    let mut response = (StatusCode::GONE, r#"{"message":"Gone"}"#).into_response();
-    response.headers_mut().insert("x-amzn-ErrorType", HeaderValue::from_static("GoneException"));
+/// An error in the Management API's wire format, which the AWS SDK reads by its
+/// `x-amzn-ErrorType` header.
+fn aws_error(status: StatusCode, error_type: &'static str, body: &'static str) -> Response {
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert("x-amzn-ErrorType", HeaderValue::from_static(error_type));
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
+}
+
+fn gone() -> Response {
+    aws_error(StatusCode::GONE, "GoneException", r#"{"message":"Gone"}"#)
 }
 
 /// `PostToConnection`: the body is sent to the client as one text frame. API Gateway
 /// refuses a body over its 128 KB message limit with 413.
 async fn post_to_connection(State(gateway): State<Arc<Gateway>>, Path(id): Path<String>, body: Bytes) -> Response {
     if body.len() > crate::websocket::MAX_MESSAGE_BYTES {
-        let mut response = (StatusCode::PAYLOAD_TOO_LARGE, r#"{"message":"Message too long"}"#).into_response();
-        response.headers_mut().insert("x-amzn-ErrorType", HeaderValue::from_static("PayloadTooLargeException"));
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        return response;
+        return aws_error(StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLargeException", r#"{"message":"Message too long"}"#);
     }
     let text = String::from_utf8_lossy(&body).into_owned();
     match gateway.registry.send(&id, text) {

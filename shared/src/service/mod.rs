@@ -347,7 +347,6 @@ impl Chat {
     /// in the order of `deliveries`; connections do not wait for each other.
     pub async fn deliver(&self, mut deliveries: Vec<Delivery>) {
         while !deliveries.is_empty() {
-            let frames: Vec<String> = deliveries.iter().map(|d| ServerFrame::Event(d.event.clone()).to_json()).collect();
             let mut lines: Vec<(ConnectionId, Vec<usize>)> = Vec::new();
             if let [only] = deliveries.as_mut_slice() {
                 lines.extend(std::mem::take(&mut only.to).into_iter().map(|connection| (connection, vec![0])));
@@ -363,7 +362,7 @@ impl Chat {
                     }
                 }
             }
-            deliveries.clear();
+            let frames: Vec<String> = deliveries.drain(..).map(|d| ServerFrame::Event(d.event).to_json()).collect();
             let frames = &frames;
             let mut gone: Vec<ConnectionId> = futures::stream::iter(lines)
                 .map(|(connection, line)| async move {

@@ -163,6 +163,10 @@ fn is_unique_violation(err: &sqlx::Error) -> bool {
 
 const ROOM_COLUMNS: &str = "room_id, title, password_hash, capacity, owner, closed_at";
 
+/// Messages with their senders' nick and group, as `message_from_row` reads them.
+const MESSAGES_WITH_SENDERS: &str = "SELECT m.message_id, m.room_id, m.seq, m.group_id, m.sender, m.recipient, m.text, \
+     m.created_at, u.nick AS nick, u.group_id AS sender_group FROM messages m JOIN users u ON u.user_id = m.sender";
+
 impl SqlStore {
     /// Opens a pool without connecting: start-up succeeds while the database is down, and
     /// calls fail (as `Backend` errors) until it answers.
@@ -346,10 +350,7 @@ impl SqlStore {
         };
         in_transaction(1);
         let waiting = sqlx::query(&format!(
-            "SELECT m.message_id, m.room_id, m.seq, m.group_id, m.sender, m.recipient, m.text, m.created_at, \
-             u.nick AS nick, u.group_id AS sender_group \
-             FROM messages m JOIN users u ON u.user_id = m.sender \
-             WHERE m.room_id = ? AND m.seq IS NULL ORDER BY m.message_id LIMIT {NUMBERING_BATCH}"
+            "{MESSAGES_WITH_SENDERS} WHERE m.room_id = ? AND m.seq IS NULL ORDER BY m.message_id LIMIT {NUMBERING_BATCH}"
         ))
         .bind(room_id.get())
         .fetch_all(&mut *tx)
@@ -752,11 +753,7 @@ impl Store for SqlStore {
                 vec![a.as_str(), b.as_str(), b.as_str(), a.as_str()],
             ),
         };
-        let mut sql = format!(
-            "SELECT m.message_id, m.room_id, m.seq, m.group_id, m.sender, m.recipient, m.text, m.created_at, \
-             u.nick AS nick, u.group_id AS sender_group \
-             FROM messages m JOIN users u ON u.user_id = m.sender WHERE {filter}"
-        );
+        let mut sql = format!("{MESSAGES_WITH_SENDERS} WHERE {filter}");
         if bounds.before.is_some() {
             sql.push_str(&format!(" AND {key} < ?"));
         }

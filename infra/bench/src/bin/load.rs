@@ -206,21 +206,12 @@ impl Server {
         Ok(Server { child, pid, http: format!("http://{address}"), ws: format!("ws://{address}/ws"), data_dir })
     }
 
-    fn status_kib(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(field))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
-    }
-
     fn rss_mib(&self) -> f64 {
-        self.status_kib("VmRSS:") as f64 / 1024.0
+        status_mib(self.pid, "VmRSS:")
     }
 
     fn peak_rss_mib(&self) -> f64 {
-        self.status_kib("VmHWM:") as f64 / 1024.0
+        status_mib(self.pid, "VmHWM:")
     }
 
     /// User plus system CPU seconds the server has used so far.
@@ -418,10 +409,9 @@ async fn run_load(label: &str, binary: &std::path::Path, backend: Backend, load:
     let sampler = {
         let (peak_rss, pid) = (peak_rss.clone(), server.pid);
         tokio::spawn(async move {
-            let probe = Server::status_probe(pid);
             loop {
                 tokio::time::sleep(Duration::from_millis(100)).await;
-                let rss = probe();
+                let rss = status_mib(pid, "VmRSS:");
                 let mut peak = peak_rss.lock().unwrap_or_else(|p| p.into_inner());
                 *peak = peak.max(rss);
             }
@@ -479,18 +469,16 @@ async fn run_load(label: &str, binary: &std::path::Path, backend: Backend, load:
     }))
 }
 
-impl Server {
-    fn status_probe(pid: u32) -> impl Fn() -> f64 {
-        move || {
-            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix("VmRSS:"))
-                .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-                .unwrap_or(0) as f64
-                / 1024.0
-        }
-    }
+/// A memory figure of process `pid` from `/proc/PID/status` (e.g. `VmRSS:`), in MiB; 0 when
+/// the process is gone.
+fn status_mib(pid: u32, field: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    kib as f64 / 1024.0
 }
 
 /// CPU time of the calling thread.
