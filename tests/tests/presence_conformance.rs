@@ -146,6 +146,22 @@ async fn rate_limit_counts_every_attempt_in_a_sliding_window(presence: Arc<dyn P
     assert_eq!(presence.hit_rate_limit("k", 3, window).await.unwrap(), None, "the window slid past");
 }
 
+/// Limits that count only failures ask first and record after a failure.
+async fn a_rate_limit_peek_counts_nothing(presence: Arc<dyn Presence>, _: Raw) {
+    let window = Duration::from_millis(1500);
+    for _ in 0..5 {
+        assert_eq!(presence.rate_limit_wait("f", 2, window).await.unwrap(), None, "asking is not an attempt");
+    }
+    assert_eq!(presence.hit_rate_limit("f", 2, window).await.unwrap(), None);
+    assert_eq!(presence.rate_limit_wait("f", 2, window).await.unwrap(), None, "one recorded, one more fits");
+    assert_eq!(presence.hit_rate_limit("f", 2, window).await.unwrap(), None);
+    let wait = presence.rate_limit_wait("f", 2, window).await.unwrap().expect("two recorded: a third is over");
+    assert!(wait > Duration::ZERO && wait <= window, "{wait:?}");
+    assert_eq!(presence.rate_limit_wait("g", 2, window).await.unwrap(), None, "other keys are apart");
+    tokio::time::sleep(window + Duration::from_millis(100)).await;
+    assert_eq!(presence.rate_limit_wait("f", 2, window).await.unwrap(), None, "the window slid past");
+}
+
 async fn nothing_is_left_behind_after_everyone_disconnects(presence: Arc<dyn Presence>, raw: Raw) {
     for i in 0..50 {
         let c = conn(&format!("c{i}"));
@@ -401,6 +417,7 @@ conformance!(
     moves_enforce_capacity_and_close_empty_rooms,
     concurrent_joins_never_exceed_capacity,
     rate_limit_counts_every_attempt_in_a_sliding_window,
+    a_rate_limit_peek_counts_nothing,
     nothing_is_left_behind_after_everyone_disconnects,
     sender_context_reads_everything_a_send_needs_at_once,
     connections_of_answers_for_each_user_in_order,

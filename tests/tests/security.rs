@@ -253,33 +253,33 @@ async fn login_answer_and_time_do_not_tell_whether_an_id_exists() -> anyhow::Res
     Ok(())
 }
 
+/// Per user id every attempt counts; per address only failures, so a hundred people behind
+/// one NAT can all log in while a sprayer from one address is stopped.
 #[tokio::test]
-async fn login_attempts_are_limited_per_user_id_and_per_address() -> anyhow::Result<()> {
+async fn login_attempts_are_limited_per_user_id_and_failures_per_address() -> anyhow::Result<()> {
     chatting_e2e::count_panics();
     let defaults = chatting_shared::config::Config::from_local_env(&std::env::temp_dir().join(unique("chatting-defaults-")))?;
     assert_eq!((defaults.login_attempts_per_user, defaults.login_attempts_per_address), (10, 100), "documented defaults");
-    let (per_user, per_address) = (5, 30);
+    let (per_user, per_address) = (3, 12);
     let server = TestServer::start_with(|options| {
         options.config.login_attempts_per_user = per_user;
         options.config.login_attempts_per_address = per_address;
     })
     .await?;
-    // Accounts are made from another address, so the budget below is exactly the test's.
     let ann = unique("ann");
     let bob = unique("bob");
     server.signup(&ann, "Ann").await?;
     server.signup(&bob, "Bob").await?;
     let here = client_from(Ipv4Addr::new(127, 0, 0, 1))?;
     let elsewhere = client_from(Ipv4Addr::new(127, 0, 0, 2))?;
-    let mut spent = 0;
+    let mut failures = 0;
 
     // Guessing Ann's password: `per_user` wrong answers, then refusals, even for the right one.
     for _ in 0..per_user {
         assert_eq!(login_from(&here, &server, &ann, "guess-guess").await?.status, 401);
-        spent += 1;
+        failures += 1;
     }
     let refused = login_from(&here, &server, &ann, "password123").await?;
-    spent += 1;
     assert_eq!((refused.status, refused.body["code"].as_str()), (429, Some("rateLimited")), "{}", refused.body);
     let retry_ms = refused.body["data"]["retryAfterMs"].as_u64().unwrap_or(0);
     assert!((1..=300_000).contains(&retry_ms), "retryAfterMs within the 5-minute window: {retry_ms}");
@@ -293,23 +293,29 @@ async fn login_attempts_are_limited_per_user_id_and_per_address() -> anyhow::Res
     let ghost = unique("ghost");
     for _ in 0..per_user {
         assert_eq!(login_from(&here, &server, &ghost, "guess-guess").await?.status, 401);
-        spent += 1;
+        failures += 1;
     }
     let ghost_refused = login_from(&here, &server, &ghost, "guess-guess").await?;
-    spent += 1;
     assert_eq!(ghost_refused.status, 429);
     assert_eq!(ghost_refused.body["code"], refused.body["code"]);
     assert!(ghost_refused.body["message"].as_str().is_some_and(|m| m.starts_with("too many requests")), "{}", ghost_refused.body);
 
-    // Bob is untouched by Ann's limit.
+    // An office behind one address: more people than the address limit all log in.
+    let office: Vec<String> = (0..per_address + 2).map(|_| unique("office")).collect();
+    for colleague in &office {
+        server.signup(colleague, "Colleague").await?;
+    }
+    for colleague in &office {
+        let answer = login_from(&here, &server, colleague, "password123").await?;
+        assert_eq!(answer.status, 200, "successful logins do not count against the address: {}", answer.body);
+    }
     assert_eq!(login_from(&here, &server, &bob, "password123").await?.status, 200);
-    spent += 1;
 
-    // Spraying many ids from one address runs into the address limit.
+    // Spraying many ids from one address runs into the address limit, counting failures.
     let mut sprayed = 0;
-    while spent < per_address {
+    while failures < per_address {
         assert_eq!(login_from(&here, &server, &unique("spray"), "guess-guess").await?.status, 401);
-        spent += 1;
+        failures += 1;
         sprayed += 1;
     }
     let blocked = login_from(&here, &server, &bob, "password123").await?;
@@ -317,10 +323,12 @@ async fn login_attempts_are_limited_per_user_id_and_per_address() -> anyhow::Res
     // Another address is a fresh budget.
     assert_eq!(login_from(&elsewhere, &server, &bob, "password123").await?.status, 200);
     println!(
-        "login limits: {per_user} attempts per user id and {per_address} per address in 5 min; attempt {} on one id and \
-         attempt {} from one address ({sprayed} sprayed ids) answered 429, retryAfterMs {retry_ms}",
+        "login limits: {per_user} attempts per user id and {per_address} failures per address in 5 min; attempt {} on one \
+         id answered 429, retryAfterMs {retry_ms}; {} successful logins from one address all answered 200; failure {} \
+         from it ({sprayed} sprayed ids) closed it",
         per_user + 1,
-        per_address + 1
+        office.len() + 1,
+        per_address
     );
     // Refresh is not a login: it still works for a session made elsewhere.
     let session = {
@@ -660,6 +668,39 @@ async fn state_changing_actions_are_limited_per_connection_and_per_user() -> any
 
     // Other users are untouched.
     watcher.ok("user.update", json!({"nick": "watched"})).await?;
+    assert_eq!(chatting_e2e::panics(), 0);
+    Ok(())
+}
+
+/// Room passwords cannot be guessed: 5 wrong ones per user and room in 5 minutes, then every
+/// attempt is refused with a wait (the right password too), before any hashing. Other users
+/// and other rooms keep their own budgets.
+#[tokio::test]
+async fn room_password_guesses_are_limited_per_user_and_room() -> anyhow::Result<()> {
+    chatting_e2e::count_panics();
+    let server = TestServer::start().await?;
+    let (_, mut owner) = server.connected_user("owner").await?;
+    let (_, mut guesser) = server.connected_user("guesser").await?;
+    let (_, mut friend) = server.connected_user("friend").await?;
+    let locked = owner.ok("room.create", json!({"title": "vault", "password": "sesame"})).await?["roomId"].clone();
+    let other = friend.ok("room.create", json!({"title": "other vault", "password": "sesame"})).await?["roomId"].clone();
+
+    for guess in 1..=5 {
+        guesser.fails("room.join", json!({"roomId": locked, "password": format!("guess{guess}")}), "wrong").await?;
+    }
+    let started = Instant::now();
+    let refused = guesser.request("room.join", json!({"roomId": locked, "password": "sesame"})).await?;
+    let took = started.elapsed();
+    assert_eq!(refused["code"], "rateLimited", "the 6th attempt, even the right password: {refused}");
+    let wait = refused["data"]["retryAfterMs"].as_u64().unwrap_or(0);
+    assert!((250_000..=300_000).contains(&wait), "until the first wrong guess is 5 minutes old: {wait}");
+    assert!(took < Duration::from_millis(500), "a refusal costs no password hashing: {took:?}");
+
+    // Another room, and another user, are untouched.
+    guesser.ok("room.join", json!({"roomId": other, "password": "sesame"})).await?;
+    friend.fails("room.join", json!({"roomId": locked, "password": "nope"}), "wrong").await?;
+    friend.ok("room.join", json!({"roomId": locked, "password": "sesame"})).await?;
+    println!("room password: 5 wrong guesses answered wrong, the 6th rateLimited in {took:?}, retryAfterMs {wait}");
     assert_eq!(chatting_e2e::panics(), 0);
     Ok(())
 }

@@ -727,16 +727,14 @@ impl DynamoPresence {
     /// the window) tells a live window from an idle one, which is replaced whole instead,
     /// because slots older than one window may still be in it.
     async fn hit(&self, rate: &str, limit: u32, window: Duration) -> Result<Option<Duration>, DynamoError> {
-        let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
-        let slots = RATE_SLOTS.min(window_ms);
-        let slot_ms = window_ms.div_ceil(slots);
+        let window_ms = millis(window).max(1);
         let ttl_secs = window_ms.div_ceil(1000) + 1;
         for attempt in 0..MAX_ATTEMPTS {
             if attempt > 0 {
                 backoff(attempt).await;
             }
-            let now = u64::try_from(epoch().as_millis()).unwrap_or(u64::MAX);
-            let current = now / slot_ms;
+            let now = millis(epoch());
+            let SlidingWindow { slots, current, .. } = SlidingWindow::new(window_ms, now);
             let gone: Vec<String> = (current.saturating_sub(2 * slots)..=current.saturating_sub(slots))
                 .filter(|slot| *slot + slots <= current)
                 .map(|slot| format!("#w{slot}"))
@@ -766,8 +764,8 @@ impl DynamoPresence {
                 .await;
             match answer {
                 Ok(out) => {
-                    let counts = slot_counts(out.attributes.as_ref());
-                    return Ok(verdict(&counts, current, slots, slot_ms, now, limit, window_ms));
+                    let window = SlidingWindow::new(window_ms, now);
+                    return Ok(window.verdict(&slot_counts(out.attributes.as_ref()), limit, Counted::ThisOne));
                 }
                 Err(err) => {
                     let service = err.as_service_error();
@@ -798,8 +796,8 @@ impl DynamoPresence {
                 .await;
             match restarted {
                 Ok(_) => {
-                    let counts = BTreeMap::from([(current, 1)]);
-                    return Ok(verdict(&counts, current, slots, slot_ms, now, limit, window_ms));
+                    let window = SlidingWindow::new(window_ms, now);
+                    return Ok(window.verdict(&BTreeMap::from([(current, 1)]), limit, Counted::ThisOne));
                 }
                 Err(err) => {
                     let service = err.as_service_error();
@@ -826,35 +824,57 @@ fn slot_counts(item: Option<&Item>) -> BTreeMap<u64, u64> {
         .collect()
 }
 
-/// `None` when the attempts still in the window are within `limit`; else how long until
-/// enough of them have left it for one more to pass.
-fn verdict(
-    counts: &BTreeMap<u64, u64>,
-    current: u64,
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Whether the counts a verdict reads include the attempt being judged.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Counted {
+    ThisOne,
+    EarlierOnly,
+}
+
+/// A rate window of `window_ms` as seen at `now`: [`RATE_SLOTS`] slots, `current` the one
+/// `now` falls in.
+struct SlidingWindow {
+    window_ms: u64,
     slots: u64,
     slot_ms: u64,
+    current: u64,
     now: u64,
-    limit: u32,
-    window_ms: u64,
-) -> Option<Duration> {
-    let counted: Vec<(u64, u64)> =
-        counts.iter().filter(|(slot, _)| **slot + slots > current).map(|(s, c)| (*s, *c)).collect();
-    let total: u64 = counted.iter().map(|(_, c)| c).sum();
-    let limit = u64::from(limit);
-    if total <= limit {
-        return None;
+}
+
+impl SlidingWindow {
+    fn new(window_ms: u64, now: u64) -> Self {
+        let slots = RATE_SLOTS.min(window_ms);
+        let slot_ms = window_ms.div_ceil(slots);
+        Self { window_ms, slots, slot_ms, current: now / slot_ms, now }
     }
-    // After this many of the oldest attempts leave, one more stays within the limit.
-    let must_leave = total - limit.max(1) + 1;
-    let mut left = 0;
-    for (slot, count) in counted {
-        left += count;
-        if left >= must_leave {
-            let leaves_at = (slot + slots) * slot_ms;
-            return Some(Duration::from_millis(leaves_at.saturating_sub(now).clamp(1, window_ms)));
+
+    /// `None` when the attempt judged is within `limit` of the attempts still in the window;
+    /// else how long until enough of them have left it for one more to pass.
+    fn verdict(&self, counts: &BTreeMap<u64, u64>, limit: u32, counted: Counted) -> Option<Duration> {
+        let counted_slots: Vec<(u64, u64)> =
+            counts.iter().filter(|(slot, _)| **slot + self.slots > self.current).map(|(s, c)| (*s, *c)).collect();
+        let total: u64 = counted_slots.iter().map(|(_, c)| c).sum();
+        let limit = u64::from(limit);
+        let judged = if counted == Counted::ThisOne { total } else { total + 1 };
+        if judged <= limit {
+            return None;
         }
+        // Once this many of the oldest recorded attempts have left, one more is within the limit.
+        let must_leave = (total + 1).saturating_sub(limit);
+        let mut left = 0;
+        for (slot, count) in counted_slots {
+            left += count;
+            if left >= must_leave {
+                let leaves_at = (slot + self.slots) * self.slot_ms;
+                return Some(Duration::from_millis(leaves_at.saturating_sub(self.now).clamp(1, self.window_ms)));
+            }
+        }
+        Some(Duration::from_millis(self.window_ms))
     }
-    Some(Duration::from_millis(window_ms))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1145,6 +1165,14 @@ impl Presence for DynamoPresence {
         Ok(self.hit(key, limit, window).await?)
     }
 
+    /// One consistent `GetItem` of the window's item.
+    async fn rate_limit_wait(&self, key: &str, limit: u32, window: Duration) -> PresenceResult<Option<Duration>> {
+        let item = self.get_item(rate_key(key)).await?;
+        // Slots that have left the window do not count, however old the item.
+        let window = SlidingWindow::new(millis(window).max(1), millis(epoch()));
+        Ok(window.verdict(&slot_counts(item.as_ref()), limit, Counted::EarlierOnly))
+    }
+
     /// One conditional `DeleteItem`: only a closed mark goes, never a live room's item.
     async fn room_created(&self, room: RoomId) -> PresenceResult<()> {
         let deleted = self
@@ -1212,10 +1240,20 @@ mod tests {
     fn the_verdict_waits_for_the_oldest_counted_attempts() {
         // Window 1000 ms in slots of 100; attempts in slots 10, 12 and 15, now 1590 ms (slot 15).
         let counts = BTreeMap::from([(10, 1), (12, 1), (15, 1), (3, 7)]);
-        assert_eq!(verdict(&counts, 15, 10, 100, 1590, 3, 1000), None, "slot 3 left the window");
+        let window = SlidingWindow::new(1000, 1590);
+        assert_eq!(window.verdict(&counts, 3, Counted::ThisOne), None, "slot 3 left the window");
         // Over by one: once slots 10 and 12 leave (at (12 + 10) * 100 = 2200), one more fits.
-        assert_eq!(verdict(&counts, 15, 10, 100, 1590, 2, 1000), Some(Duration::from_millis(610)));
-        // Limit 0 refuses everything; the wait is until the newest attempt leaves.
-        assert_eq!(verdict(&counts, 15, 10, 100, 1590, 0, 1000), Some(Duration::from_millis(910)));
+        assert_eq!(window.verdict(&counts, 2, Counted::ThisOne), Some(Duration::from_millis(610)));
+        // Limit 0 refuses everything, for a whole window.
+        assert_eq!(window.verdict(&counts, 0, Counted::ThisOne), Some(Duration::from_millis(1000)));
+    }
+
+    #[test]
+    fn a_peek_judges_one_more_attempt_than_recorded() {
+        let counts = BTreeMap::from([(10, 1), (12, 1), (15, 1)]);
+        let window = SlidingWindow::new(1000, 1590);
+        assert_eq!(window.verdict(&counts, 4, Counted::EarlierOnly), None);
+        // Three recorded, limit 3: one more is allowed once slot 10 leaves at 2000 ms.
+        assert_eq!(window.verdict(&counts, 3, Counted::EarlierOnly), Some(Duration::from_millis(410)));
     }
 }

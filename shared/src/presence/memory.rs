@@ -46,6 +46,15 @@ struct RoomPresence {
     connections: HashSet<ConnectionId>,
 }
 
+/// How long until enough of the `recorded` attempts (oldest first) have left the window for
+/// one more to be within `limit`.
+fn retry_after(recorded: &VecDeque<Instant>, limit: u32, window: Duration, now: Instant) -> Duration {
+    match recorded.len().checked_sub(limit as usize).and_then(|oldest_counted| recorded.get(oldest_counted)) {
+        Some(at) => window.saturating_sub(now.duration_since(*at)),
+        None => window,
+    }
+}
+
 impl State {
     fn hit_rate_limit(&mut self, key: &str, limit: u32, window: Duration) -> Option<Duration> {
         let now = Instant::now();
@@ -60,12 +69,16 @@ impl State {
             attempts.pop_front();
         }
         attempts.push_back(now);
-        if attempts.len() <= limit as usize {
-            return None;
-        }
-        // The attempt that must age out before one more is allowed.
-        let oldest_counted = attempts[attempts.len() - limit.max(1) as usize];
-        Some(window.saturating_sub(now.duration_since(oldest_counted)))
+        (attempts.len() > limit as usize).then(|| retry_after(attempts, limit, window, now))
+    }
+
+    fn rate_limit_wait(&mut self, key: &str, limit: u32, window: Duration) -> Option<Duration> {
+        let now = Instant::now();
+        let recorded: VecDeque<Instant> = match self.rate_windows.get(key) {
+            Some(entry) => entry.attempts.iter().copied().filter(|at| now.duration_since(*at) < window).collect(),
+            None => VecDeque::new(),
+        };
+        (recorded.len() >= limit as usize).then(|| retry_after(&recorded, limit, window, now))
     }
 
     /// Drops windows whose every attempt has aged out: keys are per connection and per
@@ -231,6 +244,10 @@ impl Presence for MemoryPresence {
 
     async fn hit_rate_limit(&self, key: &str, limit: u32, window: Duration) -> PresenceResult<Option<Duration>> {
         Ok(self.state()?.hit_rate_limit(key, limit, window))
+    }
+
+    async fn rate_limit_wait(&self, key: &str, limit: u32, window: Duration) -> PresenceResult<Option<Duration>> {
+        Ok(self.state()?.rate_limit_wait(key, limit, window))
     }
 
     async fn room_created(&self, room: RoomId) -> PresenceResult<()> {

@@ -144,6 +144,9 @@ pub trait Presence: Send + Sync {
     }
     /// Counts one attempt against `key`; `Some(wait)` when over `limit` in the sliding `window`.
     async fn hit_rate_limit(&self, key: &str, limit: u32, window: Duration) -> PresenceResult<Option<Duration>>;
+    /// What [`Self::hit_rate_limit`] would answer for one more attempt, without counting it:
+    /// for limits that count only failures, checked before the work and hit after a failure.
+    async fn rate_limit_wait(&self, key: &str, limit: u32, window: Duration) -> PresenceResult<Option<Duration>>;
     /// The store has just created `room`: any closed mark under its id belongs to an older
     /// room (ids repeat when a database is made anew under a live presence store) and goes.
     async fn room_created(&self, room: RoomId) -> PresenceResult<()>;

@@ -35,6 +35,15 @@ const CLOSED_MARK_TTL_SECS: u64 = 7 * 24 * 3600;
 
 /// Entering and leaving a room and counting attempts, shared by the scripts below.
 const LIBRARY: &str = r#"
+-- The ms until enough of the `count` attempts recorded under `key` have left the window
+-- for one more to be within `limit`.
+local function retry_after(key, count, now, window, limit)
+  local skip = count - limit
+  local oldest = redis.call('ZRANGEBYSCORE', key, '(' .. (now - window), '+inf', 'WITHSCORES', 'LIMIT', skip, 1)
+  if oldest[2] == nil then return window end
+  return math.max(1, window - (now - tonumber(oldest[2])))
+end
+
 -- Counts one attempt in a sliding window; -1 when allowed, else the ms to wait.
 local function hit(key, window, limit)
   local t = redis.call('TIME')
@@ -45,8 +54,16 @@ local function hit(key, window, limit)
   redis.call('PEXPIRE', key .. ':n', window)
   local count = redis.call('ZCARD', key)
   if count <= limit then return -1 end
-  local oldest = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')
-  return math.max(1, window - (now - tonumber(oldest[2])))
+  return retry_after(key, count, now, window, limit)
+end
+
+-- What hit would answer for one more attempt, without counting it.
+local function peek(key, window, limit)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local count = redis.call('ZCOUNT', key, '(' .. (now - window), '+inf')
+  if count < limit then return -1 end
+  return retry_after(key, count, now, window, limit)
 end
 
 local function enter(p, cid, user, room)
@@ -160,6 +177,11 @@ const RATE_LIMIT: &str = r#"
 return hit(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
 "#;
 
+/// As [`RATE_LIMIT`], for one more attempt that is not counted.
+const RATE_PEEK: &str = r#"
+return peek(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
+"#;
+
 pub struct RedisPresence {
     connection: ConnectionManager,
     prefix: String,
@@ -167,6 +189,7 @@ pub struct RedisPresence {
     move_to: Script,
     disconnect: Script,
     rate_limit: Script,
+    rate_peek: Script,
     set_profile: Script,
     sender_context: Script,
 }
@@ -205,6 +228,7 @@ impl RedisPresence {
             move_to: Script::new(&format!("{LIBRARY}{MOVE}")),
             disconnect: Script::new(&format!("{LIBRARY}{DISCONNECT}")),
             rate_limit: Script::new(&format!("{LIBRARY}{RATE_LIMIT}")),
+            rate_peek: Script::new(&format!("{LIBRARY}{RATE_PEEK}")),
             set_profile: Script::new(SET_PROFILE),
             sender_context: Script::new(&format!("{LIBRARY}{SENDER_CONTEXT}")),
         })
@@ -212,6 +236,18 @@ impl RedisPresence {
 
     fn key(&self, rest: impl std::fmt::Display) -> String {
         format!("{}{rest}", self.prefix)
+    }
+
+    /// Runs one of the rate window scripts; `Some(wait)` when refused.
+    async fn rate_window(&self, script: &Script, key: &str, limit: u32, window: Duration) -> PresenceResult<Option<Duration>> {
+        let wait: i64 = script
+            .key(self.key(format!("rate:{key}")))
+            .arg(window.as_millis() as u64)
+            .arg(limit)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(backend)?;
+        Ok((wait >= 0).then(|| Duration::from_millis(wait as u64)))
     }
 
     /// The connection for one round trip (every call is one, and is counted).
@@ -363,15 +399,11 @@ impl Presence for RedisPresence {
     }
 
     async fn hit_rate_limit(&self, key: &str, limit: u32, window: Duration) -> PresenceResult<Option<Duration>> {
-        let wait: i64 = self
-            .rate_limit
-            .key(self.key(format!("rate:{key}")))
-            .arg(window.as_millis() as u64)
-            .arg(limit)
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(backend)?;
-        Ok((wait >= 0).then(|| Duration::from_millis(wait as u64)))
+        self.rate_window(&self.rate_limit, key, limit, window).await
+    }
+
+    async fn rate_limit_wait(&self, key: &str, limit: u32, window: Duration) -> PresenceResult<Option<Duration>> {
+        self.rate_window(&self.rate_peek, key, limit, window).await
     }
 
     async fn room_created(&self, room: RoomId) -> PresenceResult<()> {

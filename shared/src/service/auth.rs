@@ -13,10 +13,10 @@ use crate::domain::{Nick, Password, UserId};
 use crate::presence::Presence;
 use crate::store::{NewRefreshToken, Rotation, Store, StoreError};
 
-/// How many login attempts one user id, and one client address, may make in a sliding
-/// window. Every attempt counts, right or wrong: counting only failures would need a
-/// read-then-write the limiter does not have, and a real user rarely logs in ten times in
-/// five minutes.
+/// How many login attempts one user id may make, and how many failed logins one client
+/// address may have, in a sliding window. Per id every attempt counts, right or wrong (a real
+/// user rarely logs in ten times in five minutes); per address only failures count, so the
+/// hundred users of one office or school behind one NAT can all log in.
 /// `signups_per_address` bounds the accounts one address creates in the same window: each
 /// signup is a password hash, and a flood of them must not fill the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +63,24 @@ fn address_key(address: IpAddr) -> String {
     }
 }
 
+/// Waits for the limiter at most [`LIMITER_PATIENCE`]: `Err(())` when it failed or was slow,
+/// and the attempt is let through (an outage of presence must not stop every login).
+async fn ask_limiter(
+    verdict: impl std::future::Future<Output = crate::presence::PresenceResult<Option<Duration>>>,
+) -> Result<Option<Duration>, ()> {
+    match tokio::time::timeout(LIMITER_PATIENCE, verdict).await {
+        Ok(Ok(wait)) => Ok(wait),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "login limiter unavailable; attempt allowed");
+            Err(())
+        }
+        Err(_) => {
+            tracing::warn!("login limiter too slow; attempt allowed");
+            Err(())
+        }
+    }
+}
+
 fn wrong() -> ServiceError {
     ServiceError::Wrong("wrong user id or password".into())
 }
@@ -106,33 +124,23 @@ impl AuthService {
     /// Counts one attempt against `key`: `Err(())` when the limiter failed or was slow, and
     /// the attempt is let through.
     async fn over_limit(&self, key: &str, limit: u32) -> Result<Option<Duration>, ()> {
-        let window = self.login_limits.window;
-        match tokio::time::timeout(LIMITER_PATIENCE, self.presence.hit_rate_limit(key, limit, window)).await {
-            Ok(Ok(wait)) => Ok(wait),
-            Ok(Err(err)) => {
-                tracing::warn!(error = %err, "login limiter unavailable; attempt allowed");
-                Err(())
-            }
-            Err(_) => {
-                tracing::warn!("login limiter too slow; attempt allowed");
-                Err(())
-            }
-        }
+        ask_limiter(self.presence.hit_rate_limit(key, limit, self.login_limits.window)).await
     }
 
-    /// `POST /auth/login` as typed by the client. The client address and the user id are
-    /// limited before any password work, so a flood costs no argon2 time; an address over
+    /// `POST /auth/login` as typed by the client. The client address is checked and the user
+    /// id counted before any password work, so a flood costs no argon2 time; an address over
     /// its limit does not also use up the id's attempts, so a blocked address cannot lock
-    /// anyone out. A malformed id or password cannot belong to anyone, but gets the answer
-    /// of a wrong password after the time of one, so neither the answer nor its timing
-    /// tells which ids exist.
+    /// anyone out. A failure then counts against the address. A malformed id or password
+    /// cannot belong to anyone, but gets the answer of a wrong password after the time of
+    /// one, so neither the answer nor its timing tells which ids exist.
     pub async fn login_attempt(&self, raw_user_id: &str, raw_password: &str, client: Option<IpAddr>) -> Result<Value, ServiceError> {
         let limits = self.login_limits;
         let parsed = (UserId::parse(raw_user_id), Password::parse(raw_password));
+        let address_key = client.map(|address| format!("login:addr:{}", address_key(address)));
         let mut refused = Ok(None);
-        if let Some(address) = client {
-            let key = format!("login:addr:{}", address_key(address));
-            refused = self.over_limit(&key, limits.per_address).await.map(|wait| wait.map(|w| (w, "address")));
+        if let Some(key) = &address_key {
+            let wait = ask_limiter(self.presence.rate_limit_wait(key, limits.per_address, limits.window)).await;
+            refused = wait.map(|wait| wait.map(|w| (w, "address")));
         }
         // A limiter that just failed is not asked again: that would only double the wait.
         if let (Ok(None), Ok(user_id)) = (refused, &parsed.0) {
@@ -143,13 +151,18 @@ impl AuthService {
             tracing::info!(limit, "login attempt refused by the rate limit");
             return Err(ServiceError::RateLimited { retry_after_ms: wait.as_millis().max(1) as u64 });
         }
-        match parsed {
+        let outcome = match parsed {
             (Ok(user_id), Ok(password)) => self.login(&user_id, &password).await,
-            _ => {
-                auth::verify_against_decoy(raw_password).await?;
-                Err(wrong())
-            }
+            _ => match auth::verify_against_decoy(raw_password).await {
+                Ok(()) => Err(wrong()),
+                Err(err) => Err(err.into()),
+            },
+        };
+        if let (Err(ServiceError::Wrong(_)), Some(key)) = (&outcome, &address_key) {
+            // Whether the limiter answers or not, this answer stands.
+            let _ = self.over_limit(key, limits.per_address).await;
         }
+        outcome
     }
 
     /// Checks a well-formed id and password; no rate limit (see [`Self::login_attempt`]).

@@ -44,6 +44,10 @@ pub struct Limits {
     /// The same, per user over all their connections.
     pub changes_per_user: u32,
     pub change_window: Duration,
+    /// Wrong room passwords one user may give for one room in `room_password_window`; then
+    /// every attempt is refused until the oldest failure ages out, right password or not.
+    pub room_password_failures: u32,
+    pub room_password_window: Duration,
 }
 
 impl Default for Limits {
@@ -54,6 +58,8 @@ impl Default for Limits {
             changes_per_connection: 10,
             changes_per_user: 20,
             change_window: Duration::from_secs(10),
+            room_password_failures: 5,
+            room_password_window: Duration::from_secs(300),
         }
     }
 }

@@ -109,15 +109,34 @@ impl Chat {
         if caller.room != room {
             let already_inside = self.presence.room_users(room).await?.contains(&caller.user);
             if let (Some(hash), false) = (&record.password_hash, already_inside) {
-                let given = password.as_ref().map(RoomPassword::expose).unwrap_or_default();
-                if !auth::verify_password(given, hash).await? {
-                    return Err(ServiceError::Wrong(format!("wrong password for room {room}")));
-                }
+                self.check_room_password(caller, room, hash, password.as_ref()).await?;
             }
             self.enter(caller, room, record.capacity.get()).await?;
         }
         let record = self.open_room(room).await?;
         Ok(json!(self.room_info(&record).await?))
+    }
+
+    /// Limited per user and room, counting wrong passwords only, checked before the hash work.
+    async fn check_room_password(
+        &self,
+        caller: &Caller,
+        room: RoomId,
+        hash: &str,
+        given: Option<&RoomPassword>,
+    ) -> Result<(), ServiceError> {
+        let limits = &self.limits;
+        let key = format!("roompw:{}:{room}", caller.user);
+        let (failures, window) = (limits.room_password_failures, limits.room_password_window);
+        if let Some(wait) = self.presence.rate_limit_wait(&key, failures, window).await? {
+            tracing::info!(user = %caller.user, %room, "room password attempt refused by the rate limit");
+            return Err(ServiceError::RateLimited { retry_after_ms: wait.as_millis().max(1) as u64 });
+        }
+        if auth::verify_password(given.map(RoomPassword::expose).unwrap_or_default(), hash).await? {
+            return Ok(());
+        }
+        self.presence.hit_rate_limit(&key, failures, window).await?;
+        Err(ServiceError::Wrong(format!("wrong password for room {room}")))
     }
 
     pub(super) async fn room_leave(&self, caller: &Caller) -> Result<Value, ServiceError> {
