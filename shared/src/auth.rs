@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, Version};
-use aws_lc_rs::digest;
+use aws_lc_rs::{digest, hmac};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -145,6 +145,9 @@ struct KeysInner {
     decoding: DecodingKey,
     validation: Validation,
     access_ttl: Duration,
+    /// Derives a refresh token's successor, so a retried rotation can answer it again
+    /// without the store keeping any token.
+    successor: hmac::Key,
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -156,10 +159,6 @@ impl std::fmt::Debug for TokenKeys {
 pub struct IssuedAccess {
     pub token: String,
     pub expires_in: u64,
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 impl TokenKeys {
@@ -174,17 +173,31 @@ impl TokenKeys {
                 decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
                 validation,
                 access_ttl,
+                successor: hmac::Key::new(hmac::HMAC_SHA256, &[b"refresh-successor:", secret.expose().as_bytes()].concat()),
             }),
         }
     }
 
     pub fn issue(&self, user: &UserId) -> Result<IssuedAccess, AuthError> {
-        let iat = now_secs();
-        let expires_in = self.inner.access_ttl.as_secs();
-        let claims = Claims { sub: user.to_string(), iat, exp: iat + expires_in };
+        self.issue_at(user, crate::clock::now_ms())
+    }
+
+    /// The access token issued at `issued_at_ms`: the same token for the same instant, so a
+    /// retried refresh answers the very pair it answered first; `expires_in` counts from then.
+    pub fn issue_at(&self, user: &UserId, issued_at_ms: i64) -> Result<IssuedAccess, AuthError> {
+        let ttl = self.inner.access_ttl.as_secs();
+        let iat = u64::try_from(issued_at_ms / 1000).unwrap_or(0);
+        let claims = Claims { sub: user.to_string(), iat, exp: iat + ttl };
         let token = jsonwebtoken::encode(&Header::new(jsonwebtoken::Algorithm::HS256), &claims, &self.inner.encoding)
             .map_err(|e| AuthError::Hashing(e.to_string()))?;
-        Ok(IssuedAccess { token, expires_in })
+        let elapsed_secs = u64::try_from((crate::clock::now_ms() - issued_at_ms) / 1000).unwrap_or(0);
+        Ok(IssuedAccess { token, expires_in: ttl.saturating_sub(elapsed_secs) })
+    }
+
+    /// The refresh token that replaces `token`: unguessable without both `token` and the
+    /// secret, and the same every time for the same `token`.
+    pub fn refresh_successor(&self, token: &str) -> String {
+        URL_SAFE_NO_PAD.encode(hmac::sign(&self.inner.successor, token.as_bytes()))
     }
 
     pub fn verify(&self, token: &str) -> Result<UserId, AuthError> {
@@ -228,7 +241,7 @@ mod tests {
         let other = TokenKeys::new(&Secret::from_config("another-secret-entirely"), Duration::from_secs(900));
         let foreign = other.issue(&user).unwrap().token;
         assert!(keys(900).verify(&foreign).is_err());
-        let payload = URL_SAFE_NO_PAD.encode(format!(r#"{{"sub":"alice","iat":1,"exp":{}}}"#, now_secs() + 600));
+        let payload = URL_SAFE_NO_PAD.encode(format!(r#"{{"sub":"alice","iat":1,"exp":{}}}"#, (crate::clock::now_ms() / 1000 + 600)));
         let unsigned = format!("{}.{payload}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#));
         assert!(keys(900).verify(&unsigned).is_err());
         assert!(keys(900).verify("garbage").is_err());
@@ -241,7 +254,7 @@ mod tests {
     fn only_hs256_with_exp_in_the_future_is_accepted() {
         let secret = "test-secret-test-secret";
         let key = EncodingKey::from_secret(secret.as_bytes());
-        let now = now_secs();
+        let now = (crate::clock::now_ms() / 1000) as u64;
         let sign = |alg: jsonwebtoken::Algorithm, claims: serde_json::Value| {
             jsonwebtoken::encode(&Header::new(alg), &claims, &key).unwrap()
         };

@@ -33,6 +33,10 @@ pub struct Config {
     pub management_endpoint: Option<String>,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
+    /// A login's absolute lifetime: refreshing never extends a session beyond it.
+    pub session_lifetime: Duration,
+    /// How long a rotated refresh token still answers the same pair (retries, two tabs).
+    pub refresh_grace: Duration,
     pub db_max_connections: u32,
     /// `chat.send` attempts allowed per connection in any 10 seconds.
     pub chat_sends_per_10s: u32,
@@ -99,6 +103,8 @@ impl Config {
             management_endpoint: var("CHATTING_MANAGEMENT_ENDPOINT"),
             access_ttl: seconds("CHATTING_ACCESS_TTL_SECS", 900)?,
             refresh_ttl: seconds("CHATTING_REFRESH_TTL_SECS", 30 * 24 * 3600)?,
+            session_lifetime: seconds("CHATTING_SESSION_LIFETIME_SECS", 90 * 24 * 3600)?,
+            refresh_grace: seconds("CHATTING_REFRESH_GRACE_SECS", 10)?,
             // One request at a time per Lambda instance: a small pool is plenty.
             db_max_connections: count("CHATTING_DB_MAX_CONNECTIONS", 2)?,
             chat_sends_per_10s: count("CHATTING_CHAT_SENDS_PER_10S", 20)?,
@@ -141,6 +147,8 @@ impl Config {
             management_endpoint: var("CHATTING_MANAGEMENT_ENDPOINT"),
             access_ttl: seconds("CHATTING_ACCESS_TTL_SECS", 900)?,
             refresh_ttl: seconds("CHATTING_REFRESH_TTL_SECS", 30 * 24 * 3600)?,
+            session_lifetime: seconds("CHATTING_SESSION_LIFETIME_SECS", 90 * 24 * 3600)?,
+            refresh_grace: seconds("CHATTING_REFRESH_GRACE_SECS", 10)?,
             db_max_connections: count("CHATTING_DB_MAX_CONNECTIONS", 8)?,
             chat_sends_per_10s: count("CHATTING_CHAT_SENDS_PER_10S", 20)?,
             changes_per_10s: count("CHATTING_CHANGES_PER_10S", 10)?,

@@ -96,6 +96,8 @@ pub fn auth_service(config: &Config, store: Arc<dyn Store>, presence: Arc<dyn Pr
         presence,
         keys: TokenKeys::new(&config.jwt_secret, config.access_ttl),
         refresh_ttl: config.refresh_ttl,
+        session_lifetime: config.session_lifetime,
+        refresh_grace: config.refresh_grace,
         login_limits,
     }
 }
@@ -147,6 +149,8 @@ mod tests {
             management_endpoint: None,
             access_ttl: std::time::Duration::from_secs(900),
             refresh_ttl: std::time::Duration::from_secs(3600),
+            session_lifetime: std::time::Duration::from_secs(7200),
+            refresh_grace: std::time::Duration::from_secs(10),
             db_max_connections: 1,
             chat_sends_per_10s: 20,
             changes_per_10s: 10,

@@ -3,12 +3,13 @@
 //! each test on its own database or table.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chatting_e2e::{fresh_dynamodb_table, fresh_mysql_database, unique};
 use chatting_shared::domain::{Capacity, ClientMsgId, GroupId, MessageId, MessageText, Nick, RoomId, RoomTitle, UserId};
 use chatting_shared::protocol::{Bounds, MessageKind};
 use chatting_shared::store::{
-    GroupMove, HistoryScope, NewMessage, NewRefreshToken, NewRoom, RoomChanges, RoomInsert, Rotation, Store, StoreError,
+    GroupMove, HistoryScope, NewMessage, NewRefreshToken, NewRoom, RefreshRotation, RoomChanges, RoomInsert, Rotation, Store, StoreError,
 };
 
 async fn sqlite() -> Arc<dyn Store> {
@@ -78,25 +79,63 @@ async fn users_are_unique_and_renamable(store: Arc<dyn Store>) {
 }
 
 fn refresh(hash: &str, family: &str, expires_at_ms: i64) -> NewRefreshToken {
-    NewRefreshToken { token_hash: hash.into(), user_id: user("ann"), family_id: family.into(), expires_at_ms }
+    let session_ends_at_ms = chatting_shared::clock::now_ms() + 3_600_000;
+    NewRefreshToken { token_hash: hash.into(), user_id: user("ann"), family_id: family.into(), expires_at_ms, session_ends_at_ms }
+}
+
+fn rotation<'a>(old_hash: &'a str, new_hash: &'a str, new_expires_at_ms: i64) -> RefreshRotation<'a> {
+    RefreshRotation { old_hash, new_hash, new_expires_at_ms, grace_ms: 10_000 }
+}
+
+fn rotated(outcome: Rotation) -> i64 {
+    match outcome {
+        Rotation::Rotated { user_id, rotated_at_ms } if user_id == user("ann") => rotated_at_ms,
+        other => panic!("expected a rotation of ann's token, got {other:?}"),
+    }
 }
 
 async fn refresh_tokens_rotate_once_and_reuse_revokes_the_family(store: Arc<dyn Store>) {
     with_users(&*store, &["ann"]).await;
     let later = chatting_shared::clock::now_ms() + 60_000;
     store.insert_refresh_token(&refresh("t1", "f1", later)).await.unwrap();
-    assert_eq!(store.rotate_refresh_token("t1", "t2", later).await.unwrap(), Rotation::Rotated(user("ann")));
-    assert_eq!(store.rotate_refresh_token("t1", "t3", later).await.unwrap(), Rotation::Reused);
-    assert_eq!(store.rotate_refresh_token("t2", "t4", later).await.unwrap(), Rotation::Reused, "t2 died with its family");
-    assert_eq!(store.rotate_refresh_token("nope", "t5", later).await.unwrap(), Rotation::Unknown);
+    let at = rotated(store.rotate_refresh_token(&rotation("t1", "t2", later)).await.unwrap());
+    // A retry of the same rotation within the grace window: the same answer, no revocation.
+    assert_eq!(rotated(store.rotate_refresh_token(&rotation("t1", "t2", later)).await.unwrap()), at, "retried");
+    // Any other successor is reuse, and so is the same one once the grace window has passed.
+    assert_eq!(store.rotate_refresh_token(&rotation("t1", "t3", later)).await.unwrap(), Rotation::Reused);
+    assert_eq!(store.rotate_refresh_token(&rotation("t1", "t2", later)).await.unwrap(), Rotation::Reused, "family revoked");
+    assert_eq!(store.rotate_refresh_token(&rotation("t2", "t4", later)).await.unwrap(), Rotation::Reused, "t2 died with its family");
+    assert_eq!(store.rotate_refresh_token(&rotation("nope", "t5", later)).await.unwrap(), Rotation::Unknown);
+
+    store.insert_refresh_token(&refresh("g1", "fg", later)).await.unwrap();
+    rotated(store.rotate_refresh_token(&rotation("g1", "g2", later)).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let no_grace = RefreshRotation { grace_ms: 20, ..rotation("g1", "g2", later) };
+    assert_eq!(store.rotate_refresh_token(&no_grace).await.unwrap(), Rotation::Reused, "after the grace window");
 
     store.insert_refresh_token(&refresh("old", "f2", chatting_shared::clock::now_ms() - 1)).await.unwrap();
-    assert_eq!(store.rotate_refresh_token("old", "t6", later).await.unwrap(), Rotation::Expired);
+    assert_eq!(store.rotate_refresh_token(&rotation("old", "t6", later)).await.unwrap(), Rotation::Expired);
 
     store.insert_refresh_token(&refresh("live", "f3", later)).await.unwrap();
     assert!(store.revoke_refresh_family("live").await.unwrap());
-    assert_eq!(store.rotate_refresh_token("live", "t7", later).await.unwrap(), Rotation::Reused);
+    assert_eq!(store.rotate_refresh_token(&rotation("live", "t7", later)).await.unwrap(), Rotation::Reused);
     assert!(!store.revoke_refresh_family("never-issued").await.unwrap());
+}
+
+/// A session ends at its absolute end however often it is rotated: every successor expires
+/// by then.
+async fn rotation_never_extends_a_session_beyond_its_end(store: Arc<dyn Store>) {
+    with_users(&*store, &["ann"]).await;
+    let now = chatting_shared::clock::now_ms();
+    let token = NewRefreshToken { session_ends_at_ms: now + 400, ..refresh("s1", "fs", now + 60_000) };
+    store.insert_refresh_token(&token).await.unwrap();
+    rotated(store.rotate_refresh_token(&rotation("s1", "s2", now + 60_000)).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let later = chatting_shared::clock::now_ms() + 60_000;
+    assert_eq!(store.rotate_refresh_token(&rotation("s2", "s3", later)).await.unwrap(), Rotation::Expired);
+    let ended = NewRefreshToken { session_ends_at_ms: now - 1, ..refresh("e1", "fe", now + 60_000) };
+    store.insert_refresh_token(&ended).await.unwrap();
+    assert_eq!(store.rotate_refresh_token(&rotation("e1", "e2", later)).await.unwrap(), Rotation::Expired, "born ended");
 }
 
 async fn concurrent_rotation_of_one_token_succeeds_once(store: Arc<dyn Store>) {
@@ -105,10 +144,25 @@ async fn concurrent_rotation_of_one_token_succeeds_once(store: Arc<dyn Store>) {
     store.insert_refresh_token(&refresh("race", "f", later)).await.unwrap();
     let attempts = (0..10).map(|i| {
         let store = store.clone();
-        async move { store.rotate_refresh_token("race", &format!("next{i}"), later).await.unwrap() }
+        async move { store.rotate_refresh_token(&rotation("race", &format!("next{i}"), later)).await.unwrap() }
     });
     let outcomes = futures::future::join_all(attempts).await;
-    assert_eq!(outcomes.iter().filter(|o| matches!(o, Rotation::Rotated(_))).count(), 1, "{outcomes:?}");
+    assert_eq!(outcomes.iter().filter(|o| matches!(o, Rotation::Rotated { .. })).count(), 1, "{outcomes:?}");
+}
+
+/// Two tabs refreshing one token at once name the same successor: both get it.
+async fn concurrent_retries_of_one_rotation_all_get_its_answer(store: Arc<dyn Store>) {
+    with_users(&*store, &["ann"]).await;
+    let later = chatting_shared::clock::now_ms() + 60_000;
+    store.insert_refresh_token(&refresh("tabs", "ft", later)).await.unwrap();
+    let attempts = (0..10).map(|_| {
+        let store = store.clone();
+        async move { store.rotate_refresh_token(&rotation("tabs", "tabs-next", later)).await.unwrap() }
+    });
+    let outcomes = futures::future::join_all(attempts).await;
+    let times: std::collections::BTreeSet<i64> = outcomes.into_iter().map(rotated).collect();
+    assert_eq!(times.len(), 1, "one rotation, answered ten times: {times:?}");
+    rotated(store.rotate_refresh_token(&rotation("tabs-next", "tabs-after", later)).await.unwrap());
 }
 
 async fn rooms_open_change_and_close(store: Arc<dyn Store>) {
@@ -365,6 +419,8 @@ conformance!(
     users_are_unique_and_renamable,
     refresh_tokens_rotate_once_and_reuse_revokes_the_family,
     concurrent_rotation_of_one_token_succeeds_once,
+    concurrent_retries_of_one_rotation_all_get_its_answer,
+    rotation_never_extends_a_session_beyond_its_end,
     rooms_open_change_and_close,
     groups_hold_each_user_once_and_vanish_when_empty,
     room_messages_are_numbered_per_room,

@@ -11,7 +11,7 @@ use crate::auth::{self, TokenKeys};
 use crate::clock::now_ms;
 use crate::domain::{Nick, Password, UserId};
 use crate::presence::Presence;
-use crate::store::{NewRefreshToken, Rotation, Store, StoreError};
+use crate::store::{NewRefreshToken, RefreshRotation, Rotation, Store, StoreError};
 
 /// How many login attempts one user id may make, and how many failed logins one client
 /// address may have, in a sliding window. Per id every attempt counts, right or wrong (a real
@@ -44,6 +44,10 @@ pub struct AuthService {
     pub presence: Arc<dyn Presence>,
     pub keys: TokenKeys,
     pub refresh_ttl: Duration,
+    /// A session's absolute lifetime from its login, however often it is refreshed.
+    pub session_lifetime: Duration,
+    /// How long a rotated refresh token may be presented again for the same answer.
+    pub refresh_grace: Duration,
     pub login_limits: LoginLimits,
 }
 
@@ -182,19 +186,29 @@ impl AuthService {
                 user_id: user_id.clone(),
                 family_id,
                 expires_at_ms: self.refresh_expiry(),
+                session_ends_at_ms: now_ms().saturating_add(i64::try_from(self.session_lifetime.as_millis()).unwrap_or(i64::MAX)),
             })
             .await?;
-        self.session(&record.user_id, refresh).await
+        self.session(&record.user_id, refresh, self.keys.issue(&record.user_id)?).await
     }
 
+    /// Rotates a refresh token. A retry of the same rotation within `refresh_grace` (a lost
+    /// answer, two tabs at once) gets the very same pair; a retired token presented later
+    /// revokes its whole family.
     pub async fn refresh(&self, refresh_token: &str) -> Result<Value, ServiceError> {
-        let next = auth::random_token()?;
-        let rotation = self
-            .store
-            .rotate_refresh_token(&auth::token_hash(refresh_token), &auth::token_hash(&next), self.refresh_expiry())
-            .await?;
-        match rotation {
-            Rotation::Rotated(user_id) => self.session(&user_id, next).await,
+        let next = self.keys.refresh_successor(refresh_token);
+        let new_hash = auth::token_hash(&next);
+        let rotation = RefreshRotation {
+            old_hash: &auth::token_hash(refresh_token),
+            new_hash: &new_hash,
+            new_expires_at_ms: self.refresh_expiry(),
+            grace_ms: i64::try_from(self.refresh_grace.as_millis()).unwrap_or(i64::MAX),
+        };
+        match self.store.rotate_refresh_token(&rotation).await? {
+            Rotation::Rotated { user_id, rotated_at_ms } => {
+                let access = self.keys.issue_at(&user_id, rotated_at_ms)?;
+                self.session(&user_id, next, access).await
+            }
             Rotation::Reused => {
                 tracing::warn!("retired refresh token presented again; its family is revoked");
                 Err(ServiceError::Unauthenticated("refresh token was already used; log in again".into()))
@@ -226,9 +240,8 @@ impl AuthService {
         now_ms() + self.refresh_ttl.as_millis() as i64
     }
 
-    async fn session(&self, user_id: &UserId, refresh_token: String) -> Result<Value, ServiceError> {
+    async fn session(&self, user_id: &UserId, refresh_token: String, access: auth::IssuedAccess) -> Result<Value, ServiceError> {
         let record = self.store.user(user_id).await?.ok_or_else(|| ServiceError::Unauthenticated("user no longer exists".into()))?;
-        let access = self.keys.issue(user_id)?;
         Ok(json!({
             "accessToken": access.token,
             "refreshToken": refresh_token,

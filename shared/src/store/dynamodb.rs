@@ -37,7 +37,7 @@ use aws_sdk_dynamodb::types::{
 use super::sql::IDEMPOTENCY_WINDOW_MS;
 use super::{
     GroupMove, HistoryPage, HistoryScope, MessageRecord, NewMessage, NewRefreshToken, NewRoom, RoomChanges,
-    RoomRecord, Rotation, Store, StoreError, StoreResult, StoredMessage, UserRecord,
+    RefreshRotation, RoomRecord, Rotation, Store, StoreError, StoreResult, StoredMessage, UserRecord,
 };
 use crate::clock::now_ms;
 use crate::domain::{Capacity, GroupId, MessageId, MessageText, Nick, RoomId, RoomTitle, UserId};
@@ -483,6 +483,21 @@ impl DynamoStore {
         }
     }
 
+    /// When the old token of `rotation` was retired by this same rotation within its grace
+    /// window, in a family still live: the time of that rotation.
+    async fn recent_rotation(&self, rotation: &RefreshRotation<'_>, family_id: &str, now: i64) -> StoreResult<Option<i64>> {
+        let Some(old) = self.get(key(format!("TOKEN#{}", rotation.old_hash), "TOKEN")).await? else {
+            return Ok(None);
+        };
+        let retired_at = match (opt_s(&old, "replaced_by"), opt_n(&old, "retired_at")?) {
+            (Some(successor), Some(at)) if successor == rotation.new_hash && now - at <= rotation.grace_ms => at,
+            _ => return Ok(None),
+        };
+        let family = self.get(key(format!("FAMILY#{family_id}"), "FAMILY")).await?;
+        let revoked = family.is_some_and(|family| family.contains_key("revoked_at"));
+        Ok((!revoked).then_some(retired_at))
+    }
+
     async fn revoke_family(&self, family_id: &str, expires_at_ms: i64) -> StoreResult<()> {
         self.table
             .client
@@ -591,31 +606,38 @@ impl Store for DynamoStore {
     }
 
     async fn insert_refresh_token(&self, token: &NewRefreshToken) -> StoreResult<()> {
+        let expires_at_ms = token.expires_at_ms.min(token.session_ends_at_ms);
         let mut item = key(format!("TOKEN#{}", token.token_hash), "TOKEN");
         item.insert("user_id".into(), s(token.user_id.as_str()));
         item.insert("family_id".into(), s(&token.family_id));
-        item.insert("expires_at".into(), n(token.expires_at_ms));
-        item.insert(TTL.into(), n(token.expires_at_ms / 1000 + TOKEN_GRACE_SECS));
+        item.insert("expires_at".into(), n(expires_at_ms));
+        item.insert("session_ends_at".into(), n(token.session_ends_at_ms));
+        item.insert(TTL.into(), n(expires_at_ms / 1000 + TOKEN_GRACE_SECS));
         self.put_new(item).await
     }
 
-    async fn rotate_refresh_token(&self, old_hash: &str, new_hash: &str, new_expires_at_ms: i64) -> StoreResult<Rotation> {
-        let Some(old) = self.get(key(format!("TOKEN#{old_hash}"), "TOKEN")).await? else {
+    async fn rotate_refresh_token(&self, rotation: &RefreshRotation<'_>) -> StoreResult<Rotation> {
+        let old_key = || key(format!("TOKEN#{}", rotation.old_hash), "TOKEN");
+        let Some(old) = self.get(old_key()).await? else {
             return Ok(Rotation::Unknown);
         };
         let user_id = UserId::parse(&get_s(&old, "user_id")?).map_err(corrupt)?;
         let family_id = get_s(&old, "family_id")?;
         let expires_at = get_n(&old, "expires_at")?;
+        // Tokens made before sessions had an end: theirs is when the token expires.
+        let session_ends_at = opt_n(&old, "session_ends_at")?.unwrap_or(expires_at);
+        let new_expires_at_ms = rotation.new_expires_at_ms.min(session_ends_at);
         for attempt in 0..MAX_ATTEMPTS {
             let now = now_ms();
             // The conditional retirement is the whole race: of two concurrent presentations
-            // of one token exactly one commits, the other fails its condition (reuse).
+            // of one token exactly one commits; the other finds it retired by the same
+            // rotation just now and answers alike.
             let retire = self.update(
-                key(format!("TOKEN#{old_hash}"), "TOKEN"),
-                "SET #replaced_by = :new",
+                old_key(),
+                "SET #replaced_by = :new, #retired_at = :now",
                 Some("attribute_exists(#pk) AND attribute_not_exists(#replaced_by) AND #expires_at > :now"),
-                &[PK, "replaced_by", "expires_at"],
-                values([(":new", s(new_hash)), (":now", n(now))]),
+                &[PK, "replaced_by", "retired_at", "expires_at"],
+                values([(":new", s(rotation.new_hash)), (":now", n(now))]),
             )?;
             // The family must not be revoked; it lives as long as its newest token.
             let family = self.update(
@@ -625,15 +647,19 @@ impl Store for DynamoStore {
                 &[TTL, "revoked_at"],
                 values([(":ttl", n(new_expires_at_ms / 1000 + TOKEN_GRACE_SECS))]),
             )?;
-            let mut new = key(format!("TOKEN#{new_hash}"), "TOKEN");
+            let mut new = key(format!("TOKEN#{}", rotation.new_hash), "TOKEN");
             new.insert("user_id".into(), s(user_id.as_str()));
             new.insert("family_id".into(), s(&family_id));
             new.insert("expires_at".into(), n(new_expires_at_ms));
+            new.insert("session_ends_at".into(), n(session_ends_at));
             new.insert(TTL.into(), n(new_expires_at_ms / 1000 + TOKEN_GRACE_SECS));
             let insert = self.put(new, "attribute_not_exists(#pk)", &[PK])?;
             match self.transact(vec![retire, family, insert]).await? {
-                Transaction::Committed => return Ok(Rotation::Rotated(user_id)),
+                Transaction::Committed => return Ok(Rotation::Rotated { user_id, rotated_at_ms: now }),
                 Transaction::Cancelled(codes) if Transaction::failed(&codes, 0) || Transaction::failed(&codes, 1) => {
+                    if let Some(rotated_at_ms) = self.recent_rotation(rotation, &family_id, now).await? {
+                        return Ok(Rotation::Rotated { user_id, rotated_at_ms });
+                    }
                     if expires_at <= now {
                         return Ok(Rotation::Expired);
                     }

@@ -71,13 +71,30 @@ pub struct NewRefreshToken {
     pub user_id: UserId,
     pub family_id: String,
     pub expires_at_ms: i64,
+    /// The session's absolute end: no token of this family outlives it, however rotated.
+    pub session_ends_at_ms: i64,
+}
+
+/// Presenting refresh token `old_hash` to be replaced by `new_hash`. The new hash is derived
+/// from the old token, so a retry of the same rotation names the same successor.
+#[derive(Debug, Clone, Copy)]
+pub struct RefreshRotation<'a> {
+    pub old_hash: &'a str,
+    pub new_hash: &'a str,
+    /// Capped at the session's end.
+    pub new_expires_at_ms: i64,
+    /// How long after a rotation the same rotation is answered again instead of counted as
+    /// reuse: a client whose answer was lost retries, or two tabs refresh at once.
+    pub grace_ms: i64,
 }
 
 /// What presenting a refresh token did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
-    /// The token was live; it is now retired and the new one stored in its family.
-    Rotated(UserId),
+    /// The token was live and is now retired with its successor stored in its family, or it
+    /// was retired by this same rotation within the grace window: either way the successor
+    /// is live, and `rotated_at_ms` is when it was made.
+    Rotated { user_id: UserId, rotated_at_ms: i64 },
     /// The token was retired or revoked already: its whole family is now revoked.
     Reused,
     Expired,
@@ -203,7 +220,7 @@ pub trait Store: Send + Sync {
 
     async fn insert_refresh_token(&self, token: &NewRefreshToken) -> StoreResult<()>;
     /// Retires `old_hash` and stores `new` in its family, atomically; see [`Rotation`].
-    async fn rotate_refresh_token(&self, old_hash: &str, new_hash: &str, new_expires_at_ms: i64) -> StoreResult<Rotation>;
+    async fn rotate_refresh_token(&self, rotation: &RefreshRotation<'_>) -> StoreResult<Rotation>;
     /// Revokes the family of the token; false when no such token exists.
     async fn revoke_refresh_family(&self, token_hash: &str) -> StoreResult<bool>;
 

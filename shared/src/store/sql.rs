@@ -13,7 +13,7 @@ use sqlx::{AnyPool, Row};
 
 use super::{
     GroupMove, HistoryPage, HistoryScope, MessageRecord, NewMessage, NewRefreshToken, NewRoom, Numbered, RoomChanges,
-    RoomInsert, RoomRecord, Rotation, Store, StoreError, StoreResult, StoredMessage, UserRecord,
+    RefreshRotation, RoomInsert, RoomRecord, Rotation, Store, StoreError, StoreResult, StoredMessage, UserRecord,
 };
 use crate::clock::now_ms;
 use crate::domain::{Capacity, GroupId, MessageId, MessageText, Nick, RoomId, RoomTitle, UserId};
@@ -469,58 +469,80 @@ impl Store for SqlStore {
     }
 
     async fn insert_refresh_token(&self, token: &NewRefreshToken) -> StoreResult<()> {
-        sqlx::query("INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at) VALUES (?, ?, ?, ?)")
-            .bind(&token.token_hash)
-            .bind(token.user_id.as_str())
-            .bind(&token.family_id)
-            .bind(token.expires_at_ms)
-            .execute(self.ready().await?)
-            .await?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at, session_ends_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&token.token_hash)
+        .bind(token.user_id.as_str())
+        .bind(&token.family_id)
+        .bind(token.expires_at_ms.min(token.session_ends_at_ms))
+        .bind(token.session_ends_at_ms)
+        .execute(self.ready().await?)
+        .await?;
         Ok(())
     }
 
-    async fn rotate_refresh_token(&self, old_hash: &str, new_hash: &str, new_expires_at_ms: i64) -> StoreResult<Rotation> {
+    async fn rotate_refresh_token(&self, rotation: &RefreshRotation<'_>) -> StoreResult<Rotation> {
         let now = now_ms();
         let mut tx = self.ready().await?.begin().await?;
         // The conditional update is the whole race: of two concurrent presentations of one
-        // token exactly one retires it, the other is treated as reuse.
+        // token exactly one retires it; the other finds it retired by the same rotation just
+        // now and answers alike.
         in_transaction(2);
         let retired = sqlx::query(
-            "UPDATE refresh_tokens SET replaced_by = ? \
+            "UPDATE refresh_tokens SET replaced_by = ?, retired_at = ? \
              WHERE token_hash = ? AND replaced_by IS NULL AND revoked_at IS NULL AND expires_at > ?",
         )
-        .bind(new_hash)
-        .bind(old_hash)
+        .bind(rotation.new_hash)
+        .bind(now)
+        .bind(rotation.old_hash)
         .bind(now)
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        let row = sqlx::query("SELECT user_id, family_id, expires_at FROM refresh_tokens WHERE token_hash = ?")
-            .bind(old_hash)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let row = sqlx::query(
+            "SELECT user_id, family_id, expires_at, session_ends_at, replaced_by, retired_at, revoked_at \
+             FROM refresh_tokens WHERE token_hash = ?",
+        )
+        .bind(rotation.old_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
         let Some(row) = row else {
             in_transaction(1);
             tx.rollback().await?;
             return Ok(Rotation::Unknown);
         };
         let family_id: String = row.try_get("family_id")?;
+        let user_id = || -> StoreResult<UserId> { UserId::parse(&row.try_get::<String, _>("user_id")?).map_err(corrupt) };
         if retired == 1 {
-            let user_id: String = row.try_get("user_id")?;
+            let session_ends_at: i64 = row.try_get("session_ends_at")?;
             in_transaction(2);
-            sqlx::query("INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at) VALUES (?, ?, ?, ?)")
-                .bind(new_hash)
-                .bind(&user_id)
-                .bind(&family_id)
-                .bind(new_expires_at_ms)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at, session_ends_at) \
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(rotation.new_hash)
+            .bind(row.try_get::<String, _>("user_id")?)
+            .bind(&family_id)
+            .bind(rotation.new_expires_at_ms.min(session_ends_at))
+            .bind(session_ends_at)
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
-            return Ok(Rotation::Rotated(UserId::parse(&user_id).map_err(corrupt)?));
+            return Ok(Rotation::Rotated { user_id: user_id()?, rotated_at_ms: now });
         }
-        let expires_at: i64 = row.try_get("expires_at")?;
         in_transaction(1);
         tx.rollback().await?;
+        let retired_at: Option<i64> = row.try_get("retired_at")?;
+        let replaced_by: Option<String> = row.try_get("replaced_by")?;
+        let revoked_at: Option<i64> = row.try_get("revoked_at")?;
+        if let (Some(at), Some(successor), None) = (retired_at, &replaced_by, revoked_at)
+            && successor == rotation.new_hash
+            && now - at <= rotation.grace_ms
+        {
+            return Ok(Rotation::Rotated { user_id: user_id()?, rotated_at_ms: at });
+        }
+        let expires_at: i64 = row.try_get("expires_at")?;
         if expires_at <= now {
             return Ok(Rotation::Expired);
         }
