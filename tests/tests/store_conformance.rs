@@ -428,3 +428,39 @@ conformance!(
     client_msg_id_makes_sends_idempotent,
     history_pages_without_gaps_or_doubles,
 );
+
+/// A MariaDB database made by the first schema, with a session open, upgrades in place when
+/// the store connects: nothing lost, and the open session rotates (ending, as the migration
+/// says, when its current token would have).
+#[tokio::test]
+async fn a_database_of_the_first_schema_upgrades_with_its_sessions_open() {
+    use sqlx::Connection as _;
+    let url = fresh_mysql_database().await.unwrap();
+    let first = std::env::temp_dir().join(unique("chatting-first-schema-"));
+    std::fs::create_dir_all(&first).unwrap();
+    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/migrations/mysql");
+    std::fs::copy(migrations.join("0001_schema.sql"), first.join("0001_schema.sql")).unwrap();
+    let mut db = sqlx::MySqlConnection::connect(&url).await.unwrap();
+    sqlx::migrate::Migrator::new(first.as_path()).await.unwrap().run(&mut db).await.unwrap();
+    let expires_at = chatting_shared::clock::now_ms() + 60_000;
+    sqlx::query("INSERT INTO users (user_id, password_hash, nick, created_at) VALUES ('ann', 'hash', 'Ann', 0)")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at) VALUES ('open', 'ann', 'f', ?)")
+        .bind(expires_at)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+
+    let store = chatting_shared::store::connect(&url, 2).await.unwrap();
+    assert_eq!(store.user(&user("ann")).await.unwrap().map(|u| u.nick.to_string()), Some("Ann".to_owned()));
+    let far = chatting_shared::clock::now_ms() + 3_600_000;
+    rotated(store.rotate_refresh_token(&rotation("open", "next", far)).await.unwrap());
+    let mut db = sqlx::MySqlConnection::connect(&url).await.unwrap();
+    let successor_expires: i64 =
+        sqlx::query_scalar("SELECT expires_at FROM refresh_tokens WHERE token_hash = 'next'").fetch_one(&mut db).await.unwrap();
+    assert_eq!(successor_expires, expires_at, "capped at the session's end, which the migration set");
+    let _ = std::fs::remove_dir_all(&first);
+}
