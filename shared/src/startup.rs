@@ -23,11 +23,26 @@ pub enum StartupError {
     Dynamo(#[from] crate::dynamodb::DynamoError),
 }
 
-/// Logs as text without colour (CloudWatch shows escape codes verbatim); `RUST_LOG` filters.
+/// Crates whose debug and trace output carries whole events and frames — passwords, room
+/// passwords and tokens among them: never more than `info`, whatever `RUST_LOG` asks.
+const VERBATIM_TARGETS: [&str; 5] =
+    ["lambda_runtime", "lambda_runtime_api_client", "lambda_http", "tungstenite", "tokio_tungstenite"];
+
+/// Logs as text without colour (CloudWatch shows escape codes verbatim); `RUST_LOG` filters,
+/// within the cap on [`VERBATIM_TARGETS`].
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    use tracing_subscriber::filter::{FilterExt as _, LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
+
+    let requested = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).try_init();
+    let capped = VERBATIM_TARGETS
+        .into_iter()
+        .fold(Targets::new().with_default(LevelFilter::TRACE), |targets, target| targets.with_target(target, LevelFilter::INFO));
+    let logs = tracing_subscriber::fmt::layer().with_ansi(false).with_filter(requested.and(capped));
+    let _ = tracing_subscriber::registry().with(logs).try_init();
 }
 
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {

@@ -340,6 +340,10 @@ pub struct FunctionProcess {
     pub name: String,
     pub started: Instant,
     child: Child,
+    /// What the process wrote to stdout and stderr so far (with `capture_output`).
+    output: Arc<Mutex<Vec<u8>>>,
+    /// Captured streams not yet closed by the process.
+    open_streams: Arc<AtomicU64>,
 }
 
 impl Drop for FunctionProcess {
@@ -355,8 +359,8 @@ pub struct Launch<'a> {
     pub runtime: &'a RuntimeApi,
     /// The function's own configuration (`CHATTING_*`, `RUST_LOG`, …).
     pub env: Vec<(String, String)>,
-    /// Capture stderr (for tests that read the logs) instead of inheriting it.
-    pub capture_stderr: bool,
+    /// Capture stdout and stderr (for tests that read the logs) instead of inheriting them.
+    pub capture_output: bool,
 }
 
 impl FunctionProcess {
@@ -386,11 +390,29 @@ impl FunctionProcess {
             .env("TZ", ":UTC")
             .envs(launch.env)
             .stdin(Stdio::null())
-            .stdout(Stdio::inherit())
-            .stderr(if launch.capture_stderr { Stdio::piped() } else { Stdio::inherit() });
+            .stdout(if launch.capture_output { Stdio::piped() } else { Stdio::inherit() })
+            .stderr(if launch.capture_output { Stdio::piped() } else { Stdio::inherit() });
         let started = Instant::now();
-        let child = command.spawn().with_context(|| format!("starting {}", launch.binary.display()))?;
-        Ok(Self { name, started, child })
+        let mut child = command.spawn().with_context(|| format!("starting {}", launch.binary.display()))?;
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let open_streams = Arc::new(AtomicU64::new(0));
+        // Read as it comes: a full pipe would stop a process that logs much.
+        let streams: [Option<Box<dyn std::io::Read + Send>>; 2] = [
+            child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ];
+        for mut stream in streams.into_iter().flatten() {
+            let (output, open) = (output.clone(), open_streams.clone());
+            open.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(move || {
+                let mut chunk = [0u8; 8192];
+                while let Ok(read @ 1..) = stream.read(&mut chunk) {
+                    lock(&output).extend_from_slice(&chunk[..read]);
+                }
+                open.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+        Ok(Self { name, started, child, output, open_streams })
     }
 
     pub fn id(&self) -> u32 {
@@ -416,14 +438,19 @@ impl FunctionProcess {
         }
     }
 
-    /// Everything the process wrote to stderr, once it has ended (with `capture_stderr`).
-    pub fn stderr(&mut self) -> String {
-        use std::io::Read as _;
-        let mut text = String::new();
-        if let Some(mut stderr) = self.child.stderr.take() {
-            let _ = stderr.read_to_string(&mut text);
+    /// Everything the process wrote to stdout and stderr so far (with `capture_output`).
+    pub fn output(&self) -> String {
+        String::from_utf8_lossy(&lock(&self.output)).into_owned()
+    }
+
+    /// Everything the process wrote, once it has ended and its streams are read to the end
+    /// (at most `within` after that).
+    pub async fn final_output(&self, within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        while self.open_streams.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        text
+        self.output()
     }
 }
 

@@ -30,7 +30,7 @@ impl Function {
     async fn start(name: &str, env: Vec<(String, String)>) -> anyhow::Result<Self> {
         let binary = function_binary(name, "debug")?;
         let runtime = RuntimeApi::start(name).await?;
-        let process = FunctionProcess::start(Launch { binary: &binary, runtime: &runtime, env, capture_stderr: false })?;
+        let process = FunctionProcess::start(Launch { binary: &binary, runtime: &runtime, env, capture_output: false })?;
         Ok(Self { process, runtime })
     }
 
@@ -252,13 +252,13 @@ async fn websocket_binaries_serve_a_connection_and_push_to_gateway_clients() -> 
 async fn assert_cold_start_fails(function: &str, env: Vec<(String, String)>, names: &str) -> anyhow::Result<()> {
     let binary = function_binary(function, "debug")?;
     let runtime = RuntimeApi::start(function).await?;
-    let mut process = FunctionProcess::start(Launch { binary: &binary, runtime: &runtime, env, capture_stderr: true })?;
+    let mut process = FunctionProcess::start(Launch { binary: &binary, runtime: &runtime, env, capture_output: true })?;
     // Work is waiting: a runtime that started anyway would take it.
     let _answer = runtime.enqueue(events::http("GET", "/health", None, None));
 
     let status = process.wait_exit(WAIT).await?;
     let reported = runtime.init_error();
-    let stderr = process.stderr();
+    let stderr = if status.is_some() { process.final_output(WAIT).await } else { process.output() };
     eprintln!("{function} stderr:\n{stderr}");
     match (&status, &reported) {
         (_, Some(init_error)) => {
@@ -290,4 +290,58 @@ async fn cold_start_without_required_configuration_fails_loudly() -> anyhow::Res
 
     assert_cold_start_fails("ws-disconnect", without("ws-disconnect", "CHATTING_MANAGEMENT_ENDPOINT"), "CHATTING_MANAGEMENT_ENDPOINT").await?;
     assert_cold_start_fails("ws-connect", without("ws-connect", "CHATTING_DATABASE_URL"), "CHATTING_DATABASE_URL").await
+}
+
+/// `RUST_LOG=trace` in Lambda must not put raw events in the logs: the runtime crates trace
+/// every event they receive (passwords, tokens), so they are capped at `info` whatever the
+/// filter says, while the function's own crates and the rest still trace.
+#[tokio::test]
+async fn trace_logs_of_a_real_function_carry_no_event_and_no_secret() -> anyhow::Result<()> {
+    let database_url = fresh_mysql_database().await?;
+    let mut env = lambda_env("auth-http", &database_url, &unique("lam"), "");
+    env.retain(|(name, _)| name != "RUST_LOG");
+    env.push(("RUST_LOG".into(), "trace".into()));
+    let binary = function_binary("auth-http", "debug")?;
+    let runtime = RuntimeApi::start("auth-http").await?;
+    let process = FunctionProcess::start(Launch { binary: &binary, runtime: &runtime, env, capture_output: true })?;
+
+    let user_id = unique("tr");
+    let password = "Pa55-trace-secret-word";
+    let signup = json!({ "userId": user_id, "password": password, "nick": "Tracer" }).to_string();
+    let response = runtime.invoke(events::http("POST", "/auth/signup", Some(&signup), None)).await?;
+    assert_eq!(response["statusCode"], 201, "{response}");
+    let login = json!({ "userId": user_id, "password": password }).to_string();
+    let response = runtime.invoke(events::http("POST", "/auth/login", Some(&login), None)).await?;
+    assert_eq!(response["statusCode"], 200, "{response}");
+    let session: Value = serde_json::from_str(response["body"].as_str().unwrap_or_default())?;
+    let refresh_token = session["data"]["refreshToken"].as_str().unwrap_or_default().to_owned();
+    let access_token = session["data"]["accessToken"].as_str().unwrap_or_default().to_owned();
+    let refresh = json!({ "refreshToken": refresh_token }).to_string();
+    let response = runtime.invoke(events::http("POST", "/auth/refresh", Some(&refresh), None)).await?;
+    assert_eq!(response["statusCode"], 200, "{response}");
+    let response = runtime.invoke(events::http("GET", "/auth/me", None, Some(&access_token))).await?;
+    assert_eq!(response["statusCode"], 200, "{response}");
+    // The next event's poll is the last thing the runtime logs about these.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while runtime.next_calls() < 5 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let logs = process.output();
+    let lines: Vec<&str> = logs.lines().collect();
+    let traced = lines.iter().filter(|line| line.contains(" TRACE ")).count();
+    assert!(traced > 0, "RUST_LOG=trace is in force: no TRACE line in\n{logs}");
+    let verbatim: Vec<&&str> = lines
+        .iter()
+        .filter(|line| [" DEBUG ", " TRACE "].iter().any(|level| line.contains(level)))
+        .filter(|line| ["lambda_runtime", "lambda_http"].iter().any(|target| line.contains(target)))
+        .collect();
+    assert!(verbatim.is_empty(), "runtime crates logged below info: {verbatim:#?}");
+    let signature = access_token.rsplit('.').next().unwrap_or_default();
+    for (what, secret) in [("password", password), ("refresh token", &refresh_token), ("access token signature", signature)] {
+        assert!(!secret.is_empty() && !logs.contains(secret), "the {what} reached the logs");
+    }
+    println!("auth-http at RUST_LOG=trace: {} log lines, {traced} at TRACE, none below info from the runtime crates", lines.len());
+    Ok(())
 }

@@ -88,7 +88,7 @@ impl Warm {
     async fn start(setup: &Setup, profile: &str, function: &str) -> anyhow::Result<Self> {
         let binary = function_binary(function, profile)?;
         let runtime = RuntimeApi::start(function).await?;
-        let process = FunctionProcess::start(Launch { binary: &binary, runtime: &runtime, env: setup.env(function), capture_stderr: false })?;
+        let process = FunctionProcess::start(Launch { binary: &binary, runtime: &runtime, env: setup.env(function), capture_output: false })?;
         Ok(Self { process, runtime })
     }
 
@@ -121,7 +121,7 @@ impl Cold {
         let binary = function_binary(function, profile)?;
         let runtime = RuntimeApi::start(function).await?;
         let answer = runtime.enqueue(event);
-        let process = FunctionProcess::start(Launch { binary: &binary, runtime: &runtime, env: setup.env(function), capture_stderr: false })?;
+        let process = FunctionProcess::start(Launch { binary: &binary, runtime: &runtime, env: setup.env(function), capture_output: false })?;
         let outcome = tokio::time::timeout(Duration::from_secs(30), answer)
             .await
             .with_context(|| format!("{function} gave no answer within 30 s"))?
