@@ -256,6 +256,36 @@ impl TestServer {
         Ok((status, envelope))
     }
 
+    /// A Management API or `/metrics` request signed with `key` (SigV4), as the AWS SDK
+    /// would sign it; `None` sends it unsigned.
+    pub async fn management(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        key: Option<&chatting_shared::push::SigningKeys>,
+    ) -> anyhow::Result<reqwest::Response> {
+        let method = reqwest::Method::from_bytes(method.as_bytes())?;
+        let mut request = self.client.request(method.clone(), format!("{}{path}", self.http)).body(body.to_vec());
+        if let Some(key) = key {
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert("host", self.address.to_string().parse()?);
+            let (path, query) = path.split_once('?').map_or((path, None), |(p, q)| (p, Some(q)));
+            let unsigned = chatting_local_gateway::sigv4::SignedParts { method: &method, path, query, headers: &headers, body };
+            for (name, value) in chatting_local_gateway::sigv4::sign(&unsigned, key, std::time::SystemTime::now()) {
+                request = request.header(name, value);
+            }
+        }
+        Ok(request.send().await?)
+    }
+
+    /// The gateway's counters (`GET /metrics`, signed with its key).
+    pub async fn metrics(&self) -> anyhow::Result<Value> {
+        let response = self.management("GET", "/metrics", b"", Some(&self.gateway.management_key)).await?;
+        anyhow::ensure!(response.status() == 200, "/metrics answered {}", response.status());
+        Ok(response.json().await?)
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> anyhow::Result<(u16, Value)> {
         self.call("POST", path, Some(body), None).await
     }

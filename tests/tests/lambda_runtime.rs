@@ -162,7 +162,15 @@ async fn websocket_binaries_serve_a_connection_and_push_to_gateway_clients() -> 
     })
     .await?;
     let prefix = server.config.redis_prefix.clone();
-    let env = |name: &str| lambda_env(name, &database_url, &prefix, &server.http);
+    // The functions sign their Management API calls with the key the gateway checks, as
+    // the functions' role is the one IAM lets call API Gateway's.
+    let key = &server.gateway.management_key;
+    let env = |name: &str| {
+        let mut env = lambda_env(name, &database_url, &prefix, &server.http);
+        env.push(("AWS_ACCESS_KEY_ID".into(), key.access_key_id.clone()));
+        env.push(("AWS_SECRET_ACCESS_KEY".into(), key.secret_access_key.clone()));
+        env
+    };
     let (auth, connect, message, disconnect) = tokio::try_join!(
         Function::start("auth-http", env("auth-http")),
         Function::start("ws-connect", env("ws-connect")),

@@ -163,7 +163,13 @@ fn management_client(server: &TestServer) -> aws_sdk_apigatewaymanagement::Clien
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(&server.http)
-        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .credentials_provider(Credentials::new(
+            &server.gateway.management_key.access_key_id,
+            &server.gateway.management_key.secret_access_key,
+            None,
+            None,
+            "test",
+        ))
         .build();
     aws_sdk_apigatewaymanagement::Client::from_conf(config)
 }

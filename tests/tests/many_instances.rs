@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use chatting_e2e::{Client, REDIS_URL, Session, TestServer, fresh_mysql_database};
 use chatting_local_gateway::events::{WebSocketContext, WebSocketRoute, websocket_event};
-use chatting_shared::push::{ApiGatewayPusher, SigningKeys};
+use chatting_shared::push::ApiGatewayPusher;
 use chatting_shared::service::Chat;
 use chatting_shared::startup;
 use serde_json::{Value, json};
@@ -21,7 +21,7 @@ async fn instances(server: &TestServer) -> anyhow::Result<Vec<Chat>> {
     for _ in 0..INSTANCES {
         let store = startup::open_store(&server.config).await?;
         let presence = startup::open_presence(&server.config).await?;
-        let pusher = Arc::new(ApiGatewayPusher::new(&server.http, SigningKeys::from_env()));
+        let pusher = Arc::new(ApiGatewayPusher::new(&server.http, server.gateway.management_key.clone()));
         chats.push(startup::chat(&server.config, store, presence, pusher));
     }
     Ok(chats)

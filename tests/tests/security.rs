@@ -483,6 +483,8 @@ async fn no_secret_reaches_the_logs_of_a_whole_session() -> anyhow::Result<()> {
 
     let server = TestServer::start_with(|options| {
         options.config.login_attempts_per_user = 2;
+        // Reuse right after the rotation, without the grace window's wait.
+        options.config.refresh_grace = Duration::ZERO;
     })
     .await?;
     let jwt_secret = server.config.jwt_secret.expose().to_owned();
@@ -535,6 +537,7 @@ async fn no_secret_reaches_the_logs_of_a_whole_session() -> anyhow::Result<()> {
         body["data"]["accessToken"].as_str().unwrap_or_default().to_owned(),
         body["data"]["refreshToken"].as_str().unwrap_or_default().to_owned(),
     );
+    tokio::time::sleep(Duration::from_millis(5)).await;
     let (status, _) = server.post("/auth/refresh", json!({"refreshToken": ann_refresh})).await?;
     assert_eq!(status, 401, "reuse is refused and logged");
     let (status, _) = server.post("/auth/logout", json!({"refreshToken": bob_refresh})).await?;
@@ -701,6 +704,46 @@ async fn room_password_guesses_are_limited_per_user_and_room() -> anyhow::Result
     friend.fails("room.join", json!({"roomId": locked, "password": "nope"}), "wrong").await?;
     friend.ok("room.join", json!({"roomId": locked, "password": "sesame"})).await?;
     println!("room password: 5 wrong guesses answered wrong, the 6th rateLimited in {took:?}, retryAfterMs {wait}");
+    assert_eq!(chatting_e2e::panics(), 0);
+    Ok(())
+}
+
+/// The Management API and `/metrics` answer only requests signed with the gateway's key: a
+/// client that reaches the port can neither show users a forged message nor close their
+/// sockets nor read the counters.
+#[tokio::test]
+async fn the_management_api_answers_only_requests_signed_with_the_gateways_key() -> anyhow::Result<()> {
+    chatting_e2e::count_panics();
+    let server = TestServer::start().await?;
+    let (_, mut victim) = server.connected_user("victim").await?;
+    let connection = victim.ok("user.me", json!({})).await?["connectionId"].as_str().unwrap_or_default().to_owned();
+    let path = format!("/@connections/{connection}");
+    let forged = br#"{"type":"event","event":"chat.in","data":{"text":"forged"}}"#;
+    let key = server.gateway.management_key.clone();
+    let stranger = chatting_shared::push::SigningKeys {
+        access_key_id: "AKIASTRANGER".into(),
+        secret_access_key: "not the gateway's".into(),
+        ..key.clone()
+    };
+    let guessed_secret = chatting_shared::push::SigningKeys { secret_access_key: "local".into(), ..key.clone() };
+
+    for (who, signer) in [("unsigned", None), ("another key", Some(&stranger)), ("the right key id, a guessed secret", Some(&guessed_secret))] {
+        for (method, body) in [("POST", &forged[..]), ("DELETE", &b""[..]), ("GET", &b""[..])] {
+            let response = server.management(method, &path, body, signer).await?;
+            let error_type = response.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            assert_eq!(response.status(), 403, "{method} {who}");
+            assert!(error_type.is_some_and(|t| t.ends_with("Exception")), "{method} {who}: an AWS error type");
+        }
+        assert_eq!(server.management("GET", "/metrics", b"", signer).await?.status(), 403, "/metrics {who}");
+    }
+    victim.no_event("chat.in", Duration::from_millis(300)).await?;
+    victim.ok("ping", json!({})).await?;
+
+    // The gateway's key works, for the counters and for a real push.
+    assert!(server.metrics().await?["openConnections"].as_u64().is_some_and(|n| n >= 1));
+    let pushed = br#"{"type":"event","event":"chat.in","data":{"text":"signed"}}"#;
+    assert_eq!(server.management("POST", &path, pushed, Some(&key)).await?.status(), 200);
+    assert_eq!(victim.event("chat.in").await?["text"], "signed");
     assert_eq!(chatting_e2e::panics(), 0);
     Ok(())
 }

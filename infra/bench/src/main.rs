@@ -164,9 +164,7 @@ async fn start_server(backend: Backend, push: PushMode) -> anyhow::Result<TestSe
 }
 
 async fn metrics(server: &TestServer) -> anyhow::Result<Value> {
-    let (status, body) = server.call("GET", "/metrics", None, None).await?;
-    anyhow::ensure!(status == 200, "/metrics answered {status}");
-    Ok(body)
+    server.metrics().await
 }
 
 fn delta(before: &Value, after: &Value, key: &str) -> u64 {

@@ -10,6 +10,7 @@
 pub mod connections;
 pub mod events;
 pub mod server;
+pub mod sigv4;
 pub mod websocket;
 
 pub use server::{Gateway, GatewayOptions, PushMode, build, serve, start};

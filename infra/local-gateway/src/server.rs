@@ -65,6 +65,9 @@ pub struct GatewayOptions {
     /// How long a connection may live, pings or not (API Gateway: 2 hours).
     pub max_lifetime: Duration,
     pub web_dir: Option<PathBuf>,
+    /// The Management API and `/metrics` answer only requests signed (SigV4) with this key;
+    /// the gateway's own SDK pushes sign with it too.
+    pub management_key: SigningKeys,
 }
 
 impl GatewayOptions {
@@ -79,8 +82,29 @@ impl GatewayOptions {
             outbound_bytes: 1024 * 1024,
             max_lifetime: Duration::from_secs(2 * 3600),
             web_dir: None,
+            management_key: management_key_from_env(),
         }
     }
+}
+
+/// The environment's AWS key when it has one, so functions run beside the gateway (`sam
+/// local`, the Runtime API emulator) can sign with the same; otherwise a key made for this
+/// process, which only the gateway itself knows.
+fn management_key_from_env() -> SigningKeys {
+    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty());
+    if set("AWS_ACCESS_KEY_ID") && set("AWS_SECRET_ACCESS_KEY") {
+        return SigningKeys::from_env();
+    }
+    let mut secret = [0u8; 32];
+    let secret_access_key = match aws_lc_rs::rand::fill(&mut secret) {
+        Ok(()) => secret.iter().map(|b| format!("{b:02x}")).collect(),
+        Err(_) => {
+            // An empty secret signs nothing (see `sigv4::verify`): the API stays closed.
+            tracing::error!("no randomness for the Management API key; it refuses every request");
+            String::new()
+        }
+    };
+    SigningKeys { access_key_id: "chatting-local-gateway".into(), secret_access_key, ..SigningKeys::from_env() }
 }
 
 pub struct Gateway {
@@ -90,6 +114,7 @@ pub struct Gateway {
     pub idle_timeout: Duration,
     pub max_lifetime: Duration,
     pub outbound_queue: usize,
+    pub management_key: SigningKeys,
 }
 
 /// Serves until `shutdown` resolves. Tests bind `127.0.0.1:0` and read the address back.
@@ -149,7 +174,9 @@ pub async fn build(address: SocketAddr, options: GatewayOptions) -> anyhow::Resu
     let pusher: Arc<dyn Pusher> = match options.push {
         PushMode::Sdk => {
             let endpoint = config.management_endpoint.clone().unwrap_or_else(|| format!("http://{address}"));
-            Arc::new(ApiGatewayPusher::new(&endpoint, SigningKeys::from_env()))
+            // Another endpoint is API Gateway's or another gateway's: the environment's key.
+            let keys = if config.management_endpoint.is_some() { SigningKeys::from_env() } else { options.management_key.clone() };
+            Arc::new(ApiGatewayPusher::new(&endpoint, keys))
         }
         PushMode::Direct => Arc::new(DirectPusher(registry.clone())),
     };
@@ -160,6 +187,7 @@ pub async fn build(address: SocketAddr, options: GatewayOptions) -> anyhow::Resu
         idle_timeout: options.idle_timeout,
         max_lifetime: options.max_lifetime,
         outbound_queue: options.outbound_queue,
+        management_key: options.management_key,
     });
     let http_api_routes = Router::new().route("/health", any(http_api)).route("/auth/{*rest}", any(http_api));
     let http_api_routes = match cors(&config.allowed_origins) {
@@ -169,8 +197,12 @@ pub async fn build(address: SocketAddr, options: GatewayOptions) -> anyhow::Resu
     let mut router = Router::new()
         .merge(http_api_routes)
         .route("/ws", get(crate::websocket::upgrade))
-        .route("/@connections/{id}", get(describe_connection).post(post_to_connection).delete(delete_connection))
-        .route("/metrics", get(metrics))
+        .merge(
+            Router::new()
+                .route("/@connections/{id}", get(describe_connection).post(post_to_connection).delete(delete_connection))
+                .route("/metrics", get(metrics))
+                .route_layer(axum::middleware::from_fn_with_state(gateway.clone(), require_signature)),
+        )
         .with_state(gateway.clone());
     if let Some(web_dir) = options.web_dir {
         router = router.fallback_service(web_client(web_dir));
@@ -289,6 +321,36 @@ async fn http_api(
 }
 
 /// This process's counters (see `chatting_shared::metrics`) and open connections.
+/// Larger bodies are refused before their signature is checked; API Gateway's own limit
+/// for a Management API post is 128 KB, which the handler answers with 413 below this.
+const MAX_SIGNED_BODY: usize = 2 * 1024 * 1024;
+
+/// Lets through only requests signed with the gateway's key (SigV4), as API Gateway lets
+/// through only IAM-signed calls: anyone who reaches the port could otherwise push forged
+/// events to users or close their sockets.
+async fn require_signature(
+    State(gateway): State<Arc<Gateway>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, MAX_SIGNED_BODY).await else {
+        return aws_error(StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLargeException", r#"{"message":"Message too long"}"#);
+    };
+    let signed = crate::sigv4::SignedParts {
+        method: &parts.method,
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+        headers: &parts.headers,
+        body: &body,
+    };
+    if let Err(refusal) = crate::sigv4::verify(&signed, &gateway.management_key, std::time::SystemTime::now()) {
+        tracing::warn!(%refusal, path = parts.uri.path(), "unsigned or badly signed Management API request refused");
+        return aws_error(StatusCode::FORBIDDEN, refusal.error_type(), refusal.body());
+    }
+    next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(body))).await
+}
+
 async fn metrics(State(gateway): State<Arc<Gateway>>) -> Response {
     let mut body = serde_json::json!(chatting_shared::metrics::snapshot());
     body["openConnections"] = serde_json::json!(gateway.registry.len());

@@ -497,6 +497,7 @@ async fn push_cpu(options: &Options, calls: usize) -> anyhow::Result<Value> {
     let connection = server.gateway.registry.ids().into_iter().next().context("the gateway holds no connection")?;
     let reader = tokio::spawn(client.drain());
     let endpoint = server.http.clone();
+    let key = server.gateway.management_key.clone();
     let frame = json!({"type": "event", "event": "chat.in", "data": {"messageId": "0000000000000001", "type": "all",
         "roomId": 0, "from": {"userId": "someone", "nick": "someone"}, "text": "a typical chat message of some forty characters",
         "sentAt": "2026-11-29T20:00:00.000Z", "seq": 1}})
@@ -504,8 +505,8 @@ async fn push_cpu(options: &Options, calls: usize) -> anyhow::Result<Value> {
     let measured = std::thread::spawn(move || -> anyhow::Result<(Duration, Duration, u64)> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         runtime.block_on(async move {
-            use chatting_shared::push::{ApiGatewayPusher, Pusher as _, SigningKeys};
-            let pusher = ApiGatewayPusher::new(&endpoint, SigningKeys::from_env());
+            use chatting_shared::push::{ApiGatewayPusher, Pusher as _};
+            let pusher = ApiGatewayPusher::new(&endpoint, key);
             let connection = chatting_shared::domain::ConnectionId::new(connection);
             // Warm: the connection pool, the signing key, the endpoint resolution.
             for _ in 0..100 {
