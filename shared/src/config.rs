@@ -37,6 +37,9 @@ pub struct Config {
     pub session_lifetime: Duration,
     /// How long a rotated refresh token still answers the same pair (retries, two tabs).
     pub refresh_grace: Duration,
+    /// How long presence vouches for a connection after its last activity; then a sweep
+    /// disconnects it (its `$disconnect` was lost). More than API Gateway's 2-hour cap.
+    pub connection_lease: Duration,
     pub db_max_connections: u32,
     /// `chat.send` attempts allowed per connection in any 10 seconds.
     pub chat_sends_per_10s: u32,
@@ -105,6 +108,7 @@ impl Config {
             refresh_ttl: seconds("CHATTING_REFRESH_TTL_SECS", 30 * 24 * 3600)?,
             session_lifetime: seconds("CHATTING_SESSION_LIFETIME_SECS", 90 * 24 * 3600)?,
             refresh_grace: seconds("CHATTING_REFRESH_GRACE_SECS", 10)?,
+            connection_lease: seconds("CHATTING_CONNECTION_LEASE_SECS", crate::presence::CONNECTION_LEASE.as_secs())?,
             // One request at a time per Lambda instance: a small pool is plenty.
             db_max_connections: count("CHATTING_DB_MAX_CONNECTIONS", 2)?,
             chat_sends_per_10s: count("CHATTING_CHAT_SENDS_PER_10S", 20)?,
@@ -149,6 +153,7 @@ impl Config {
             refresh_ttl: seconds("CHATTING_REFRESH_TTL_SECS", 30 * 24 * 3600)?,
             session_lifetime: seconds("CHATTING_SESSION_LIFETIME_SECS", 90 * 24 * 3600)?,
             refresh_grace: seconds("CHATTING_REFRESH_GRACE_SECS", 10)?,
+            connection_lease: seconds("CHATTING_CONNECTION_LEASE_SECS", crate::presence::CONNECTION_LEASE.as_secs())?,
             db_max_connections: count("CHATTING_DB_MAX_CONNECTIONS", 8)?,
             chat_sends_per_10s: count("CHATTING_CHAT_SENDS_PER_10S", 20)?,
             changes_per_10s: count("CHATTING_CHANGES_PER_10S", 10)?,

@@ -78,9 +78,9 @@ pub async fn open_presence(config: &Config) -> Result<Arc<dyn Presence>, Startup
     if config.redis_url.is_none()
         && let Some(table) = dynamodb_table(config).await?
     {
-        return Ok(Arc::new(presence::dynamodb::DynamoPresence::new(table)));
+        return Ok(Arc::new(presence::dynamodb::DynamoPresence::new(table).with_lease(config.connection_lease)));
     }
-    Ok(presence::connect(config.redis_url.as_deref(), &config.redis_prefix).await?)
+    Ok(presence::connect(config.redis_url.as_deref(), &config.redis_prefix, config.connection_lease).await?)
 }
 
 /// The store and presence the configuration names; on the DynamoDB profile they share one
@@ -90,7 +90,7 @@ pub async fn open_backends(config: &Config) -> Result<(Arc<dyn Store>, Arc<dyn P
     if let Some(table) = dynamodb_table(config).await? {
         let store: Arc<dyn Store> = Arc::new(store::dynamodb::DynamoStore::new(table.clone()));
         let presence: Arc<dyn Presence> = match config.redis_url {
-            None => Arc::new(presence::dynamodb::DynamoPresence::new(table)),
+            None => Arc::new(presence::dynamodb::DynamoPresence::new(table).with_lease(config.connection_lease)),
             Some(_) => open_presence(config).await?,
         };
         return Ok((store, presence));
@@ -166,6 +166,7 @@ mod tests {
             refresh_ttl: std::time::Duration::from_secs(3600),
             session_lifetime: std::time::Duration::from_secs(7200),
             refresh_grace: std::time::Duration::from_secs(10),
+            connection_lease: crate::presence::CONNECTION_LEASE,
             db_max_connections: 1,
             chat_sends_per_10s: 20,
             changes_per_10s: 10,

@@ -600,3 +600,59 @@ mod dynamodb_items {
         }
     }
 }
+
+/// A connection whose `$disconnect` never came (API Gateway lost it, an instance died)
+/// outlives its lease: `expired_connections` names it, and disconnecting it, as the sweep
+/// does, leaves no ghost in its room, in the online list or among its user's connections.
+mod leases {
+    use super::*;
+
+    const LEASE: Duration = Duration::from_millis(1500);
+
+    async fn a_lost_connection_is_named_once_its_lease_ends_and_leaves_no_ghost(presence: Arc<dyn Presence>, raw: Raw) {
+        presence.connect(&conn("lost"), &user("ann"), &face("Ann")).await.unwrap();
+        moved(presence.move_to(&conn("lost"), room(7), 10).await.unwrap());
+        tokio::time::sleep(LEASE / 2).await;
+        presence.connect(&conn("live"), &user("bob"), &face("Bob")).await.unwrap();
+        moved(presence.move_to(&conn("live"), room(7), 10).await.unwrap());
+        assert_eq!(presence.expired_connections(10).await.unwrap(), Vec::<ConnectionId>::new(), "every lease is running");
+
+        tokio::time::sleep(LEASE / 2 + Duration::from_millis(300)).await;
+        assert_eq!(presence.expired_connections(10).await.unwrap(), [conn("lost")], "only the lost one's lease has ended");
+        assert_eq!(presence.room_users(room(7)).await.unwrap(), [user("ann"), user("bob")], "a ghost until swept");
+
+        let gone = presence.disconnect(&conn("lost")).await.unwrap().expect("its record outlives its lease");
+        assert_eq!((gone.user.clone(), gone.went_offline), (user("ann"), true));
+        assert_eq!(presence.room_users(room(7)).await.unwrap(), [user("bob")]);
+        assert!(presence.online(&[user("ann")]).await.unwrap().is_empty(), "no longer listed online");
+        assert!(presence.user_connections(&user("ann")).await.unwrap().is_empty());
+        assert_eq!(presence.room_connections(room(7)).await.unwrap(), [conn("live")]);
+        assert_eq!(presence.expired_connections(10).await.unwrap(), Vec::<ConnectionId>::new(), "swept once");
+        if let Raw::Redis(prefix) = raw {
+            let client = redis::Client::open(REDIS_URL).unwrap();
+            let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+            let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut connection).await.unwrap();
+            assert!(keys.iter().all(|key| !key.contains("lost") && !key.contains("ann")), "left behind: {keys:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn on_memory() {
+        a_lost_connection_is_named_once_its_lease_ends_and_leaves_no_ghost(Arc::new(MemoryPresence::with_lease(LEASE)), Raw::Memory)
+            .await
+    }
+
+    #[tokio::test]
+    async fn on_redis() {
+        let prefix = unique("pt");
+        let presence = RedisPresence::connect(REDIS_URL, &prefix).await.unwrap().with_lease(LEASE);
+        a_lost_connection_is_named_once_its_lease_ends_and_leaves_no_ghost(Arc::new(presence), Raw::Redis(prefix)).await
+    }
+
+    #[tokio::test]
+    async fn on_dynamodb() {
+        let table = fresh_dynamodb_table().await.unwrap();
+        let presence = DynamoPresence::new(table.clone()).with_lease(LEASE);
+        a_lost_connection_is_named_once_its_lease_ends_and_leaves_no_ghost(Arc::new(presence), Raw::Dynamo(table)).await
+    }
+}

@@ -423,3 +423,39 @@ async fn a_client_that_asks_and_never_reads_is_closed_by_bytes() -> anyhow::Resu
     assert_eq!(chatting_e2e::panics(), 0);
     Ok(())
 }
+
+/// A connection lost without `$disconnect` (API Gateway loses some; an instance can die
+/// between the two) and never pushed to stays a ghost — in its room, listed online, owner —
+/// only until its presence lease runs out: the next `$disconnect` anywhere sweeps it, and
+/// everyone is told. Activity renews a live connection's lease.
+#[tokio::test]
+async fn a_connection_lost_without_disconnect_is_swept_once_its_lease_ends() -> anyhow::Result<()> {
+    chatting_e2e::count_panics();
+    let lease = Duration::from_secs(3);
+    let server = TestServer::start_with(|options| options.config.connection_lease = lease).await?;
+    let (ann, mut ann_ws) = server.connected_user("ann").await?;
+    let (bob, mut bob_ws) = server.connected_user("bob").await?;
+    let room = ann_ws.ok("room.create", json!({"title": "haunted"})).await?["roomId"].clone();
+    let ann_connection = ann_ws.ok("user.me", json!({})).await?["connectionId"].as_str().unwrap_or_default().to_owned();
+    let lost_at = Instant::now();
+    assert!(forget_connection(&server, &ann_connection).await?, "the gateway knew the connection");
+    let info = bob_ws.ok("room.info", json!({"roomId": room})).await?;
+    assert_eq!(info["members"][0]["userId"], ann.user_id.as_str(), "a ghost for now: {info}");
+    assert_eq!(bob_ws.ok("user.info", json!({"userId": ann.user_id})).await?["online"], true);
+
+    // Bob keeps talking in the lobby (nothing goes to Ann's room), past Ann's lease.
+    while lost_at.elapsed() < lease + Duration::from_millis(700) {
+        bob_ws.ok("chat.send", json!({"type": "all", "text": "still here"})).await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // Someone else's `$disconnect` sweeps the expired lease.
+    let (_, carl_ws) = server.connected_user("carl").await?;
+    carl_ws.close().await?;
+    let closed = bob_ws.event_where("room.list.refresh", |d| d["roomId"] == room && d["room"].is_null()).await?;
+    println!("ghost swept {:?} after the connection was lost (lease {lease:?}): {closed}", lost_at.elapsed());
+    assert_eq!(bob_ws.ok("user.info", json!({"userId": ann.user_id})).await?["online"], false, "no longer online");
+    bob_ws.fails("room.info", json!({"roomId": room}), "noInfo").await?;
+    assert_eq!(bob_ws.ok("user.info", json!({"userId": bob.user_id})).await?["online"], true, "activity renewed Bob's lease");
+    assert_eq!(chatting_e2e::panics(), 0);
+    Ok(())
+}

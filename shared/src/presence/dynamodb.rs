@@ -9,6 +9,7 @@
 //! | `PRESENCE#ROOM#<rid>`   | `USER#<uid>` | `conns` (that user's connections here), `since` (µs), `ttl` |
 //! | `PRESENCE#ROOM#<rid>`   | `ROOM`     | `users` (distinct users), `closed`, `ttl` once closed; not for the lobby |
 //! | `PRESENCE#RATE#<key>`   | `RATE`     | `w<slot>` attempt counts, `until` (ms), `ttl`        |
+//! | `PRESENCE#LEASE#<n>`    | `<lease end ms, 15 digits>#<cid>` | `ttl`; `n` is one of [`LEASE_SHARDS`] by the cid |
 //!
 //! A string set is never empty in DynamoDB, so an item whose last connection leaves is
 //! deleted: "the item exists" and "the user has a connection there" are the same fact.
@@ -49,11 +50,12 @@
 //! request it sends in [`crate::metrics::DYNAMODB_REQUESTS`]. Requests run with the SDK's
 //! tracing muted ([`crate::dynamodb::Quiet`]), like the store's.
 //!
-//! Connection, user and per-room user items carry `ttl` 2 h 15 min after the latest connection
-//! entered them: API Gateway closes a connection after 2 hours, so such an item outliving it
-//! belongs to connections whose `$disconnect` never ran. DynamoDB deletes expired items lazily,
-//! and the push path forgets a connection that the gateway reports gone, so reads do not filter
-//! on `ttl`; it only keeps the table from growing.
+//! Each connection has a lease item, written with it and deleted with it, whose sort key is
+//! when the lease ends ([`super::CONNECTION_LEASE`] after the connect or the latest renewal):
+//! [`Presence::expired_connections`] queries the shards for lease ends in the past, and the
+//! caller disconnects those as usual. A send or a move renews the lease once less than half
+//! of it is left (one `TransactWriteItems` per half lease, not per action). Connection, user and per-room user
+//! items carry `ttl` a day past the lease, a backstop only: reads do not filter on it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -72,9 +74,12 @@ use super::{
 use crate::domain::{ConnectionId, GroupId, Nick, RoomId, UserId};
 use crate::dynamodb::{DynamoError, PK, Quiet, SK, TTL, Table};
 
-/// API Gateway closes every connection after 2 hours; an item outliving that by 15 minutes
-/// is certainly stale.
-const CONNECTION_TTL_SECS: u64 = 2 * 3600 + 900;
+/// Connection, user and member items outlive a connection's lease by a day: the sweep of
+/// expired leases ([`Presence::expired_connections`]) needs them to clean up after a lost
+/// `$disconnect`; DynamoDB's expiry only keeps a table nobody sweeps from growing.
+const BACKSTOP_TTL_SECS: u64 = super::CONNECTION_LEASE.as_secs() + 24 * 3600;
+/// Lease items are spread over this many partitions, so that connects do not all write one.
+const LEASE_SHARDS: u64 = 4;
 /// A closed room stays unjoinable in presence this long; the store remembers it for good.
 const CLOSED_MARK_TTL_SECS: u64 = 7 * 24 * 3600;
 /// Attempts at one step before giving up on a contended item. A race is lost to a step that
@@ -97,11 +102,17 @@ const NOT_LAST_HERE: &str = "attribute_exists(#conns) AND contains(#conns, :c) A
 
 pub struct DynamoPresence {
     table: Table,
+    lease: Duration,
 }
 
 impl DynamoPresence {
     pub fn new(table: Table) -> Self {
-        Self { table }
+        Self { table, lease: super::CONNECTION_LEASE }
+    }
+
+    /// Leases of `lease` instead of [`super::CONNECTION_LEASE`] (tests).
+    pub fn with_lease(self, lease: Duration) -> Self {
+        Self { lease, ..self }
     }
 }
 
@@ -128,6 +139,21 @@ const MEMBER_PREFIX: &str = "USER#";
 
 fn member_key(room: RoomId, user: &UserId) -> Item {
     key(room_partition(room), format!("{MEMBER_PREFIX}{user}"))
+}
+
+/// FNV-1a of the connection id: stable across processes and versions, unlike std's hasher.
+fn lease_shard(connection: &str) -> u64 {
+    let hash = connection.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    hash % LEASE_SHARDS
+}
+
+fn lease_partition(shard: u64) -> String {
+    format!("PRESENCE#LEASE#{shard}")
+}
+
+/// Zero-padded, so that sort keys order as numbers.
+fn lease_key(connection: &str, ends_ms: u64) -> Item {
+    key(lease_partition(lease_shard(connection)), format!("{ends_ms:015}#{connection}"))
 }
 
 fn room_key(room: RoomId) -> Item {
@@ -280,6 +306,38 @@ impl DynamoPresence {
             .set_expression_attribute_names(expression.names)
             .set_expression_attribute_values(expression.values)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(build_error("TransactWriteItems"))?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// Moves the connection's lease to a full one from now once less than half of it is
+    /// left: activity keeps a connection's lease, at one write per half lease, not per action.
+    async fn renew_lease_if_due(&self, connection: &ConnectionId, item: &Item) -> Result<(), DynamoError> {
+        // Items written before leases existed have none to renew; their backstop ttl applies.
+        let Some(old) = number_attr(item, "lease").and_then(|ends| u64::try_from(ends).ok()) else { return Ok(()) };
+        let (now, lease) = (millis(epoch()), millis(self.lease));
+        if old.saturating_sub(now) > lease / 2 {
+            return Ok(());
+        }
+        let renewed = now.saturating_add(lease);
+        let mut lease_item = lease_key(connection.as_str(), renewed);
+        lease_item.insert(TTL.into(), expires_in(BACKSTOP_TTL_SECS));
+        let writes = vec![
+            self.update_op(connection_key(connection), "SET #lease = :new", Some("#lease = :old"), &[(":new", n(renewed)), (":old", n(old))])?,
+            self.delete_any_op(lease_key(connection.as_str(), old))?,
+            self.put_op(lease_item)?,
+        ];
+        // Cancelled: another action renewed it first, or the connection left. Either is fine.
+        let _cancelled = self.transact(writes).await?;
+        Ok(())
+    }
+
+    /// Deletes the item if it is there; never fails the transaction.
+    fn delete_any_op(&self, key: Item) -> Result<TransactWriteItem, DynamoError> {
+        let delete = Delete::builder()
+            .table_name(&self.table.name)
+            .set_key(Some(key))
             .build()
             .map_err(build_error("TransactWriteItems"))?;
         Ok(TransactWriteItem::builder().delete(delete).build())
@@ -516,7 +574,7 @@ impl DynamoPresence {
             member_key(room, user),
             "SET #since = if_not_exists(#since, :now), #ttl = :ttl ADD #conns :cset",
             Some(condition),
-            &[(":now", n(since)), (":ttl", expires_in(CONNECTION_TTL_SECS)), (":cset", one_member_set(connection))],
+            &[(":now", n(since)), (":ttl", expires_in(BACKSTOP_TTL_SECS)), (":cset", one_member_set(connection))],
         )
     }
 
@@ -597,10 +655,16 @@ impl DynamoPresence {
         &self,
         connection: &ConnectionId,
         ConnectionInfo { user, room }: &ConnectionInfo,
+        lease_ends: Option<i64>,
         [user_item, member, room_item]: [Option<&Item>; 3],
     ) -> Result<Result<Disconnected, (Vec<CancellationReason>, [Option<usize>; 3])>, DynamoError> {
         let (user, room) = (user.clone(), *room);
-        let mut writes = vec![self.delete_op(connection_key(connection), "#rid = :room", &[(":room", n(room))])?];
+        // The lease read with the item must still be its lease: a renewal meanwhile moved it.
+        let own = match lease_ends {
+            Some(ends) => self.delete_op(connection_key(connection), "#rid = :room AND #lease = :lease", &[(":room", n(room)), (":lease", n(ends))])?,
+            None => self.delete_op(connection_key(connection), "#rid = :room", &[(":room", n(room))])?,
+        };
+        let mut writes = vec![own];
         let leaving = self.leave(connection, &user, room, member, room_item)?;
         let shifted = |at: Option<usize>| at.map(|at| at + 1);
         let (member_write, room_write) = (shifted(leaving.member_write), shifted(leaving.room_write));
@@ -621,6 +685,9 @@ impl DynamoPresence {
         } else {
             everywhere.is_empty()
         };
+        if let Some(ends) = lease_ends.and_then(|ends| u64::try_from(ends).ok()) {
+            writes.push(self.delete_any_op(lease_key(connection.as_str(), ends))?);
+        }
         Ok(match self.transact(writes).await? {
             None => Ok(Disconnected { user, from: leaving.departure, went_offline }),
             Some(reasons) => Err((reasons, [user_write, member_write, room_write])),
@@ -640,8 +707,12 @@ impl DynamoPresence {
         let came_online = connections_of(user_item).is_empty();
         let entered_lobby = connections_of(lobby_member).is_empty();
 
-        let ttl = expires_in(CONNECTION_TTL_SECS);
+        let ttl = expires_in(BACKSTOP_TTL_SECS);
+        let lease_ends = u64::try_from((epoch() + self.lease).as_millis()).unwrap_or(u64::MAX);
+        let mut lease = lease_key(connection.as_str(), lease_ends);
+        lease.insert(TTL.into(), ttl.clone());
         let mut item = connection_key(connection);
+        item.insert("lease".into(), n(lease_ends));
         item.insert("uid".into(), s(user.as_str()));
         item.insert("rid".into(), n(RoomId::LOBBY));
         item.insert("nick".into(), s(profile.nick.as_str()));
@@ -658,6 +729,7 @@ impl DynamoPresence {
                 &[(":cset", one_member_set(connection)), (":ttl", ttl)],
             )?,
             self.enter(connection, user, RoomId::LOBBY, entered_lobby)?,
+            self.put_op(lease)?,
         ];
         Ok(match self.transact(writes).await? {
             None => Ok(Connected { came_online, entered_lobby }),
@@ -959,7 +1031,7 @@ impl Presence for DynamoPresence {
         let Some(item) = item else { return Ok(None) };
         let info = parse_connection(&item)?;
         let profile = parse_profile(&item)?;
-        let members = self.room_members(info.room).await?;
+        let (members, ()) = futures::try_join!(self.room_members(info.room), self.renew_lease_if_due(connection, &item))?;
         let room_connections =
             members.iter().flat_map(|member| connections_of(Some(member))).map(ConnectionId::new).collect();
         Ok(Some(SenderContext { info, profile, retry_after, room_connections }))
@@ -989,6 +1061,7 @@ impl Presence for DynamoPresence {
                     let Some(item) = self.get_item(connection_key(connection)).await? else {
                         return Ok(MoveOutcome::UnknownConnection);
                     };
+                    self.renew_lease_if_due(connection, &item).await?;
                     let info = parse_connection(&item)?;
                     if info.room == to {
                         return Ok(MoveOutcome::AlreadyThere);
@@ -1033,9 +1106,9 @@ impl Presence for DynamoPresence {
     /// (three requests, as many as reading first would take). When the connection itself
     /// moved or went meanwhile, or a race taught nothing, everything is read again.
     async fn disconnect(&self, connection: &ConnectionId) -> PresenceResult<Option<Disconnected>> {
-        let mut known: Option<(ConnectionInfo, [Option<Item>; 3])> = None;
+        let mut known: Option<((ConnectionInfo, Option<i64>), [Option<Item>; 3])> = None;
         for attempt in 0..MAX_ATTEMPTS {
-            let (info, beliefs) = match known.take() {
+            let ((info, lease_ends), beliefs) = match known.take() {
                 Some(known) => known,
                 None => {
                     if attempt > 0 {
@@ -1043,6 +1116,7 @@ impl Presence for DynamoPresence {
                     }
                     let Some(item) = self.get_item(connection_key(connection)).await? else { return Ok(None) };
                     let info = parse_connection(&item)?;
+                    let lease_ends = number_attr(&item, "lease");
                     let beliefs = if attempt == 0 {
                         let alone = HashMap::from([("conns".to_owned(), one_member_set(connection))]);
                         let others_stay = HashMap::from([("users".to_owned(), n(2))]);
@@ -1055,12 +1129,12 @@ impl Presence for DynamoPresence {
                         let mut items = self.get_many(keys).await?.into_iter();
                         [items.next().flatten(), items.next().flatten(), items.next().flatten()]
                     };
-                    (info, beliefs)
+                    ((info, lease_ends), beliefs)
                 }
             };
             let [user_item, member, room_item] = &beliefs;
             let believed = [user_item.as_ref(), member.as_ref(), room_item.as_ref()];
-            match self.try_disconnect(connection, &info, believed).await? {
+            match self.try_disconnect(connection, &info, lease_ends, believed).await? {
                 Ok(gone) => return Ok(Some(gone)),
                 Err((reasons, [user_write, member_write, room_write])) => {
                     // Write 0 is the connection's own: if its condition failed, start over.
@@ -1069,7 +1143,7 @@ impl Presence for DynamoPresence {
                     }
                     let [user_item, member, room_item] = beliefs;
                     let writes = [(user_write, user_item), (member_write, member), (room_write, room_item)];
-                    known = learned(&reasons, writes).map(|beliefs| (info, beliefs));
+                    known = learned(&reasons, writes).map(|beliefs| ((info, lease_ends), beliefs));
                 }
             }
         }
@@ -1163,6 +1237,39 @@ impl Presence for DynamoPresence {
 
     async fn hit_rate_limit(&self, key: &str, limit: u32, window: Duration) -> PresenceResult<Option<Duration>> {
         Ok(self.hit(key, limit, window).await?)
+    }
+
+    /// One `Query` per lease shard, all at once, for lease ends before now.
+    async fn expired_connections(&self, limit: usize) -> PresenceResult<Vec<ConnectionId>> {
+        let now = format!("{:015}", u64::try_from(epoch().as_millis()).unwrap_or(u64::MAX));
+        let page = i32::try_from(limit.max(1)).unwrap_or(i32::MAX);
+        let shards = (0..LEASE_SHARDS).map(|shard| {
+            self.table
+                .client
+                .query()
+                .table_name(&self.table.name)
+                .key_condition_expression("#pk = :pk AND #sk < :now")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":pk", s(lease_partition(shard)))
+                .expression_attribute_values(":now", s(&now))
+                .consistent_read(true)
+                .limit(page)
+                .send()
+                .quiet()
+        });
+        let mut expired: Vec<String> = Vec::new();
+        for answer in futures::future::join_all(shards).await {
+            let out = answer.map_err(|err| DynamoError::request("Query", err))?;
+            expired.extend(out.items.unwrap_or_default().iter().filter_map(|item| string_attr(item, SK).map(str::to_owned)));
+        }
+        // `<lease end>#<cid>`: sorting the keys sorts by lease end.
+        expired.sort();
+        Ok(expired
+            .into_iter()
+            .filter_map(|sk| sk.split_once('#').map(|(_, connection)| ConnectionId::new(connection)))
+            .take(limit)
+            .collect())
     }
 
     /// One consistent `GetItem` of the window's item.

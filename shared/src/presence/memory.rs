@@ -13,14 +13,22 @@ use super::{
 };
 use crate::domain::{ConnectionId, RoomId, UserId};
 
-#[derive(Default)]
 pub struct MemoryPresence {
     state: Mutex<State>,
+    lease: Duration,
+}
+
+impl Default for MemoryPresence {
+    fn default() -> Self {
+        Self { state: Mutex::default(), lease: super::CONNECTION_LEASE }
+    }
 }
 
 #[derive(Default)]
 struct State {
     connections: HashMap<ConnectionId, ConnectionInfo>,
+    /// When each connection's lease ends unless it is active again.
+    leases: HashMap<ConnectionId, Instant>,
     users: HashMap<UserId, HashSet<ConnectionId>>,
     profiles: HashMap<UserId, Profile>,
     rooms: HashMap<RoomId, RoomPresence>,
@@ -132,6 +140,11 @@ impl State {
 }
 
 impl MemoryPresence {
+    /// Leases of `lease` instead of [`super::CONNECTION_LEASE`] (tests).
+    pub fn with_lease(lease: Duration) -> Self {
+        Self { lease, ..Self::default() }
+    }
+
     fn state(&self) -> PresenceResult<MutexGuard<'_, State>> {
         self.state.lock().map_err(|_| PresenceError::Backend("presence lock poisoned".into()))
     }
@@ -146,6 +159,7 @@ impl Presence for MemoryPresence {
         let came_online = connections.is_empty();
         connections.insert(connection.clone());
         state.connections.insert(connection.clone(), ConnectionInfo { user: user.clone(), room: RoomId::LOBBY });
+        state.leases.insert(connection.clone(), Instant::now() + self.lease);
         let entered_lobby = state.enter(connection, user, RoomId::LOBBY);
         Ok(Connected { came_online, entered_lobby })
     }
@@ -172,6 +186,7 @@ impl Presence for MemoryPresence {
                 return Ok(MoveOutcome::Full);
             }
         }
+        state.leases.insert(connection.clone(), Instant::now() + self.lease);
         let from = state.leave(connection, &info.user, info.room);
         let user_entered = state.enter(connection, &info.user, to);
         if let Some(entry) = state.connections.get_mut(connection) {
@@ -183,6 +198,7 @@ impl Presence for MemoryPresence {
     async fn disconnect(&self, connection: &ConnectionId) -> PresenceResult<Option<Disconnected>> {
         let mut state = self.state()?;
         let Some(info) = state.connections.remove(connection) else { return Ok(None) };
+        state.leases.remove(connection);
         let from = state.leave(connection, &info.user, info.room);
         let went_offline = match state.users.get_mut(&info.user) {
             Some(connections) => {
@@ -250,6 +266,15 @@ impl Presence for MemoryPresence {
         Ok(self.state()?.rate_limit_wait(key, limit, window))
     }
 
+    async fn expired_connections(&self, limit: usize) -> PresenceResult<Vec<ConnectionId>> {
+        let now = Instant::now();
+        let state = self.state()?;
+        let mut expired: Vec<(Instant, ConnectionId)> =
+            state.leases.iter().filter(|(_, ends)| **ends <= now).map(|(c, ends)| (*ends, c.clone())).collect();
+        expired.sort();
+        Ok(expired.into_iter().take(limit).map(|(_, connection)| connection).collect())
+    }
+
     async fn room_created(&self, room: RoomId) -> PresenceResult<()> {
         self.state()?.closed.remove(&room);
         Ok(())
@@ -272,6 +297,7 @@ impl Presence for MemoryPresence {
     ) -> PresenceResult<Option<SenderContext>> {
         let mut state = self.state()?;
         let Some(info) = state.connections.get(connection).cloned() else { return Ok(None) };
+        state.leases.insert(connection.clone(), Instant::now() + self.lease);
         let retry_after = state.hit_rate_limit(rate_key, limit, window);
         let room_connections = state.rooms.get(&info.room).map(|r| r.connections.iter().cloned().collect()).unwrap_or_default();
         let profile = state.profiles.get(&info.user).cloned();

@@ -150,21 +150,30 @@ pub trait Presence: Send + Sync {
     /// The store has just created `room`: any closed mark under its id belongs to an older
     /// room (ids repeat when a database is made anew under a live presence store) and goes.
     async fn room_created(&self, room: RoomId) -> PresenceResult<()>;
+    /// Connections whose lease ran out with no `disconnect` (a `$disconnect` API Gateway never
+    /// delivered, an instance that died): at most `limit`, longest expired first, for the
+    /// caller to disconnect as usual. A lease lasts [`CONNECTION_LEASE`] from the connection's
+    /// last activity (connect, move, send).
+    async fn expired_connections(&self, limit: usize) -> PresenceResult<Vec<ConnectionId>>;
 }
 
+/// How long presence vouches for a connection after its last activity: API Gateway closes
+/// every connection after 2 hours, so one silent for longer than this is certainly gone.
+pub const CONNECTION_LEASE: Duration = Duration::from_secs(2 * 3600 + 600);
+
 /// Opens the presence a `CHATTING_REDIS_URL` names (keys under `prefix`), or the
-/// in-process one without it.
-pub async fn connect(redis_url: Option<&str>, prefix: &str) -> PresenceResult<std::sync::Arc<dyn Presence>> {
+/// in-process one without it, with connection leases of `lease`.
+pub async fn connect(redis_url: Option<&str>, prefix: &str, lease: Duration) -> PresenceResult<std::sync::Arc<dyn Presence>> {
     match redis_url {
         #[cfg(feature = "redis")]
-        Some(url) => Ok(std::sync::Arc::new(redis::RedisPresence::connect(url, prefix).await?)),
+        Some(url) => Ok(std::sync::Arc::new(redis::RedisPresence::connect(url, prefix).await?.with_lease(lease))),
         #[cfg(not(feature = "redis"))]
         Some(_) => {
-            let _ = prefix;
+            let _ = (prefix, lease);
             Err(PresenceError::UnsupportedUrl)
         }
         #[cfg(feature = "memory")]
-        None => Ok(std::sync::Arc::new(memory::MemoryPresence::default())),
+        None => Ok(std::sync::Arc::new(memory::MemoryPresence::with_lease(lease))),
         #[cfg(not(feature = "memory"))]
         None => Err(PresenceError::UnsupportedUrl),
     }

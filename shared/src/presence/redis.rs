@@ -27,9 +27,10 @@ use super::{
 };
 use crate::domain::{ConnectionId, GroupId, Nick, RoomId, UserId};
 
-/// API Gateway closes every connection after 2 hours; a key outliving that by 10 minutes
-/// is certainly stale, even when `$disconnect` never ran.
-const CONNECTION_TTL_SECS: u64 = 2 * 3600 + 600;
+/// A connection's keys outlive its lease by a day: the sweep of expired leases
+/// ([`Presence::expired_connections`]) needs them to clean up after a lost `$disconnect`,
+/// and only a deployment nobody sweeps any more relies on the expiry.
+const BACKSTOP_SECS: u64 = 24 * 3600;
 /// A closed room stays unjoinable in presence this long; the store remembers it for good.
 const CLOSED_MARK_TTL_SECS: u64 = 7 * 24 * 3600;
 
@@ -66,6 +67,17 @@ local function peek(key, window, limit)
   return retry_after(key, count, now, window, limit)
 end
 
+-- Starts or extends (`XX`: only an existing one) a connection's lease in the `leases` index.
+local function lease(p, cid, lease_ms, mode)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  if mode then
+    redis.call('ZADD', p .. 'leases', mode, now + lease_ms, cid)
+  else
+    redis.call('ZADD', p .. 'leases', now + lease_ms, cid)
+  end
+end
+
 local function enter(p, cid, user, room)
   redis.call('SADD', p .. 'room:' .. room .. ':conns', cid)
   if redis.call('HINCRBY', p .. 'room:' .. room .. ':users', user, 1) == 1 then
@@ -97,9 +109,10 @@ local function leave(p, cid, user, room, closed_ttl)
 end
 "#;
 
-/// ARGV: prefix, cid, user, ttl, nick, group → {came_online, entered_lobby}
+/// ARGV: prefix, cid, user, ttl, nick, group, lease ms → {came_online, entered_lobby}
 const CONNECT: &str = r#"
 local p, cid, user, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+lease(p, cid, tonumber(ARGV[7]))
 local conns = p .. 'user:' .. user .. ':conns'
 local came_online = 0
 if redis.call('SCARD', conns) == 0 then came_online = 1 end
@@ -122,26 +135,28 @@ end
 return 1
 "#;
 
-/// ARGV: prefix, cid, rate key, window ms, limit →
+/// ARGV: prefix, cid, rate key, window ms, limit, lease ms →
 /// {} | {user, room, wait ms (-1: allowed), nick (""), group (""), {room connection ids}}
 const SENDER_CONTEXT: &str = r#"
 local p, cid = ARGV[1], ARGV[2]
 local info = redis.call('HMGET', p .. 'conn:' .. cid, 'user', 'room')
 local user, room = info[1], info[2]
 if not user then return {} end
+lease(p, cid, tonumber(ARGV[6]), 'XX')
 local wait = hit(p .. 'rate:' .. ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]))
 local profile = redis.call('HMGET', p .. 'user:' .. user .. ':profile', 'nick', 'group')
 local conns = redis.call('SMEMBERS', p .. 'room:' .. room .. ':conns')
 return {user, room, tostring(wait), profile[1] or '', profile[2] or '', conns}
 "#;
 
-/// ARGV: prefix, cid, to, capacity, closed_ttl →
+/// ARGV: prefix, cid, to, capacity, closed_ttl, lease ms →
 /// {'moved', from, user_left, closed, entered} | {'there'} | {'full'} | {'closed'} | {'unknown'}
 const MOVE: &str = r#"
 local p, cid, to, capacity, closed_ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local info = redis.call('HMGET', p .. 'conn:' .. cid, 'user', 'room')
 local user, from = info[1], info[2]
 if not user then return {'unknown'} end
+lease(p, cid, tonumber(ARGV[6]), 'XX')
 if from == to then return {'there'} end
 if to ~= '0' then
   if redis.call('EXISTS', p .. 'room:' .. to .. ':closed') == 1 then return {'closed'} end
@@ -157,6 +172,7 @@ return {'moved', from, tostring(user_left), tostring(closed), tostring(entered)}
 /// ARGV: prefix, cid, closed_ttl → {} | {user, room, user_left, closed, went_offline}
 const DISCONNECT: &str = r#"
 local p, cid, closed_ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+redis.call('ZREM', p .. 'leases', cid)
 local info = redis.call('HMGET', p .. 'conn:' .. cid, 'user', 'room')
 local user, room = info[1], info[2]
 if not user then return {} end
@@ -177,6 +193,13 @@ const RATE_LIMIT: &str = r#"
 return hit(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
 "#;
 
+/// ARGV: prefix, limit → the connections whose lease has ended, longest expired first.
+const EXPIRED: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZRANGEBYSCORE', ARGV[1] .. 'leases', '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+"#;
+
 /// As [`RATE_LIMIT`], for one more attempt that is not counted.
 const RATE_PEEK: &str = r#"
 return peek(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
@@ -190,6 +213,9 @@ pub struct RedisPresence {
     disconnect: Script,
     rate_limit: Script,
     rate_peek: Script,
+    expired: Script,
+    /// How long a connection's lease lasts after its last activity.
+    lease: Duration,
     set_profile: Script,
     sender_context: Script,
 }
@@ -229,9 +255,20 @@ impl RedisPresence {
             disconnect: Script::new(&format!("{LIBRARY}{DISCONNECT}")),
             rate_limit: Script::new(&format!("{LIBRARY}{RATE_LIMIT}")),
             rate_peek: Script::new(&format!("{LIBRARY}{RATE_PEEK}")),
+            expired: Script::new(EXPIRED),
+            lease: super::CONNECTION_LEASE,
             set_profile: Script::new(SET_PROFILE),
             sender_context: Script::new(&format!("{LIBRARY}{SENDER_CONTEXT}")),
         })
+    }
+
+    /// Leases of `lease` instead of [`super::CONNECTION_LEASE`] (tests).
+    pub fn with_lease(self, lease: Duration) -> Self {
+        Self { lease, ..self }
+    }
+
+    fn lease_ms(&self) -> u64 {
+        u64::try_from(self.lease.as_millis()).unwrap_or(u64::MAX)
     }
 
     fn key(&self, rest: impl std::fmt::Display) -> String {
@@ -266,9 +303,10 @@ impl Presence for RedisPresence {
             .arg(&self.prefix)
             .arg(connection.as_str())
             .arg(user.as_str())
-            .arg(CONNECTION_TTL_SECS)
+            .arg(self.lease.as_secs() + BACKSTOP_SECS)
             .arg(profile.nick.as_str())
             .arg(profile.group.as_ref().map(GroupId::as_str).unwrap_or_default())
+            .arg(self.lease_ms())
             .invoke_async(&mut self.conn())
             .await
             .map_err(backend)?;
@@ -297,6 +335,7 @@ impl Presence for RedisPresence {
             .arg(to.get())
             .arg(capacity)
             .arg(CLOSED_MARK_TTL_SECS)
+            .arg(self.lease_ms())
             .invoke_async(&mut self.conn())
             .await
             .map_err(backend)?;
@@ -406,6 +445,12 @@ impl Presence for RedisPresence {
         self.rate_window(&self.rate_peek, key, limit, window).await
     }
 
+    async fn expired_connections(&self, limit: usize) -> PresenceResult<Vec<ConnectionId>> {
+        let expired: Vec<String> =
+            self.expired.arg(&self.prefix).arg(limit).invoke_async(&mut self.conn()).await.map_err(backend)?;
+        Ok(expired.into_iter().map(ConnectionId::new).collect())
+    }
+
     async fn room_created(&self, room: RoomId) -> PresenceResult<()> {
         let _: i64 = redis::cmd("DEL")
             .arg(self.key(format!("room:{room}:closed")))
@@ -442,6 +487,7 @@ impl Presence for RedisPresence {
             .arg(rate_key)
             .arg(window.as_millis() as u64)
             .arg(limit)
+            .arg(self.lease_ms())
             .invoke_async(&mut self.conn())
             .await
             .map_err(backend)?;

@@ -177,6 +177,18 @@ impl Chat {
         Ok(())
     }
 
+    /// Disconnects, as `$disconnect` would have, up to `limit` connections whose presence
+    /// lease ran out without one (API Gateway lost their `$disconnect`, an instance died):
+    /// they leave their rooms and go offline, and everyone is told. Returns how many.
+    pub async fn sweep_expired_connections(&self, limit: usize) -> Result<usize, ServiceError> {
+        let expired = self.presence.expired_connections(limit).await?;
+        for connection in &expired {
+            tracing::warn!(%connection, "connection's lease ran out without a disconnect; cleaning up after it");
+            self.disconnect(connection).await?;
+        }
+        Ok(expired.len())
+    }
+
     async fn forget(&self, connection: &ConnectionId) -> Result<Vec<Delivery>, ServiceError> {
         let Some(gone) = self.presence.disconnect(connection).await? else { return Ok(Vec::new()) };
         tracing::info!(%connection, user = %gone.user, "disconnected");
