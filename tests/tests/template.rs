@@ -259,11 +259,60 @@ fn http_api_routes_auth_and_health_to_auth_http_with_cors() {
             event["Properties"]["Path"].as_str().unwrap().to_owned(),
         ));
     }
-    assert_eq!(routes, BTreeSet::from([("ANY".into(), "/auth/{proxy+}".into()), ("GET".into(), "/health".into())]));
+    let expected = [
+        ("ANY", "/auth/{proxy+}"),
+        ("POST", "/auth/signup"),
+        ("POST", "/auth/login"),
+        ("GET", "/auth/id-check/{userId}"),
+        ("GET", "/health"),
+    ];
+    assert_eq!(routes, expected.into_iter().map(|(m, p)| (m.to_owned(), p.to_owned())).collect::<BTreeSet<_>>());
     // Only auth-http is on the HTTP API.
     for logical_id in WEBSOCKET_FUNCTIONS {
         assert!(resource(&template, logical_id, "AWS::Serverless::Function")["Properties"].get("Events").is_none());
     }
+}
+
+/// Both stages throttle every route, signup, login, id-check and `$connect` tighter, each
+/// from a parameter; every function's concurrency is capped by a parameter (0: unreserved).
+#[test]
+fn stages_are_throttled_and_functions_capped_by_parameters() {
+    let template = load();
+    let parameter = |name: &str| -> u64 {
+        let declared = &template["Parameters"][name];
+        assert_eq!(declared["Type"], "Number", "{name}");
+        declared["Default"].as_u64().unwrap_or_else(|| panic!("{name} has a numeric default"))
+    };
+    let throttled = |settings: &Value, rate: &str, burst: &str| {
+        assert_eq!(settings["ThrottlingRateLimit"], reference(rate), "{settings}");
+        assert_eq!(settings["ThrottlingBurstLimit"], reference(burst), "{settings}");
+        assert!(parameter(rate) >= 1 && parameter(burst) >= parameter(rate), "{rate}/{burst}");
+    };
+    let http = &resource(&template, "HttpApi", "AWS::Serverless::HttpApi")["Properties"];
+    throttled(&http["DefaultRouteSettings"], "HttpRateLimit", "HttpBurstLimit");
+    for route in ["POST /auth/signup", "POST /auth/login", "GET /auth/id-check/{userId}"] {
+        throttled(&http["RouteSettings"][route], "AuthRateLimit", "AuthBurstLimit");
+    }
+    assert!(parameter("AuthRateLimit") < parameter("HttpRateLimit"), "the password routes are the tighter ones");
+    let stage = &resource(&template, "WebSocketStage", "AWS::ApiGatewayV2::Stage")["Properties"];
+    throttled(&stage["DefaultRouteSettings"], "WebSocketRateLimit", "WebSocketBurstLimit");
+    throttled(&stage["RouteSettings"]["$connect"], "ConnectRateLimit", "ConnectBurstLimit");
+
+    let mut instances = 0;
+    for (function, parameter_name) in [
+        ("AuthHttpFunction", "AuthHttpConcurrency"),
+        ("WsConnectFunction", "WsConnectConcurrency"),
+        ("WsDisconnectFunction", "WsDisconnectConcurrency"),
+        ("WsMessageFunction", "WsMessageConcurrency"),
+    ] {
+        let reserved = &resource(&template, function, "AWS::Serverless::Function")["Properties"]["ReservedConcurrentExecutions"];
+        let choice = reserved["Fn::If"].as_array().unwrap_or_else(|| panic!("{function}: reserved concurrency is a choice"));
+        assert_eq!(choice[1], reference(parameter_name), "{function}");
+        assert_eq!(choice[2], reference("AWS::NoValue"), "{function}: 0 leaves it unreserved");
+        instances += parameter(parameter_name);
+    }
+    // Two database connections per instance: the defaults stay within a small database.
+    assert!(instances * 2 <= 150, "{instances} instances by default");
 }
 
 #[test]
