@@ -225,7 +225,7 @@ fn parameters_keep_secrets_hidden_and_put_the_functions_in_a_vpc() {
         let assertions = template["Rules"]["MySqlRedisNeedsItsBackends"]["Assertions"].to_string();
         assert!(assertions.contains(&reference(backend).to_string()), "{backend} is required on mysql-redis");
     }
-    assert_eq!(parameters["StorageProfile"]["Default"], "mysql-redis");
+    assert_eq!(parameters["StorageProfile"]["Default"], "dynamodb", "a first deploy needs no VPC");
     assert_eq!(parameters["StorageProfile"]["AllowedValues"], json!(["mysql-redis", "dynamodb"]));
     assert_eq!(template["Conditions"]["OnDynamoDb"], json!({ "Fn::Equals": [reference("StorageProfile"), "dynamodb"] }));
     assert_eq!(parameters["SubnetIds"]["Type"], "CommaDelimitedList");
