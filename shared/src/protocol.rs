@@ -273,6 +273,23 @@ pub struct Bounds {
     pub after: Option<i64>,
 }
 
+/// The `action` of a client frame, read without the rest (metrics label invocations by it).
+pub fn action_of(text: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct ActionOnly {
+        action: Option<String>,
+    }
+    serde_json::from_str::<ActionOnly>(text).ok()?.action
+}
+
+/// Every action a client may send: metrics label actions by these names (a client's own
+/// strings would give an unbounded number of labels).
+pub const ACTIONS: &[&str] = &[
+    "ping", "user.me", "user.info", "user.update", "user.listInLobby", "user.listInRoom", "room.list", "room.create",
+    "room.join", "room.leave", "room.info", "room.update", "group.list", "group.create", "group.join", "group.leave",
+    "chat.send", "chat.history",
+];
+
 /// Every action of PROTOCOL.md, with its `data` checked.
 #[derive(Debug, Clone)]
 pub enum Command {
@@ -688,12 +705,6 @@ mod properties {
     fn json_object() -> impl Strategy<Value = Map<String, Value>> {
         prop::collection::btree_map(".{0,12}", json_value(), 0..8).prop_map(|m| m.into_iter().collect())
     }
-
-    const ACTIONS: &[&str] = &[
-        "ping", "user.me", "user.info", "user.update", "user.listInLobby", "user.listInRoom", "room.list", "room.create",
-        "room.join", "room.leave", "room.info", "room.update", "group.list", "group.create", "group.join", "group.leave",
-        "chat.send", "chat.history",
-    ];
 
     fn code() -> impl Strategy<Value = Code> {
         prop::sample::select(vec![

@@ -23,26 +23,51 @@ pub enum StartupError {
     Dynamo(#[from] crate::dynamodb::DynamoError),
 }
 
+/// Runs one Lambda invocation of `function` and then writes what it did as one CloudWatch
+/// Embedded Metric Format line on stdout (CloudWatch Logs turns it into metrics): latency,
+/// the counters it added, and `action` as a dimension when it handled a frame.
+pub async fn with_metrics<T>(function: &str, action: Option<&str>, invocation: impl std::future::Future<Output = T>) -> T {
+    let (before, started) = (crate::metrics::snapshot(), std::time::Instant::now());
+    let outcome = invocation.await;
+    let added = crate::metrics::snapshot().since(&before);
+    // A line of its own, not a log event: CloudWatch reads EMF only from whole JSON lines.
+    println!("{}", crate::metrics::emf_line(function, action, started.elapsed(), &added, crate::clock::now_ms()));
+    outcome
+}
+
 /// Crates whose debug and trace output carries whole events and frames — passwords, room
 /// passwords and tokens among them: never more than `info`, whatever `RUST_LOG` asks.
 const VERBATIM_TARGETS: [&str; 5] =
     ["lambda_runtime", "lambda_runtime_api_client", "lambda_http", "tungstenite", "tokio_tungstenite"];
 
-/// Logs as text without colour (CloudWatch shows escape codes verbatim); `RUST_LOG` filters,
+/// Logs without colour (CloudWatch shows escape codes verbatim): as text, or as one JSON
+/// object per line (`timestamp`, `level`, `message`, `target`, fields) when the function's
+/// `LoggingConfig` says `JSON` (`AWS_LAMBDA_LOG_FORMAT`). `RUST_LOG` filters; without it
+/// Lambda's application log level (`AWS_LAMBDA_LOG_LEVEL`) does, else `info`; either way
 /// within the cap on [`VERBATIM_TARGETS`].
 pub fn init_tracing() {
+    use tracing_subscriber::Layer as _;
     use tracing_subscriber::filter::{FilterExt as _, LevelFilter, Targets};
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
-    use tracing_subscriber::Layer as _;
 
-    let requested = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let lambda = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let fallback = match lambda("AWS_LAMBDA_LOG_LEVEL").map(|level| level.to_ascii_lowercase()).as_deref() {
+        Some("fatal") => "error".to_owned(),
+        Some(level @ ("trace" | "debug" | "info" | "warn" | "error")) => level.to_owned(),
+        _ => "info".to_owned(),
+    };
+    let requested =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(fallback));
     let capped = VERBATIM_TARGETS
         .into_iter()
         .fold(Targets::new().with_default(LevelFilter::TRACE), |targets, target| targets.with_target(target, LevelFilter::INFO));
-    let logs = tracing_subscriber::fmt::layer().with_ansi(false).with_filter(requested.and(capped));
-    let _ = tracing_subscriber::registry().with(logs).try_init();
+    let format = if lambda("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")) {
+        tracing_subscriber::fmt::layer().json().flatten_event(true).with_current_span(false).with_span_list(false).boxed()
+    } else {
+        tracing_subscriber::fmt::layer().with_ansi(false).boxed()
+    };
+    let _ = tracing_subscriber::registry().with(format.with_filter(requested.and(capped))).try_init();
 }
 
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {

@@ -265,11 +265,29 @@ impl TestServer {
         body: &[u8],
         key: Option<&chatting_shared::push::SigningKeys>,
     ) -> anyhow::Result<reqwest::Response> {
+        self.management_with(method, path, body, key, &[]).await
+    }
+
+    /// [`Self::management`] with more (signed) headers.
+    pub async fn management_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        key: Option<&chatting_shared::push::SigningKeys>,
+        extra: &[(&str, &str)],
+    ) -> anyhow::Result<reqwest::Response> {
         let method = reqwest::Method::from_bytes(method.as_bytes())?;
         let mut request = self.client.request(method.clone(), format!("{}{path}", self.http)).body(body.to_vec());
+        for (name, value) in extra {
+            request = request.header(*name, *value);
+        }
         if let Some(key) = key {
             let mut headers = reqwest::header::HeaderMap::new();
             headers.insert("host", self.address.to_string().parse()?);
+            for (name, value) in extra {
+                headers.insert(reqwest::header::HeaderName::from_bytes(name.as_bytes())?, value.parse()?);
+            }
             let (path, query) = path.split_once('?').map_or((path, None), |(p, q)| (p, Some(q)));
             let unsigned = chatting_local_gateway::sigv4::SignedParts { method: &method, path, query, headers: &headers, body };
             for (name, value) in chatting_local_gateway::sigv4::sign(&unsigned, key, std::time::SystemTime::now()) {
@@ -279,9 +297,9 @@ impl TestServer {
         Ok(request.send().await?)
     }
 
-    /// The gateway's counters (`GET /metrics`, signed with its key).
+    /// The gateway's counters as JSON (`GET /metrics`, signed with its key).
     pub async fn metrics(&self) -> anyhow::Result<Value> {
-        let response = self.management("GET", "/metrics", b"", Some(&self.gateway.management_key)).await?;
+        let response = self.management_with("GET", "/metrics", b"", Some(&self.gateway.management_key), &[("accept", "application/json")]).await?;
         anyhow::ensure!(response.status() == 200, "/metrics answered {}", response.status());
         Ok(response.json().await?)
     }

@@ -353,3 +353,63 @@ async fn trace_logs_of_a_real_function_carry_no_event_and_no_secret() -> anyhow:
     println!("auth-http at RUST_LOG=trace: {} log lines, {traced} at TRACE, none below info from the runtime crates", lines.len());
     Ok(())
 }
+
+/// With the template's `LoggingConfig` (JSON, an application log level) and no `RUST_LOG`, a
+/// real function writes every log line as a JSON object Lambda understands, at that level;
+/// and every invocation adds one CloudWatch Embedded Metric Format line with its latency and
+/// what it cost.
+#[tokio::test]
+async fn a_real_function_logs_json_at_lambdas_level_and_writes_emf_metrics() -> anyhow::Result<()> {
+    let database_url = fresh_mysql_database().await?;
+    let mut env = lambda_env("auth-http", &database_url, &unique("lam"), "");
+    env.retain(|(name, _)| name != "RUST_LOG");
+    env.push(("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()));
+    env.push(("AWS_LAMBDA_LOG_LEVEL".into(), "DEBUG".into()));
+    let binary = function_binary("auth-http", "debug")?;
+    let runtime = RuntimeApi::start("auth-http").await?;
+    let process = FunctionProcess::start(Launch { binary: &binary, runtime: &runtime, env, capture_output: true })?;
+
+    let signup = json!({ "userId": unique("emf"), "password": "correct horse battery", "nick": "Emf" }).to_string();
+    let response = runtime.invoke(events::http("POST", "/auth/signup", Some(&signup), None)).await?;
+    assert_eq!(response["statusCode"], 201, "{response}");
+    let response = runtime.invoke(events::http("GET", "/health", None, None)).await?;
+    assert_eq!(response["statusCode"], 200, "{response}");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while runtime.next_calls() < 3 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let output = process.output();
+    let lines: Vec<Value> = output
+        .lines()
+        .map(|line| serde_json::from_str(line).map_err(|e| anyhow::anyhow!("not a JSON line ({e}): {line}")))
+        .collect::<anyhow::Result<_>>()?;
+    let (metrics, logs): (Vec<&Value>, Vec<&Value>) = lines.iter().partition(|line| line.get("_aws").is_some());
+    assert!(!logs.is_empty(), "some log lines");
+    for log in &logs {
+        // Lambda filters JSON application logs on `level`; `timestamp` orders them.
+        assert!(log["timestamp"].is_string() && log["target"].is_string(), "Lambda's JSON log fields: {log}");
+        assert!(["DEBUG", "INFO", "WARN", "ERROR"].contains(&log["level"].as_str().unwrap_or_default()), "{log}");
+    }
+    assert!(logs.iter().any(|log| log["level"] == "DEBUG"), "AWS_LAMBDA_LOG_LEVEL=DEBUG lets debug through");
+    assert!(logs.iter().any(|log| log["message"].is_string()), "events carry their message at the top level");
+
+    assert_eq!(metrics.len(), 2, "one EMF record per invocation: {metrics:#?}");
+    for record in &metrics {
+        let directive = &record["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "chatting");
+        assert_eq!(directive["Dimensions"], json!([["Function"]]));
+        assert_eq!(record["Function"], "auth-http");
+        assert!(record["_aws"]["Timestamp"].as_i64().is_some_and(|t| t > 1_700_000_000_000), "{record}");
+        for metric in directive["Metrics"].as_array().into_iter().flatten() {
+            let name = metric["Name"].as_str().unwrap_or_default();
+            assert!(record[name].is_number(), "{name} is declared and given a value: {record}");
+        }
+        assert!(record["Latency"].as_f64().is_some_and(|ms| ms > 0.0), "{record}");
+    }
+    assert!(metrics[0]["StoreStatements"].as_u64().is_some_and(|n| n >= 1), "a signup writes: {}", metrics[0]);
+    assert_eq!(metrics[1]["StoreStatements"], 0, "/health touches no store: {}", metrics[1]);
+    println!("auth-http with LoggingConfig JSON/DEBUG: {} JSON log lines, EMF {}", logs.len(), metrics[0]);
+    Ok(())
+}

@@ -268,3 +268,41 @@ async fn a_connection_ends_at_its_lifetime_even_while_it_pings() -> anyhow::Resu
     assert!(!online, "the pinger is still online after its connection ended");
     Ok(())
 }
+
+/// `GET /metrics` (signed) answers Prometheus's text format, with per-action latency; JSON
+/// when the client accepts only that.
+#[tokio::test]
+async fn metrics_are_prometheus_text_or_json_when_asked() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let (_, mut ws) = server.connected_user("prom").await?;
+    ws.ok("chat.send", json!({"type": "all", "text": "counted"})).await?;
+    ws.fails("room.join", json!({"roomId": 424242}), "noInfo").await?;
+
+    let response = server.management("GET", "/metrics", b"", Some(&server.gateway.management_key)).await?;
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
+    let text = response.text().await?;
+    let mut samples = std::collections::BTreeMap::new();
+    for line in text.lines().filter(|line| !line.starts_with('#')) {
+        let (name, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("a sample is `name value`: {line}"));
+        let value: f64 = value.parse().unwrap_or_else(|_| panic!("a number: {line}"));
+        assert!(name.starts_with("chatting_"), "{line}");
+        samples.insert(name.to_owned(), value);
+    }
+    for declared in text.lines().filter_map(|line| line.strip_prefix("# TYPE ")) {
+        let kind = declared.split(' ').nth(1).unwrap_or_default();
+        assert!(["counter", "gauge", "summary"].contains(&kind), "{declared}");
+    }
+    assert!(samples["chatting_chat_sends_total"] >= 1.0, "{text}");
+    assert!(samples["chatting_open_connections"] >= 1.0, "{text}");
+    assert!(samples[r#"chatting_action_seconds_count{action="chat.send"}"#] >= 1.0, "{text}");
+    assert!(samples[r#"chatting_action_seconds_sum{action="chat.send"}"#] > 0.0, "{text}");
+    assert!(samples[r#"chatting_action_seconds_count{action="room.join"}"#] >= 1.0, "{text}");
+    assert!(samples.contains_key("chatting_gone_connections_total") && samples.contains_key("chatting_failures_total"));
+
+    let json = server.metrics().await?;
+    assert!(json["chatSends"].as_u64().is_some_and(|n| n >= 1), "{json}");
+    assert!(json["actions"]["chat.send"]["count"].as_u64().is_some_and(|n| n >= 1), "{json}");
+    Ok(())
+}

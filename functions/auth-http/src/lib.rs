@@ -52,6 +52,9 @@ fn success(status: u16, data: Value) -> Response<Body> {
 }
 
 fn failure(err: &ServiceError) -> Response<Body> {
+    if err.code() == Code::Error {
+        chatting_shared::metrics::FAILURES.add(1);
+    }
     let data = match err {
         ServiceError::RateLimited { retry_after_ms } => Some(json!({ "retryAfterMs": retry_after_ms })),
         _ => None,

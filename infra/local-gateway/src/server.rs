@@ -351,10 +351,20 @@ async fn require_signature(
     next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(body))).await
 }
 
-async fn metrics(State(gateway): State<Arc<Gateway>>) -> Response {
-    let mut body = serde_json::json!(chatting_shared::metrics::snapshot());
-    body["openConnections"] = serde_json::json!(gateway.registry.len());
-    axum::Json(body).into_response()
+/// The counters in Prometheus's text format, or as JSON for a client that accepts only that.
+async fn metrics(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    use chatting_shared::metrics;
+    let snapshot = metrics::snapshot();
+    let open = gateway.registry.len() as u64;
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if accept.contains("application/json") {
+        let mut body = serde_json::json!(snapshot);
+        body["openConnections"] = serde_json::json!(open);
+        body["actions"] = serde_json::json!(metrics::actions());
+        return axum::Json(body).into_response();
+    }
+    let text = metrics::prometheus(&snapshot, &metrics::actions(), &[("open_connections", open, "WebSocket connections open now")]);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
 /// An error in the Management API's wire format, which the AWS SDK reads by its

@@ -213,7 +213,11 @@ impl Chat {
             }
         };
         let ClientFrame { action, request_id, data } = frame;
-        match self.run(connection, &action, data).await {
+        let started = std::time::Instant::now();
+        let outcome = self.run(connection, &action, data).await;
+        let failed = outcome.as_ref().is_err_and(|err| err.code() == Code::Error);
+        crate::metrics::record_action(&action, started.elapsed(), failed);
+        match outcome {
             Ok(data) => reply_ok(request_id, data),
             Err(err) => {
                 err.log(&action);
@@ -387,7 +391,10 @@ impl Chat {
                     for frame in line {
                         match self.pusher.push(&connection, &frames[frame]).await {
                             Ok(()) => {}
-                            Err(PushError::Gone) => return Some(connection),
+                            Err(PushError::Gone) => {
+                                crate::metrics::GONE_CONNECTIONS.add(1);
+                                return Some(connection);
+                            }
                             Err(PushError::Failed(reason)) => tracing::warn!(%connection, %reason, "push failed"),
                         }
                     }
