@@ -48,7 +48,7 @@ fn world() -> &'static World {
             // Sends are limited per 10 s; the fuzzer sends thousands a second.
             config.chat_sends_per_10s = u32::MAX;
             let store = startup::open_store(&config).await.expect("the store");
-            let presence = presence::connect(None, "fuzz").await.expect("presence");
+            let presence = presence::connect(None, "fuzz", presence::CONNECTION_LEASE).await.expect("presence");
             let chat = startup::chat(&config, store, presence, Arc::new(Discard));
             for name in ["alice", "bob_2", "carol"] {
                 let user = UserId::parse(name).expect("a user id");

@@ -172,7 +172,6 @@ fn globals_give_every_function_the_vpc_and_the_shared_settings() {
         json!({ "Fn::If": ["OnDynamoDb", { "Fn::Sub": "dynamodb://${Table}" }, reference("DatabaseUrl")] })
     );
     assert_eq!(variables["CHATTING_JWT_SECRET"], reference("JwtSecret"));
-    assert_eq!(variables["RUST_LOG"], reference("LogLevel"));
 
     for logical_id in WEBSOCKET_FUNCTIONS {
         let variables =
@@ -585,4 +584,52 @@ fn every_reference_resolves() {
         }
     }
     assert!(seen > 30, "found only {seen} references");
+}
+
+/// JSON logs at a chosen level, X-Ray as an option, access logs on both stages, and alarms on
+/// every function's errors and throttles and on both APIs' server errors, notifying an
+/// optional SNS topic.
+#[test]
+fn logs_tracing_access_logs_and_alarms_are_configured() {
+    let template = load();
+    let globals = &template["Globals"]["Function"];
+    assert_eq!(globals["LoggingConfig"]["LogFormat"], "JSON");
+    assert_eq!(globals["LoggingConfig"]["ApplicationLogLevel"], reference("LogLevel"));
+    assert_eq!(globals["Tracing"], reference("Tracing"));
+    assert_eq!(template["Parameters"]["Tracing"]["AllowedValues"], json!(["Active", "PassThrough"]));
+    assert!(globals["Environment"]["Variables"].get("RUST_LOG").is_none(), "the level is LoggingConfig's");
+
+    let http = &resource(&template, "HttpApi", "AWS::Serverless::HttpApi")["Properties"]["AccessLogSettings"];
+    assert_eq!(http["DestinationArn"], json!({ "Fn::GetAtt": ["HttpApiAccessLogs", "Arn"] }));
+    let ws = &resource(&template, "WebSocketStage", "AWS::ApiGatewayV2::Stage")["Properties"]["AccessLogSettings"];
+    assert_eq!(ws["DestinationArn"], json!({ "Fn::GetAtt": ["WebSocketAccessLogs", "Arn"] }));
+    for format in [&http["Format"], &ws["Format"]] {
+        let fields: Value = serde_json::from_str(format.as_str().expect("a format string")).expect("access logs are JSON");
+        assert!(fields["requestId"].is_string() && fields["status"].is_string(), "{fields}");
+    }
+    resource(&template, "HttpApiAccessLogs", "AWS::Logs::LogGroup");
+    resource(&template, "WebSocketAccessLogs", "AWS::Logs::LogGroup");
+    assert_eq!(resource(&template, "ApiGatewayAccount", "AWS::ApiGateway::Account")["Condition"], "CreateApiGatewayLogsRole");
+
+    let alarms = of_type(&template, "AWS::CloudWatch::Alarm");
+    let watched: BTreeSet<(String, String)> = alarms
+        .iter()
+        .map(|(_, alarm)| {
+            let properties = &alarm["Properties"];
+            assert_eq!(
+                properties["AlarmActions"],
+                json!({ "Fn::If": ["HasAlarmTopic", [reference("AlarmTopicArn")], reference("AWS::NoValue")] })
+            );
+            let subject = properties["Dimensions"][0]["Value"]["Ref"].as_str().unwrap_or_default().to_owned();
+            (subject, properties["MetricName"].as_str().unwrap_or_default().to_owned())
+        })
+        .collect();
+    for function in ["AuthHttpFunction", "WsConnectFunction", "WsDisconnectFunction", "WsMessageFunction"] {
+        for metric in ["Errors", "Throttles"] {
+            assert!(watched.contains(&(function.to_owned(), metric.to_owned())), "{function} {metric}: {watched:?}");
+        }
+    }
+    assert!(watched.contains(&("HttpApi".to_owned(), "5xx".to_owned())));
+    assert!(watched.contains(&("WebSocketApi".to_owned(), "IntegrationError".to_owned())));
+    assert!(watched.contains(&("WebSocketApi".to_owned(), "ExecutionError".to_owned())));
 }
