@@ -96,13 +96,23 @@ fn jwt_secret(raw: String) -> Result<Secret, ConfigError> {
 impl Config {
     /// In Lambda every backend is named explicitly; nothing is generated.
     pub fn from_lambda_env() -> Result<Self, ConfigError> {
+        Self::from_lambda_env_with(None)
+    }
+
+    /// As [`Self::from_lambda_env`], with the JWT key read from Secrets Manager when the
+    /// environment names one there instead of holding it.
+    pub fn from_lambda_env_with(jwt_from_secret: Option<Secret>) -> Result<Self, ConfigError> {
+        let jwt = match jwt_from_secret {
+            Some(secret) => jwt_secret(secret.expose().to_owned())?,
+            None => jwt_secret(var("CHATTING_JWT_SECRET").ok_or(ConfigError::Missing("CHATTING_JWT_SECRET (or CHATTING_JWT_SECRET_ARN)"))?)?,
+        };
         Ok(Self {
             database_url: var("CHATTING_DATABASE_URL").ok_or(ConfigError::Missing("CHATTING_DATABASE_URL"))?,
             dynamodb_endpoint: var("CHATTING_DYNAMODB_ENDPOINT"),
             dynamodb_create_table: false,
             redis_url: var("CHATTING_REDIS_URL"),
             redis_prefix: var("CHATTING_REDIS_PREFIX").unwrap_or_else(|| "chatting".into()),
-            jwt_secret: jwt_secret(var("CHATTING_JWT_SECRET").ok_or(ConfigError::Missing("CHATTING_JWT_SECRET"))?)?,
+            jwt_secret: jwt,
             management_endpoint: var("CHATTING_MANAGEMENT_ENDPOINT"),
             access_ttl: seconds("CHATTING_ACCESS_TTL_SECS", 900)?,
             refresh_ttl: seconds("CHATTING_REFRESH_TTL_SECS", 30 * 24 * 3600)?,

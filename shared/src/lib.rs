@@ -26,6 +26,8 @@ pub mod metrics;
 pub mod presence;
 pub mod protocol;
 pub mod push;
+#[cfg(feature = "secrets")]
+pub mod secrets;
 pub mod service;
 pub mod startup;
 pub mod store;

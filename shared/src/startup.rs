@@ -21,6 +21,9 @@ pub enum StartupError {
     #[cfg(feature = "dynamodb")]
     #[error("{0}")]
     Dynamo(#[from] crate::dynamodb::DynamoError),
+    #[cfg(feature = "secrets")]
+    #[error("secrets: {0}")]
+    Secrets(#[from] crate::secrets::SecretsError),
 }
 
 /// Runs one Lambda invocation of `function` and then writes what it did as one CloudWatch
@@ -155,15 +158,30 @@ pub fn chat(config: &Config, store: Arc<dyn Store>, presence: Arc<dyn Presence>,
 }
 
 /// The HTTP function's service, from the Lambda environment.
+/// The Lambda configuration, with the secrets its environment names read from Secrets
+/// Manager (once: this runs at cold start).
+async fn lambda_config() -> Result<Config, StartupError> {
+    #[cfg(feature = "secrets")]
+    {
+        let secrets = crate::secrets::read_from_env().await?;
+        let mut config = Config::from_lambda_env_with(secrets.jwt.clone())?;
+        config.database_url = secrets.database_url(std::mem::take(&mut config.database_url))?;
+        config.redis_url = secrets.redis_url(config.redis_url.take())?;
+        Ok(config)
+    }
+    #[cfg(not(feature = "secrets"))]
+    Ok(Config::from_lambda_env()?)
+}
+
 pub async fn auth_from_lambda_env() -> Result<AuthService, StartupError> {
-    let config = Config::from_lambda_env()?;
+    let config = lambda_config().await?;
     let (store, presence) = open_backends(&config).await?;
     Ok(auth_service(&config, store, presence))
 }
 
 /// A WebSocket function's service, from the Lambda environment.
 pub async fn chat_from_lambda_env() -> Result<Chat, StartupError> {
-    let config = Config::from_lambda_env()?;
+    let config = lambda_config().await?;
     let endpoint = config
         .management_endpoint
         .clone()

@@ -413,3 +413,66 @@ async fn a_real_function_logs_json_at_lambdas_level_and_writes_emf_metrics() -> 
     println!("auth-http with LoggingConfig JSON/DEBUG: {} JSON log lines, EMF {}", logs.len(), metrics[0]);
     Ok(())
 }
+
+/// A secret in moto's Secrets Manager, made for one test; its ARN.
+async fn put_secret(value: &str) -> anyhow::Result<String> {
+    use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(chatting_e2e::dynamodb_endpoint())
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .build();
+    let created = aws_sdk_secretsmanager::Client::from_conf(config)
+        .create_secret()
+        .name(unique("chatting-secret-"))
+        .secret_string(value)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("moto's Secrets Manager at {}: {e:?}", chatting_e2e::dynamodb_endpoint()))?;
+    created.arn.ok_or_else(|| anyhow::anyhow!("no ARN"))
+}
+
+/// The stack gives the functions secret ARNs, not secrets: a real function reads the JWT
+/// key and the database credential from Secrets Manager (moto's) at cold start, and works
+/// with them; an ARN it cannot read stops the cold start with its name.
+#[tokio::test]
+async fn a_real_function_reads_its_jwt_key_and_database_credential_from_secrets_manager() -> anyhow::Result<()> {
+    use sqlx::Connection as _;
+    let database_url = fresh_mysql_database().await?;
+    let database = database_url.rsplit('/').next().unwrap_or_default().to_owned();
+    let (user, password) = (unique("sm_"), "p@ss:w/rd %x");
+    let mut admin = sqlx::MySqlConnection::connect(MYSQL_ADMIN_URL).await?;
+    for host in ["%", "localhost", "127.0.0.1"] {
+        sqlx::query(&format!("CREATE USER '{user}'@'{host}' IDENTIFIED BY '{password}'")).execute(&mut admin).await?;
+        sqlx::query(&format!("GRANT ALL ON `{database}`.* TO '{user}'@'{host}'")).execute(&mut admin).await?;
+    }
+    let jwt_key = "a-key-that-only-secrets-manager-knows-0123456789";
+    let jwt_arn = put_secret(jwt_key).await?;
+    let database_arn = put_secret(&json!({ "username": user, "password": password }).to_string()).await?;
+
+    let mut env = lambda_env("auth-http", &format!("mysql://127.0.0.1:3306/{database}"), &unique("lam"), "");
+    env.retain(|(name, _)| name != "CHATTING_JWT_SECRET");
+    env.extend([
+        ("CHATTING_JWT_SECRET_ARN".to_owned(), jwt_arn),
+        ("CHATTING_DATABASE_SECRET_ARN".to_owned(), database_arn),
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER".to_owned(), chatting_e2e::dynamodb_endpoint()),
+    ]);
+    let mut auth = Function::start("auth-http", env.clone()).await?;
+    let user_id = unique("sm");
+    let signup = json!({ "userId": user_id, "password": "correct horse battery", "nick": "Secret" }).to_string();
+    let (status, body) = auth.call(events::http("POST", "/auth/signup", Some(&signup), None)).await?;
+    assert_eq!(status, 201, "the database credential from the secret works: {body}");
+    let login = json!({ "userId": user_id, "password": "correct horse battery" }).to_string();
+    let (status, body) = auth.call(events::http("POST", "/auth/login", Some(&login), None)).await?;
+    assert_eq!(status, 200, "{body}");
+    let access = body["data"]["accessToken"].as_str().unwrap_or_default();
+    let keys = chatting_shared::auth::TokenKeys::new(&Secret::from_config(jwt_key), Duration::from_secs(900));
+    assert_eq!(keys.verify(access)?.as_str(), user_id, "signed with the key from Secrets Manager");
+    auth.assert_warm_after(2).await?;
+
+    let mut unreadable = env;
+    unreadable.retain(|(name, _)| name != "CHATTING_JWT_SECRET_ARN");
+    unreadable.push(("CHATTING_JWT_SECRET_ARN".into(), "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf".into()));
+    assert_cold_start_fails("auth-http", unreadable, "CHATTING_JWT_SECRET_ARN").await
+}
