@@ -171,7 +171,8 @@ fn globals_give_every_function_the_vpc_and_the_shared_settings() {
         variables["CHATTING_DATABASE_URL"],
         json!({ "Fn::If": ["OnDynamoDb", { "Fn::Sub": "dynamodb://${Table}" }, reference("DatabaseUrl")] })
     );
-    assert_eq!(variables["CHATTING_JWT_SECRET"], reference("JwtSecret"));
+    assert_eq!(variables["CHATTING_JWT_SECRET_ARN"], reference("JwtSecret"));
+    assert!(variables.get("CHATTING_JWT_SECRET").is_none(), "no secret by value");
 
     for logical_id in WEBSOCKET_FUNCTIONS {
         let variables =
@@ -189,7 +190,10 @@ fn globals_give_every_function_the_vpc_and_the_shared_settings() {
 #[test]
 fn every_variable_set_is_one_the_functions_read() {
     let template = load();
-    let config = std::fs::read_to_string(root().join("shared/src/config.rs")).expect("shared/src/config.rs");
+    // Configuration is read in config.rs, secrets by ARN in secrets.rs.
+    let config = ["shared/src/config.rs", "shared/src/secrets.rs"]
+        .map(|file| std::fs::read_to_string(root().join(file)).unwrap_or_else(|_| panic!("{file}")))
+        .join("\n");
     let mut names = BTreeSet::new();
     let mut collect = |variables: &Value| {
         for name in variables.as_object().into_iter().flat_map(|v| v.keys()) {
@@ -205,7 +209,7 @@ fn every_variable_set_is_one_the_functions_read() {
         if name == "RUST_LOG" {
             continue;
         }
-        assert!(config.contains(&format!("\"{name}\"")), "{name} is set but shared/src/config.rs never reads it");
+        assert!(config.contains(&format!("\"{name}\"")), "{name} is set but neither config.rs nor secrets.rs reads it");
     }
 }
 
@@ -213,11 +217,11 @@ fn every_variable_set_is_one_the_functions_read() {
 fn parameters_keep_secrets_hidden_and_put_the_functions_in_a_vpc() {
     let template = load();
     let parameters = &template["Parameters"];
-    for secret in ["DatabaseUrl", "RedisUrl", "JwtSecret"] {
-        assert_eq!(parameters[secret]["Type"], "String", "{secret}");
-        assert_eq!(parameters[secret]["NoEcho"], true, "{secret} is NoEcho");
+    // No secret is a parameter: the JWT key is generated, credentials come by secret ARN.
+    assert!(parameters.get("JwtSecret").is_none(), "the JWT key is not a parameter");
+    for arn in ["DatabaseSecretArn", "RedisSecretArn"] {
+        assert_eq!(parameters[arn]["Default"], "", "{arn} is optional");
     }
-    assert!(parameters["JwtSecret"].get("Default").is_none(), "JwtSecret has no default");
     // Empty by default for the dynamodb profile; a rule demands them on mysql-redis.
     for backend in ["DatabaseUrl", "RedisUrl"] {
         assert_eq!(parameters[backend]["Default"], "", "{backend}");
@@ -232,6 +236,39 @@ fn parameters_keep_secrets_hidden_and_put_the_functions_in_a_vpc() {
     assert_eq!(parameters["AllowedOrigins"]["Type"], "CommaDelimitedList");
     assert_eq!(parameters["StageName"]["Default"], "prod");
     assert!(parameters["LogLevel"]["Default"].is_string());
+}
+
+/// The stack generates the JWT key in Secrets Manager; every function may read exactly the
+/// secrets it is given (the key, and the database and Redis secrets when named), by ARN.
+#[test]
+fn the_jwt_key_is_generated_and_functions_read_only_their_secrets() {
+    let template = load();
+    let generated = &resource(&template, "JwtSecret", "AWS::SecretsManager::Secret")["Properties"]["GenerateSecretString"];
+    assert!(generated["PasswordLength"].as_u64().is_some_and(|n| n >= 32), "{generated}");
+    let variables = &template["Globals"]["Function"]["Environment"]["Variables"];
+    assert_eq!(
+        variables["CHATTING_DATABASE_SECRET_ARN"],
+        json!({ "Fn::If": ["HasDatabaseSecret", reference("DatabaseSecretArn"), reference("AWS::NoValue")] })
+    );
+    assert_eq!(
+        variables["CHATTING_REDIS_SECRET_ARN"],
+        json!({ "Fn::If": ["HasRedisSecret", reference("RedisSecretArn"), reference("AWS::NoValue")] })
+    );
+    let statement = &resource(&template, "ReadSecretsPolicy", "AWS::IAM::ManagedPolicy")["Properties"]["PolicyDocument"]["Statement"];
+    assert_eq!(statement.as_array().map(Vec::len), Some(1));
+    assert_eq!(statement[0]["Action"], "secretsmanager:GetSecretValue");
+    assert_eq!(
+        statement[0]["Resource"],
+        json!([
+            reference("JwtSecret"),
+            { "Fn::If": ["HasDatabaseSecret", reference("DatabaseSecretArn"), reference("AWS::NoValue")] },
+            { "Fn::If": ["HasRedisSecret", reference("RedisSecretArn"), reference("AWS::NoValue")] },
+        ])
+    );
+    for (logical_id, _) in of_type(&template, "AWS::Serverless::Function") {
+        let policies = &resource(&template, logical_id, "AWS::Serverless::Function")["Properties"]["Policies"];
+        assert!(policies.as_array().into_iter().flatten().any(|p| *p == reference("ReadSecretsPolicy")), "{logical_id}");
+    }
 }
 
 #[test]
