@@ -28,6 +28,8 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// Every presence key starts with this, so deployments and tests can share a server.
     pub redis_prefix: String,
+    /// CA certificates (PEM) a `rediss://` server must chain to, instead of the system's roots.
+    pub redis_ca_file: Option<PathBuf>,
     pub jwt_secret: Secret,
     /// Where the Management API lives; the local gateway fills in its own address.
     pub management_endpoint: Option<String>,
@@ -112,6 +114,7 @@ impl Config {
             dynamodb_create_table: false,
             redis_url: var("CHATTING_REDIS_URL"),
             redis_prefix: var("CHATTING_REDIS_PREFIX").unwrap_or_else(|| "chatting".into()),
+            redis_ca_file: var("CHATTING_REDIS_CA_FILE").map(PathBuf::from),
             jwt_secret: jwt,
             management_endpoint: var("CHATTING_MANAGEMENT_ENDPOINT"),
             access_ttl: seconds("CHATTING_ACCESS_TTL_SECS", 900)?,
@@ -157,6 +160,7 @@ impl Config {
             dynamodb_create_table: true,
             redis_url: var("CHATTING_REDIS_URL"),
             redis_prefix: var("CHATTING_REDIS_PREFIX").unwrap_or_else(|| "chatting".into()),
+            redis_ca_file: var("CHATTING_REDIS_CA_FILE").map(PathBuf::from),
             jwt_secret,
             management_endpoint: var("CHATTING_MANAGEMENT_ENDPOINT"),
             access_ttl: seconds("CHATTING_ACCESS_TTL_SECS", 900)?,

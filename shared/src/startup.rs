@@ -108,7 +108,8 @@ pub async fn open_presence(config: &Config) -> Result<Arc<dyn Presence>, Startup
     {
         return Ok(Arc::new(presence::dynamodb::DynamoPresence::new(table).with_lease(config.connection_lease)));
     }
-    Ok(presence::connect(config.redis_url.as_deref(), &config.redis_prefix, config.connection_lease).await?)
+    let ca_file = config.redis_ca_file.as_deref();
+    Ok(presence::connect(config.redis_url.as_deref(), &config.redis_prefix, ca_file, config.connection_lease).await?)
 }
 
 /// The store and presence the configuration names; on the DynamoDB profile they share one
@@ -210,6 +211,7 @@ mod tests {
             session_lifetime: std::time::Duration::from_secs(7200),
             refresh_grace: std::time::Duration::from_secs(10),
             connection_lease: crate::presence::CONNECTION_LEASE,
+            redis_ca_file: None,
             db_max_connections: 1,
             chat_sends_per_10s: 20,
             changes_per_10s: 10,

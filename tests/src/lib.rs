@@ -695,3 +695,13 @@ pub fn panics() -> u64 {
 pub fn user_ids(users: &Value) -> Vec<String> {
     users.as_array().map(|a| a.iter().filter_map(|u| u["userId"].as_str().map(str::to_owned)).collect()).unwrap_or_default()
 }
+
+/// Where `scripts/tls-services` keeps the test CA and runs Redis and MariaDB with TLS.
+pub fn tls_dir() -> std::path::PathBuf {
+    std::env::var_os("CHATTING_TLS_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/tmp/chatting-tls"))
+}
+
+/// Redis with TLS only (`scripts/tls-services`).
+pub const REDIS_TLS_PORT: u16 = 6390;
+/// A MariaDB that requires TLS (`scripts/tls-services`).
+pub const MYSQL_TLS_PORT: u16 = 3307;

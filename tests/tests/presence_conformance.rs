@@ -656,3 +656,28 @@ mod leases {
         a_lost_connection_is_named_once_its_lease_ends_and_leaves_no_ghost(Arc::new(presence), Raw::Dynamo(table)).await
     }
 }
+
+/// `rediss://`: presence over TLS, the server's certificate checked against a CA file; a
+/// server whose certificate chains to another CA, or a plain connection, is refused.
+#[tokio::test]
+async fn presence_speaks_tls_to_redis_and_checks_the_certificate() {
+    use chatting_e2e::{REDIS_TLS_PORT, tls_dir};
+    let ca = tls_dir().join("ca.crt");
+    assert!(ca.exists(), "scripts/tls-services makes {} and starts Redis with TLS on {REDIS_TLS_PORT}", ca.display());
+    for host in ["127.0.0.1", "localhost"] {
+        let url = format!("rediss://{host}:{REDIS_TLS_PORT}");
+        let presence = RedisPresence::connect_with_ca(&url, &unique("tls"), Some(&ca)).await.unwrap();
+        let connected = presence.connect(&conn("a"), &user("ann"), &face("Ann")).await.expect("over TLS");
+        assert!(connected.came_online, "{url}");
+        assert_eq!(presence.online(&[user("ann")]).await.unwrap(), [user("ann")]);
+        presence.disconnect(&conn("a")).await.unwrap();
+    }
+
+    let url = format!("rediss://127.0.0.1:{REDIS_TLS_PORT}");
+    let other_ca = tls_dir().join("other-ca.crt");
+    let stranger = RedisPresence::connect_with_ca(&url, &unique("tls"), Some(&other_ca)).await.unwrap();
+    let refused = stranger.connect(&conn("b"), &user("bob"), &face("Bob")).await.expect_err("another CA is refused").to_string();
+    println!("another CA: {refused}");
+    let plain = RedisPresence::connect(&format!("redis://127.0.0.1:{REDIS_TLS_PORT}"), &unique("tls")).await.unwrap();
+    assert!(plain.connect(&conn("c"), &user("cat"), &face("Cat")).await.is_err(), "no plain text to a TLS port");
+}

@@ -464,3 +464,42 @@ async fn a_database_of_the_first_schema_upgrades_with_its_sessions_open() {
     assert_eq!(successor_expires, expires_at, "capped at the session's end, which the migration set");
     let _ = std::fs::remove_dir_all(&first);
 }
+
+/// MySQL over TLS with `ssl-mode=VERIFY_IDENTITY`: the server's certificate must chain to the
+/// given CA and name the host; another CA is refused, and a server that requires TLS refuses
+/// a plain connection.
+#[tokio::test]
+async fn the_store_speaks_tls_to_mysql_and_verifies_the_server() {
+    use chatting_e2e::{MYSQL_TLS_PORT, tls_dir};
+    use sqlx::Connection as _;
+    let ca = tls_dir().join("ca.crt");
+    assert!(ca.exists(), "scripts/tls-services makes {} and starts MariaDB with TLS on {MYSQL_TLS_PORT}", ca.display());
+    let verified = |database: &str, ca: &std::path::Path| {
+        format!("mysql://root@127.0.0.1:{MYSQL_TLS_PORT}/{database}?ssl-mode=VERIFY_IDENTITY&ssl-ca={}", ca.display())
+    };
+    let database = unique("chatting_tls_");
+    let mut admin = sqlx::MySqlConnection::connect(&verified("test", &ca)).await.expect("TLS MariaDB on 3307");
+    sqlx::query(&format!("CREATE DATABASE `{database}`")).execute(&mut admin).await.unwrap();
+
+    let store = chatting_shared::store::connect(&verified(&database, &ca), 2).await.unwrap();
+    store.create_user(&user("ann"), &Nick::parse("Ann").unwrap(), "hash").await.expect("over TLS");
+    assert_eq!(store.user(&user("ann")).await.unwrap().map(|u| u.nick.to_string()), Some("Ann".to_owned()));
+    let cipher: (String, String) =
+        sqlx::query_as("SHOW SESSION STATUS LIKE 'Ssl_cipher'").fetch_one(&mut admin).await.unwrap();
+    assert!(!cipher.1.is_empty(), "the session is encrypted: {cipher:?}");
+
+    let other = chatting_shared::store::connect(&verified(&database, &tls_dir().join("other-ca.crt")), 2).await;
+    let refused = match other {
+        Err(err) => err.to_string(),
+        Ok(store) => store.user(&user("ann")).await.map(|_| ()).expect_err("another CA is refused").to_string(),
+    };
+    assert!(refused.contains("certificate") || refused.contains("TLS") || refused.contains("tls"), "{refused}");
+    let plain = format!("mysql://root@127.0.0.1:{MYSQL_TLS_PORT}/{database}?ssl-mode=DISABLED");
+    let plain = match chatting_shared::store::connect(&plain, 2).await {
+        Err(err) => Err(err),
+        Ok(store) => store.user(&user("ann")).await.map(|_| ()),
+    };
+    let plain = plain.expect_err("the server requires TLS").to_string();
+    println!("another CA: {refused}\nplain: {plain}");
+    sqlx::query(&format!("DROP DATABASE `{database}`")).execute(&mut admin).await.unwrap();
+}

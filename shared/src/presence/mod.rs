@@ -161,15 +161,21 @@ pub trait Presence: Send + Sync {
 /// every connection after 2 hours, so one silent for longer than this is certainly gone.
 pub const CONNECTION_LEASE: Duration = Duration::from_secs(2 * 3600 + 600);
 
-/// Opens the presence a `CHATTING_REDIS_URL` names (keys under `prefix`), or the
-/// in-process one without it, with connection leases of `lease`.
-pub async fn connect(redis_url: Option<&str>, prefix: &str, lease: Duration) -> PresenceResult<std::sync::Arc<dyn Presence>> {
+/// Opens the presence a `CHATTING_REDIS_URL` names (keys under `prefix`; a `rediss://` URL
+/// checked against `ca_file` when given), or the in-process one without it, with
+/// connection leases of `lease`.
+pub async fn connect(
+    redis_url: Option<&str>,
+    prefix: &str,
+    ca_file: Option<&std::path::Path>,
+    lease: Duration,
+) -> PresenceResult<std::sync::Arc<dyn Presence>> {
     match redis_url {
         #[cfg(feature = "redis")]
-        Some(url) => Ok(std::sync::Arc::new(redis::RedisPresence::connect(url, prefix).await?.with_lease(lease))),
+        Some(url) => Ok(std::sync::Arc::new(redis::RedisPresence::connect_with_ca(url, prefix, ca_file).await?.with_lease(lease))),
         #[cfg(not(feature = "redis"))]
         Some(_) => {
-            let _ = (prefix, lease);
+            let _ = (prefix, ca_file, lease);
             Err(PresenceError::UnsupportedUrl)
         }
         #[cfg(feature = "memory")]

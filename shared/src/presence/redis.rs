@@ -240,7 +240,21 @@ impl RedisPresence {
     /// Connects lazily: a Redis that is down at start-up only fails the requests made while
     /// it is down, and the manager reconnects by itself when it is back.
     pub async fn connect(url: &str, prefix: &str) -> PresenceResult<Self> {
-        let client = redis::Client::open(url).map_err(backend)?;
+        Self::connect_with_ca(url, prefix, None).await
+    }
+
+    /// As [`Self::connect`]; a `rediss://` URL is checked against the system's roots, or
+    /// against only the CA certificates (PEM) in `ca_file` when one is given.
+    pub async fn connect_with_ca(url: &str, prefix: &str, ca_file: Option<&std::path::Path>) -> PresenceResult<Self> {
+        let client = match ca_file {
+            None => redis::Client::open(url).map_err(backend)?,
+            Some(path) => {
+                let root_cert = std::fs::read(path)
+                    .map_err(|err| PresenceError::Backend(format!("Redis CA file {}: {err}", path.display())))?;
+                redis::Client::build_with_tls(url, redis::TlsCertificates { client_tls: None, root_cert: Some(root_cert) })
+                    .map_err(backend)?
+            }
+        };
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(1)))
             .set_response_timeout(Some(Duration::from_secs(2)))
