@@ -277,7 +277,11 @@ fn http_api_routes_auth_and_health_to_auth_http_with_cors() {
     let api = resource(&template, "HttpApi", "AWS::Serverless::HttpApi");
     assert_eq!(api["Properties"]["StageName"], "$default");
     let cors = &api["Properties"]["CorsConfiguration"];
-    assert_eq!(cors["AllowOrigins"], reference("AllowedOrigins"));
+    // The configured origins plus the stack's own web client; localhost when there are neither.
+    let origins = cors["AllowOrigins"].to_string();
+    for part in [reference("AllowedOrigins").to_string(), "https://${WebDistribution.DomainName}".into(), "http://localhost:3000".into()] {
+        assert!(origins.contains(&part), "{part} in {origins}");
+    }
     // '*' must never meet credentials; the API uses bearer tokens, so credentials stay off.
     assert_ne!(cors["AllowCredentials"], true);
     let headers = cors["AllowHeaders"].as_array().expect("AllowHeaders");
@@ -669,4 +673,53 @@ fn logs_tracing_access_logs_and_alarms_are_configured() {
     assert!(watched.contains(&("HttpApi".to_owned(), "5xx".to_owned())));
     assert!(watched.contains(&("WebSocketApi".to_owned(), "IntegrationError".to_owned())));
     assert!(watched.contains(&("WebSocketApi".to_owned(), "ExecutionError".to_owned())));
+}
+
+/// The web client, when asked for: a private bucket only the stack's distribution reads
+/// (origin access control), the page's security headers from a response headers policy, its
+/// URL an output and an allowed origin of both APIs.
+#[test]
+fn the_web_client_is_served_from_a_private_bucket_through_cloudfront() {
+    let template = load();
+    assert_eq!(template["Parameters"]["WebClient"]["AllowedValues"], json!(["cloudfront", "none"]));
+    for (logical_id, kind) in [
+        ("WebBucket", "AWS::S3::Bucket"),
+        ("WebOriginAccessControl", "AWS::CloudFront::OriginAccessControl"),
+        ("WebHeadersPolicy", "AWS::CloudFront::ResponseHeadersPolicy"),
+        ("WebDistribution", "AWS::CloudFront::Distribution"),
+        ("WebBucketPolicy", "AWS::S3::BucketPolicy"),
+    ] {
+        assert_eq!(resource(&template, logical_id, kind)["Condition"], "DeployWeb", "{logical_id}");
+    }
+    let bucket = &resource(&template, "WebBucket", "AWS::S3::Bucket")["Properties"]["PublicAccessBlockConfiguration"];
+    for flag in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+        assert_eq!(bucket[flag], true, "{flag}");
+    }
+    let statement = &resource(&template, "WebBucketPolicy", "AWS::S3::BucketPolicy")["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(statement["Principal"]["Service"], "cloudfront.amazonaws.com");
+    assert_eq!(statement["Action"], "s3:GetObject");
+    let source = statement["Condition"]["StringEquals"]["AWS:SourceArn"].to_string();
+    assert!(source.contains("distribution/${WebDistribution}"), "only this distribution: {source}");
+
+    let config = &resource(&template, "WebDistribution", "AWS::CloudFront::Distribution")["Properties"]["DistributionConfig"];
+    assert_eq!(config["Origins"][0]["OriginAccessControlId"], json!({ "Fn::GetAtt": ["WebOriginAccessControl", "Id"] }));
+    assert_eq!(config["DefaultCacheBehavior"]["ViewerProtocolPolicy"], "redirect-to-https");
+    assert_eq!(config["DefaultCacheBehavior"]["ResponseHeadersPolicyId"], reference("WebHeadersPolicy"));
+    let headers = &resource(&template, "WebHeadersPolicy", "AWS::CloudFront::ResponseHeadersPolicy")["Properties"]
+        ["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"];
+    let csp = headers["ContentSecurityPolicy"]["ContentSecurityPolicy"].to_string();
+    for directive in ["default-src 'self'", "connect-src 'self' https://*.execute-api.", "wss://*.execute-api.", "frame-ancestors 'none'"] {
+        assert!(csp.contains(directive), "{directive} in {csp}");
+    }
+    assert_eq!(headers["FrameOptions"]["FrameOption"], "DENY");
+
+    assert_eq!(template["Outputs"]["WebUrl"]["Condition"], "DeployWeb");
+    let origins = resource(&template, "WsConnectFunction", "AWS::Serverless::Function")["Properties"]["Environment"]["Variables"]
+        ["CHATTING_ALLOWED_ORIGINS"]
+        .to_string();
+    assert!(origins.contains("https://${WebDistribution.DomainName}"), "the web client may open WebSockets: {origins}");
+    let script = std::fs::read_to_string(root().join("scripts/deploy-web")).expect("scripts/deploy-web");
+    for output in ["WebBucketName", "WebDistributionId", "HttpApiUrl", "WebSocketUrl"] {
+        assert!(script.contains(output), "scripts/deploy-web reads {output}");
+    }
 }
