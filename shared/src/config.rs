@@ -61,6 +61,12 @@ pub struct Config {
     pub signups_per_address: u32,
 }
 
+/// `CHATTING_DYNAMODB_ENDPOINT`, else the SDK's own `AWS_ENDPOINT_URL_DYNAMODB` or
+/// `AWS_ENDPOINT_URL`.
+pub fn dynamodb_endpoint_from_env() -> Option<String> {
+    var("CHATTING_DYNAMODB_ENDPOINT").or_else(|| crate::aws::endpoint_from_env("DYNAMODB"))
+}
+
 fn origins() -> Vec<String> {
     var("CHATTING_ALLOWED_ORIGINS")
         .map(|raw| raw.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect())
@@ -110,7 +116,7 @@ impl Config {
         };
         Ok(Self {
             database_url: var("CHATTING_DATABASE_URL").ok_or(ConfigError::Missing("CHATTING_DATABASE_URL"))?,
-            dynamodb_endpoint: var("CHATTING_DYNAMODB_ENDPOINT"),
+            dynamodb_endpoint: dynamodb_endpoint_from_env(),
             dynamodb_create_table: false,
             redis_url: var("CHATTING_REDIS_URL"),
             redis_prefix: var("CHATTING_REDIS_PREFIX").unwrap_or_else(|| "chatting".into()),
@@ -156,7 +162,7 @@ impl Config {
         };
         Ok(Self {
             database_url,
-            dynamodb_endpoint: var("CHATTING_DYNAMODB_ENDPOINT"),
+            dynamodb_endpoint: dynamodb_endpoint_from_env(),
             dynamodb_create_table: true,
             redis_url: var("CHATTING_REDIS_URL"),
             redis_prefix: var("CHATTING_REDIS_PREFIX").unwrap_or_else(|| "chatting".into()),

@@ -10,14 +10,13 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents};
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::{BoxError, DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
     TimeToLiveSpecification,
 };
 
-use crate::push::SigningKeys;
 
 /// Partition key attribute.
 pub const PK: &str = "pk";
@@ -81,11 +80,12 @@ impl Table {
         Ok(out.item)
     }
 
-    /// The table a `dynamodb://<table-name>` URL names, reached with the environment's
-    /// credentials (see [`client_from_env`]).
-    pub fn from_url(url: &str) -> Result<Self, DynamoError> {
+    /// The table a `dynamodb://<table-name>` URL names, reached as [`crate::aws`] says, at
+    /// the endpoint the environment names, if any.
+    pub async fn from_url(url: &str) -> Result<Self, DynamoError> {
         let name = table_name(url)?;
-        Ok(Self { client: client_from_env(), name })
+        let endpoint = crate::config::dynamodb_endpoint_from_env();
+        Ok(Self { client: client(&crate::aws::sdk_config(endpoint.as_deref()).await), name })
     }
 }
 
@@ -134,26 +134,9 @@ impl Intercept for CountRequests {
     }
 }
 
-/// A client signed with the credentials Lambda puts in the environment (`AWS_REGION`,
-/// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`); `CHATTING_DYNAMODB_ENDPOINT`
-/// points it elsewhere than AWS.
-pub fn client_from_env() -> aws_sdk_dynamodb::Client {
-    let endpoint = std::env::var(ENDPOINT_VAR).ok().map(|e| e.trim().to_owned()).filter(|e| !e.is_empty());
-    client(SigningKeys::from_env(), endpoint.as_deref())
-}
-
-pub fn client(keys: SigningKeys, endpoint: Option<&str>) -> aws_sdk_dynamodb::Client {
-    let credentials =
-        Credentials::new(keys.access_key_id, keys.secret_access_key, keys.session_token, None, "chatting-environment");
-    let mut config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(keys.region))
-        .credentials_provider(credentials)
-        .interceptor(CountRequests);
-    if let Some(endpoint) = endpoint {
-        config = config.endpoint_url(endpoint.trim_end_matches('/'));
-    }
-    aws_sdk_dynamodb::Client::from_conf(config.build())
+/// A client on `sdk`'s credentials, region and endpoint, counting its requests.
+pub fn client(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(CountRequests).build())
 }
 
 /// Creates the table (on-demand, TTL on `ttl`) unless it exists, and waits until it is active.

@@ -17,6 +17,7 @@
 //!   start; [`clock`]: time as the wire shows it.
 
 pub mod auth;
+pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod domain;

@@ -2,7 +2,6 @@
 //! through the AWS SDK in AWS and locally alike.
 
 use async_trait::async_trait;
-use aws_sdk_apigatewaymanagement::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 
 use crate::domain::ConnectionId;
@@ -58,20 +57,14 @@ pub struct ApiGatewayPusher {
 }
 
 impl ApiGatewayPusher {
+    /// Signing with one fixed key: the local gateway's own, a test's.
     pub fn new(endpoint: &str, keys: SigningKeys) -> Self {
-        let credentials = Credentials::new(
-            keys.access_key_id,
-            keys.secret_access_key,
-            keys.session_token,
-            None,
-            "chatting-environment",
-        );
-        let config = aws_sdk_apigatewaymanagement::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(keys.region))
-            .endpoint_url(endpoint.trim_end_matches('/'))
-            .credentials_provider(credentials)
-            .build();
+        Self::from_sdk(&crate::aws::static_config(&keys), endpoint)
+    }
+
+    /// Signing as `sdk` says (in Lambda: the function role's credentials).
+    pub fn from_sdk(sdk: &aws_config::SdkConfig, endpoint: &str) -> Self {
+        let config = aws_sdk_apigatewaymanagement::config::Builder::from(sdk).endpoint_url(endpoint.trim_end_matches('/')).build();
         Self { client: aws_sdk_apigatewaymanagement::Client::from_conf(config) }
     }
 }

@@ -7,14 +7,12 @@
 //! | `CHATTING_DATABASE_SECRET_ARN` | `{"username": …, "password": …}`, e.g. RDS's managed master-user secret; put into `CHATTING_DATABASE_URL` |
 //! | `CHATTING_REDIS_SECRET_ARN` | the Redis AUTH token; put into `CHATTING_REDIS_URL` |
 //!
-//! The client signs with the environment's credentials (the function's role) and honours
-//! `AWS_ENDPOINT_URL_SECRETS_MANAGER` and `AWS_ENDPOINT_URL`, as the AWS CLI does.
+//! The client finds its credentials as [`crate::aws`] says (in Lambda: the function's role)
+//! and honours `AWS_ENDPOINT_URL_SECRETS_MANAGER` and `AWS_ENDPOINT_URL`, as the AWS CLI does.
 
-use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
 use serde::Deserialize;
 
 use crate::domain::Secret;
-use crate::push::SigningKeys;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
@@ -62,7 +60,8 @@ pub async fn read_from_env() -> Result<LambdaSecrets, SecretsError> {
     if jwt_arn.is_none() && database_arn.is_none() && redis_arn.is_none() {
         return Ok(LambdaSecrets::default());
     }
-    let client = client(SigningKeys::from_env());
+    let endpoint = crate::aws::endpoint_from_env("SECRETS_MANAGER");
+    let client = aws_sdk_secretsmanager::Client::new(&crate::aws::sdk_config(endpoint.as_deref()).await);
     let read = |variable: &'static str, arn: Option<String>| {
         let client = client.clone();
         async move {
@@ -90,18 +89,6 @@ async fn string_value(client: &aws_sdk_secretsmanager::Client, variable: &'stati
         .await
         .map_err(|err| SecretsError::Read { variable, reason: aws_sdk_secretsmanager::error::DisplayErrorContext(err).to_string() })?;
     answer.secret_string.map(Secret::from_config).ok_or(SecretsError::NotAString { variable })
-}
-
-fn client(keys: SigningKeys) -> aws_sdk_secretsmanager::Client {
-    let credentials = Credentials::new(keys.access_key_id, keys.secret_access_key, keys.session_token, None, "chatting-environment");
-    let mut config = aws_sdk_secretsmanager::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(keys.region))
-        .credentials_provider(credentials);
-    if let Some(endpoint) = arn("AWS_ENDPOINT_URL_SECRETS_MANAGER").or_else(|| arn("AWS_ENDPOINT_URL")) {
-        config = config.endpoint_url(endpoint);
-    }
-    aws_sdk_secretsmanager::Client::from_conf(config.build())
 }
 
 /// `url` with `username` and `password` as its credentials (percent-encoded as needed).

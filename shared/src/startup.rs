@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::auth::TokenKeys;
 use crate::config::{Config, ConfigError};
 use crate::presence::{self, Presence, PresenceError};
-use crate::push::{ApiGatewayPusher, Pusher, SigningKeys};
+use crate::push::{ApiGatewayPusher, Pusher};
 use crate::service::auth::{AuthService, LoginLimits};
 use crate::service::{Chat, Limits};
 use crate::store::{self, Store, StoreError};
@@ -90,7 +90,7 @@ pub async fn dynamodb_table(config: &Config) -> Result<Option<crate::dynamodb::T
         return Ok(None);
     }
     let table = dynamodb::Table {
-        client: dynamodb::client(SigningKeys::from_env(), config.dynamodb_endpoint.as_deref()),
+        client: dynamodb::client(&crate::aws::sdk_config(config.dynamodb_endpoint.as_deref()).await),
         name: dynamodb::table_name(&config.database_url)?,
     };
     if config.dynamodb_create_table {
@@ -188,7 +188,7 @@ pub async fn chat_from_lambda_env() -> Result<Chat, StartupError> {
         .clone()
         .ok_or(ConfigError::Missing("CHATTING_MANAGEMENT_ENDPOINT"))?;
     let (store, presence) = open_backends(&config).await?;
-    let pusher = Arc::new(ApiGatewayPusher::new(&endpoint, SigningKeys::from_env()));
+    let pusher = Arc::new(ApiGatewayPusher::from_sdk(&crate::aws::sdk_config(None).await, &endpoint));
     Ok(chat(&config, store, presence, pusher))
 }
 

@@ -64,8 +64,8 @@ pub async fn fresh_dynamodb_table() -> anyhow::Result<chatting_shared::dynamodb:
     use chatting_shared::dynamodb;
     let endpoint = dynamodb_endpoint();
     // The emulator takes any credentials; the environment's, if set, are left alone.
-    let keys = chatting_shared::push::SigningKeys::from_env();
-    let table = dynamodb::Table { client: dynamodb::client(keys, Some(&endpoint)), name: unique("chatting-t-") };
+    let sdk = chatting_shared::aws::sdk_config(Some(&endpoint)).await;
+    let table = dynamodb::Table { client: dynamodb::client(&sdk), name: unique("chatting-t-") };
     dynamodb::ensure_table(&table)
         .await
         .with_context(|| format!("a DynamoDB emulator must answer at {endpoint} (scripts/dynamodb-emulator starts it)"))?;

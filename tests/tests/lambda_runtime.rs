@@ -476,3 +476,28 @@ async fn a_real_function_reads_its_jwt_key_and_database_credential_from_secrets_
     unreadable.push(("CHATTING_JWT_SECRET_ARN".into(), "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf".into()));
     assert_cold_start_fails("auth-http", unreadable, "CHATTING_JWT_SECRET_ARN").await
 }
+
+/// The SDK's own endpoint variable reaches the DynamoDB profile: a real function with only
+/// `AWS_ENDPOINT_URL_DYNAMODB` (no project-specific variable) keeps its users on that endpoint.
+#[tokio::test]
+async fn a_real_function_honours_aws_endpoint_url_dynamodb() -> anyhow::Result<()> {
+    let table = chatting_e2e::fresh_dynamodb_table().await?;
+    let mut env = lambda_env("auth-http", &format!("dynamodb://{}", table.name), &unique("lam"), "");
+    env.retain(|(name, _)| !name.starts_with("CHATTING_REDIS") && name != "CHATTING_DYNAMODB_ENDPOINT");
+    env.push(("AWS_ENDPOINT_URL_DYNAMODB".into(), chatting_e2e::dynamodb_endpoint()));
+    let mut auth = Function::start("auth-http", env).await?;
+    let user_id = unique("ep");
+    let signup = json!({ "userId": user_id, "password": "correct horse battery", "nick": "Endpoint" }).to_string();
+    let (status, body) = auth.call(events::http("POST", "/auth/signup", Some(&signup), None)).await?;
+    assert_eq!(status, 201, "{body}");
+    let stored = table
+        .client
+        .get_item()
+        .table_name(&table.name)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{user_id}")))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("PROFILE".into()))
+        .send()
+        .await?;
+    assert!(stored.item.is_some(), "the user is in the table on that endpoint");
+    auth.assert_warm_after(1).await
+}

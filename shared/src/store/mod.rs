@@ -274,7 +274,7 @@ pub trait Store: Send + Sync {
 pub async fn connect(url: &str, max_connections: u32) -> StoreResult<std::sync::Arc<dyn Store>> {
     #[cfg(feature = "dynamodb")]
     if crate::dynamodb::is_dynamodb_url(url) {
-        return Ok(std::sync::Arc::new(dynamodb::DynamoStore::new(crate::dynamodb::Table::from_url(url)?)));
+        return Ok(std::sync::Arc::new(dynamodb::DynamoStore::new(crate::dynamodb::Table::from_url(url).await?)));
     }
     Ok(std::sync::Arc::new(sql::SqlStore::connect(url, max_connections).await?))
 }
