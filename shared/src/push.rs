@@ -1,7 +1,10 @@
 //! Sending frames to connections: API Gateway's Management API (`POST @connections/{id}`),
 //! through the AWS SDK in AWS and locally alike.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
+use tokio::sync::OnceCell;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 
 use crate::domain::ConnectionId;
@@ -53,19 +56,36 @@ impl SigningKeys {
 /// in AWS and the local gateway's own address locally.
 #[derive(Clone, Debug)]
 pub struct ApiGatewayPusher {
-    client: aws_sdk_apigatewaymanagement::Client,
+    client: Arc<OnceCell<aws_sdk_apigatewaymanagement::Client>>,
+    endpoint: Arc<str>,
 }
 
 impl ApiGatewayPusher {
     /// Signing with one fixed key: the local gateway's own, a test's.
     pub fn new(endpoint: &str, keys: SigningKeys) -> Self {
-        Self::from_sdk(&crate::aws::static_config(&keys), endpoint)
+        let client = Self::client_for(&crate::aws::static_config(&keys), endpoint);
+        Self { client: Arc::new(OnceCell::new_with(Some(client))), endpoint: endpoint.into() }
     }
 
-    /// Signing as `sdk` says (in Lambda: the function role's credentials).
-    pub fn from_sdk(sdk: &aws_config::SdkConfig, endpoint: &str) -> Self {
+    /// Signing as the SDK's standard chain says (in Lambda: the function role's credentials).
+    /// The chain is loaded in the background from now on, so that a cold start does not
+    /// wait for it; the first push waits only for what is left of it.
+    pub fn from_standard_chain(endpoint: &str) -> Self {
+        let pusher = Self { client: Arc::new(OnceCell::new()), endpoint: endpoint.into() };
+        let early = pusher.clone();
+        tokio::spawn(async move {
+            early.client().await;
+        });
+        pusher
+    }
+
+    fn client_for(sdk: &aws_config::SdkConfig, endpoint: &str) -> aws_sdk_apigatewaymanagement::Client {
         let config = aws_sdk_apigatewaymanagement::config::Builder::from(sdk).endpoint_url(endpoint.trim_end_matches('/')).build();
-        Self { client: aws_sdk_apigatewaymanagement::Client::from_conf(config) }
+        aws_sdk_apigatewaymanagement::Client::from_conf(config)
+    }
+
+    async fn client(&self) -> &aws_sdk_apigatewaymanagement::Client {
+        self.client.get_or_init(|| async { Self::client_for(&crate::aws::sdk_config(None).await, &self.endpoint) }).await
     }
 }
 
@@ -74,7 +94,8 @@ impl Pusher for ApiGatewayPusher {
     async fn push(&self, connection: &ConnectionId, frame: &str) -> Result<(), PushError> {
         crate::metrics::MANAGEMENT_API_CALLS.add(1);
         let sent = self
-            .client
+            .client()
+            .await
             .post_to_connection()
             .connection_id(connection.as_str())
             .data(Blob::new(frame.as_bytes()))

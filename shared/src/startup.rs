@@ -188,7 +188,7 @@ pub async fn chat_from_lambda_env() -> Result<Chat, StartupError> {
         .clone()
         .ok_or(ConfigError::Missing("CHATTING_MANAGEMENT_ENDPOINT"))?;
     let (store, presence) = open_backends(&config).await?;
-    let pusher = Arc::new(ApiGatewayPusher::from_sdk(&crate::aws::sdk_config(None).await, &endpoint));
+    let pusher = Arc::new(ApiGatewayPusher::from_standard_chain(&endpoint));
     Ok(chat(&config, store, presence, pusher))
 }
 
