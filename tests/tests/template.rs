@@ -723,3 +723,24 @@ fn the_web_client_is_served_from_a_private_bucket_through_cloudfront() {
         assert!(script.contains(output), "scripts/deploy-web reads {output}");
     }
 }
+
+/// Every parameter reaches something (a setting no resource reads would mislead whoever
+/// deploys), and the ones added for sessions and logs reach the right place.
+#[test]
+fn every_parameter_is_used() {
+    let template = load();
+    let mut used = String::new();
+    for section in ["Globals", "Resources", "Outputs", "Conditions", "Rules"] {
+        used.push_str(&template[section].to_string());
+    }
+    for name in template["Parameters"].as_object().expect("Parameters").keys() {
+        let referenced = used.contains(&json!({ "Ref": name }).to_string()) || used.contains(&format!("${{{name}}}"));
+        assert!(referenced, "parameter {name} is never used");
+    }
+    let variables = &template["Globals"]["Function"]["Environment"]["Variables"];
+    assert_eq!(variables["CHATTING_SESSION_LIFETIME_SECS"], reference("SessionLifetimeSecs"));
+    assert_eq!(template["Parameters"]["ApiGatewayLogsRole"]["AllowedValues"], json!(["create", "existing"]));
+    let role = resource(&template, "ApiGatewayLogsRoleResource", "AWS::IAM::Role");
+    assert_eq!(role["Condition"], "CreateApiGatewayLogsRole");
+    assert!(role["Properties"]["ManagedPolicyArns"].to_string().contains("AmazonAPIGatewayPushToCloudWatchLogs"));
+}
