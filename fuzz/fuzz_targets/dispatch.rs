@@ -52,7 +52,10 @@ fn world() -> &'static World {
             let chat = startup::chat(&config, store, presence, Arc::new(Discard));
             for name in ["alice", "bob_2", "carol"] {
                 let user = UserId::parse(name).expect("a user id");
-                chat.store.create_user(&user, &Nick::parse(name).expect("a nick"), "no login here").await.expect("a user");
+                chat.store
+                    .create_user(&user, &Nick::parse(name).expect("a nick"), "no login here")
+                    .await
+                    .expect("a user");
             }
             // Bob and Carol are online, so that whispers and user.info find someone.
             for (name, id) in [("bob_2", "fuzz-bob"), ("carol", "fuzz-carol"), ("alice", "fuzz-alice")] {
@@ -80,6 +83,10 @@ fuzz_target!(|data: &[u8]| {
         assert_ne!(frame["code"], "error", "an internal error for {text:?}: {answer}");
         assert!(frame["requestId"].is_null() || frame["requestId"].as_str().is_some_and(|id| id.chars().count() <= 64));
     } else {
-        assert_eq!((frame["type"].as_str(), frame["event"].as_str()), (Some("event"), Some("system.error")), "{answer}");
+        assert_eq!(
+            (frame["type"].as_str(), frame["event"].as_str()),
+            (Some("event"), Some("system.error")),
+            "{answer}"
+        );
     }
 });

@@ -35,7 +35,11 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         Err(FrameError::TooLarge(n)) => assert!(n == text.len() && n > MAX_FRAME_BYTES),
-        Err(FrameError::NotAnObject(_)) => assert!(!matches!(serde_json::from_str::<Value>(text), Ok(Value::Object(_)))),
-        Err(FrameError::BadEnvelope { .. }) => assert!(matches!(serde_json::from_str::<Value>(text), Ok(Value::Object(_)))),
+        Err(FrameError::NotAnObject(_)) => {
+            assert!(!matches!(serde_json::from_str::<Value>(text), Ok(Value::Object(_))))
+        }
+        Err(FrameError::BadEnvelope { .. }) => {
+            assert!(matches!(serde_json::from_str::<Value>(text), Ok(Value::Object(_))))
+        }
     }
 });

@@ -69,7 +69,9 @@ fn dispatch(c: &mut Criterion) {
 fn tokens(c: &mut Criterion) {
     let keys = TokenKeys::new(&Secret::from_config("a-benchmark-secret-of-32-bytes!!"), Duration::from_secs(900));
     let token = keys.issue(&UserId::parse("bench_user").expect("a user id")).expect("a token").token;
-    c.bench_function("verify access token (HS256)", |b| b.iter(|| keys.verify(std::hint::black_box(&token)).expect("valid")));
+    c.bench_function("verify access token (HS256)", |b| {
+        b.iter(|| keys.verify(std::hint::black_box(&token)).expect("valid"))
+    });
 }
 
 fn fan_out(c: &mut Criterion) {

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, Version};
-use aws_lc_rs::{digest, hmac};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use aws_lc_rs::{digest, hmac};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
@@ -92,7 +92,10 @@ async fn hashing<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -
 pub async fn hash_password(password: &str) -> Result<String, AuthError> {
     let password = password.to_owned();
     hashing(move || {
-        argon2().hash_password(password.as_bytes()).map(|hash| hash.to_string()).map_err(|e| AuthError::Hashing(e.to_string()))
+        argon2()
+            .hash_password(password.as_bytes())
+            .map(|hash| hash.to_string())
+            .map_err(|e| AuthError::Hashing(e.to_string()))
     })
     .await?
 }
@@ -106,7 +109,8 @@ pub async fn verify_password(password: &str, hash: &str) -> Result<bool, AuthErr
 /// The hash a login naming an unknown user is checked against: made with the parameters of
 /// [`argon2`] (a test holds them equal) and written down here, so that not even the first
 /// such login after a start pays for making it.
-const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$nW/QjQ/xPTiHMMmr2LQYcw$sasica0BuqxOGeKnNXNSUhOkS5Lk5dHbbY2o0A14DcA";
+const DECOY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$nW/QjQ/xPTiHMMmr2LQYcw$sasica0BuqxOGeKnNXNSUhOkS5Lk5dHbbY2o0A14DcA";
 
 /// Spends the time of a real password check when a login names an unknown user, so the
 /// answer does not reveal which ids exist.
@@ -173,7 +177,10 @@ impl TokenKeys {
                 decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
                 validation,
                 access_ttl,
-                successor: hmac::Key::new(hmac::HMAC_SHA256, &[b"refresh-successor:", secret.expose().as_bytes()].concat()),
+                successor: hmac::Key::new(
+                    hmac::HMAC_SHA256,
+                    &[b"refresh-successor:", secret.expose().as_bytes()].concat(),
+                ),
             }),
         }
     }
@@ -241,7 +248,8 @@ mod tests {
         let other = TokenKeys::new(&Secret::from_config("another-secret-entirely"), Duration::from_secs(900));
         let foreign = other.issue(&user).unwrap().token;
         assert!(keys(900).verify(&foreign).is_err());
-        let payload = URL_SAFE_NO_PAD.encode(format!(r#"{{"sub":"alice","iat":1,"exp":{}}}"#, (crate::clock::now_ms() / 1000 + 600)));
+        let payload = URL_SAFE_NO_PAD
+            .encode(format!(r#"{{"sub":"alice","iat":1,"exp":{}}}"#, (crate::clock::now_ms() / 1000 + 600)));
         let unsigned = format!("{}.{payload}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#));
         assert!(keys(900).verify(&unsigned).is_err());
         assert!(keys(900).verify("garbage").is_err());
@@ -280,12 +288,19 @@ mod tests {
         assert_eq!(decoy.version, live.version);
         assert_eq!(decoy.params, live.params, "the decoy must be checked with the live parameters");
         assert_eq!(decoy.hash.map(|h| h.len()), live.hash.map(|h| h.len()));
-        assert!(verify_password("no one's password", DECOY_HASH).await.unwrap(), "a full verification, not an early parse failure");
+        assert!(
+            verify_password("no one's password", DECOY_HASH).await.unwrap(),
+            "a full verification, not an early parse failure"
+        );
     }
 
     #[test]
     fn argon2id_parameters_are_the_documented_ones() {
-        let hash = tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(hash_password("correct horse")).unwrap();
+        let hash = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(hash_password("correct horse"))
+            .unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
     }
 

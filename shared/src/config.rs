@@ -69,7 +69,9 @@ pub fn dynamodb_endpoint_from_env() -> Option<String> {
 
 fn origins() -> Vec<String> {
     var("CHATTING_ALLOWED_ORIGINS")
-        .map(|raw| raw.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect())
+        .map(|raw| {
+            raw.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect()
+        })
         .unwrap_or_default()
 }
 
@@ -112,7 +114,10 @@ impl Config {
     pub fn from_lambda_env_with(jwt_from_secret: Option<Secret>) -> Result<Self, ConfigError> {
         let jwt = match jwt_from_secret {
             Some(secret) => jwt_secret(secret.expose().to_owned())?,
-            None => jwt_secret(var("CHATTING_JWT_SECRET").ok_or(ConfigError::Missing("CHATTING_JWT_SECRET (or CHATTING_JWT_SECRET_ARN)"))?)?,
+            None => jwt_secret(
+                var("CHATTING_JWT_SECRET")
+                    .ok_or(ConfigError::Missing("CHATTING_JWT_SECRET (or CHATTING_JWT_SECRET_ARN)"))?,
+            )?,
         };
         Ok(Self {
             database_url: var("CHATTING_DATABASE_URL").ok_or(ConfigError::Missing("CHATTING_DATABASE_URL"))?,
@@ -248,7 +253,8 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let old_umask_would_allow = 0o644;
         std::fs::write(dir.join("jwt-secret"), "short").unwrap();
-        std::fs::set_permissions(dir.join("jwt-secret"), std::fs::Permissions::from_mode(old_umask_would_allow)).unwrap();
+        std::fs::set_permissions(dir.join("jwt-secret"), std::fs::Permissions::from_mode(old_umask_would_allow))
+            .unwrap();
         let config = Config::from_local_env(&dir).unwrap();
         assert!(config.database_url.starts_with("sqlite://"));
         for file in ["jwt-secret", "chatting.db"] {

@@ -129,7 +129,10 @@ impl Nick {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let nick = trimmed_text("nick", raw, 20)?;
         if nick.chars().any(is_format_character) {
-            return Err(Invalid::new("nick", "must not contain invisible formatting characters (direction overrides, zero-width characters)"));
+            return Err(Invalid::new(
+                "nick",
+                "must not contain invisible formatting characters (direction overrides, zero-width characters)",
+            ));
         }
         Ok(Self(nick))
     }
@@ -360,7 +363,15 @@ mod tests {
 
     #[test]
     fn nicks_refuse_direction_overrides_and_invisible_characters() {
-        for bad in ["adm\u{202E}nimda", "ann\u{200B}", "\u{2066}bob\u{2069}", "soft\u{00AD}hyphen", "zw\u{200D}j", "\u{FEFF}bom", "tag\u{E0041}"] {
+        for bad in [
+            "adm\u{202E}nimda",
+            "ann\u{200B}",
+            "\u{2066}bob\u{2069}",
+            "soft\u{00AD}hyphen",
+            "zw\u{200D}j",
+            "\u{FEFF}bom",
+            "tag\u{E0041}",
+        ] {
             assert!(Nick::parse(bad).is_err(), "{bad:?} should be refused");
             assert!(Nick::from_stored(bad).is_ok(), "{bad:?} stored by an earlier version still loads");
         }

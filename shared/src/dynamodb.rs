@@ -17,7 +17,6 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveSpecification,
 };
 
-
 /// Partition key attribute.
 pub const PK: &str = "pk";
 /// Sort key attribute.
@@ -166,7 +165,14 @@ pub async fn ensure_table(table: &Table) -> Result<(), DynamoError> {
             .attribute_name(TTL)
             .build()
             .map_err(|e| DynamoError::request("UpdateTimeToLive", e))?;
-        let enabled = table.client.update_time_to_live().table_name(&table.name).time_to_live_specification(ttl).send().quiet().await;
+        let enabled = table
+            .client
+            .update_time_to_live()
+            .table_name(&table.name)
+            .time_to_live_specification(ttl)
+            .send()
+            .quiet()
+            .await;
         match enabled {
             Ok(_) => {}
             // The creator that won the race enabled it already.

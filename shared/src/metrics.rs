@@ -121,20 +121,33 @@ pub fn actions() -> BTreeMap<&'static str, ActionStats> {
 }
 
 /// The Prometheus text exposition of `snapshot`, the per-action totals and `gauges`.
-pub fn prometheus(snapshot: &Snapshot, actions: &BTreeMap<&'static str, ActionStats>, gauges: &[(&str, u64, &str)]) -> String {
+pub fn prometheus(
+    snapshot: &Snapshot,
+    actions: &BTreeMap<&'static str, ActionStats>,
+    gauges: &[(&str, u64, &str)],
+) -> String {
     let mut text = String::new();
     for (name, value, help) in snapshot.counters() {
-        let _ = writeln!(text, "# HELP chatting_{name}_total {help}\n# TYPE chatting_{name}_total counter\nchatting_{name}_total {value}");
+        let _ = writeln!(
+            text,
+            "# HELP chatting_{name}_total {help}\n# TYPE chatting_{name}_total counter\nchatting_{name}_total {value}"
+        );
     }
     for (name, value, help) in gauges {
         let _ = writeln!(text, "# HELP chatting_{name} {help}\n# TYPE chatting_{name} gauge\nchatting_{name} {value}");
     }
-    let _ = writeln!(text, "# HELP chatting_action_seconds time to answer one frame, per action\n# TYPE chatting_action_seconds summary");
+    let _ = writeln!(
+        text,
+        "# HELP chatting_action_seconds time to answer one frame, per action\n# TYPE chatting_action_seconds summary"
+    );
     for (action, stats) in actions {
         let _ = writeln!(text, "chatting_action_seconds_sum{{action=\"{action}\"}} {}", stats.seconds);
         let _ = writeln!(text, "chatting_action_seconds_count{{action=\"{action}\"}} {}", stats.count);
     }
-    let _ = writeln!(text, "# HELP chatting_action_failures_total frames of an action answered error\n# TYPE chatting_action_failures_total counter");
+    let _ = writeln!(
+        text,
+        "# HELP chatting_action_failures_total frames of an action answered error\n# TYPE chatting_action_failures_total counter"
+    );
     for (action, stats) in actions {
         let _ = writeln!(text, "chatting_action_failures_total{{action=\"{action}\"}} {}", stats.failures);
     }
@@ -146,7 +159,8 @@ pub fn prometheus(snapshot: &Snapshot, actions: &BTreeMap<&'static str, ActionSt
 /// handled a frame. CloudWatch turns the line into metrics in namespace `chatting`, per
 /// function and per function and action.
 pub fn emf_line(function: &str, action: Option<&str>, took: Duration, added: &Snapshot, timestamp_ms: i64) -> String {
-    let action = action.map(|a| crate::protocol::ACTIONS.iter().copied().find(|known| *known == a).unwrap_or("unknown"));
+    let action =
+        action.map(|a| crate::protocol::ACTIONS.iter().copied().find(|known| *known == a).unwrap_or("unknown"));
     let mut dimensions = vec![json!(["Function"])];
     let mut record = json!({ "Function": function, "Latency": took.as_secs_f64() * 1000.0 });
     if let Some(action) = action {
@@ -196,7 +210,8 @@ mod tests {
 
     #[test]
     fn an_emf_record_declares_each_metric_it_gives_per_function_and_action() {
-        let added = Snapshot { store_statements: 3, redis_round_trips: 1, management_api_calls: 4, ..Snapshot::default() };
+        let added =
+            Snapshot { store_statements: 3, redis_round_trips: 1, management_api_calls: 4, ..Snapshot::default() };
         let line = emf_line("ws-message", Some("chat.send"), Duration::from_micros(12_500), &added, 1_764_000_000_000);
         let record: Value = serde_json::from_str(&line).unwrap();
         let directive = &record["_aws"]["CloudWatchMetrics"][0];
@@ -206,8 +221,11 @@ mod tests {
         assert_eq!(record["_aws"]["Timestamp"], 1_764_000_000_000i64);
         assert_eq!(record["Latency"], 12.5);
         assert_eq!((record["StoreStatements"].as_u64(), record["ManagementApiCalls"].as_u64()), (Some(3), Some(4)));
-        let declared: Vec<&str> = directive["Metrics"].as_array().unwrap().iter().map(|m| m["Name"].as_str().unwrap()).collect();
-        assert!(declared.contains(&"GoneConnections") && declared.contains(&"Failures") && declared.contains(&"Latency"));
+        let declared: Vec<&str> =
+            directive["Metrics"].as_array().unwrap().iter().map(|m| m["Name"].as_str().unwrap()).collect();
+        assert!(
+            declared.contains(&"GoneConnections") && declared.contains(&"Failures") && declared.contains(&"Latency")
+        );
         // A client's own action name is not a label.
         let odd = emf_line("ws-message", Some("drop table"), Duration::ZERO, &added, 0);
         assert_eq!(serde_json::from_str::<Value>(&odd).unwrap()["Action"], "unknown");

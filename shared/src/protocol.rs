@@ -9,8 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::domain::{
-    Capacity, ClientMsgId, GroupId, Invalid, MessageId, MessageText, Nick, RoomId, RoomPassword,
-    RoomTitle, UserId,
+    Capacity, ClientMsgId, GroupId, Invalid, MessageId, MessageText, Nick, RoomId, RoomPassword, RoomTitle, UserId,
 };
 
 /// Largest client frame a function accepts (API Gateway's own frame limit).
@@ -285,9 +284,24 @@ pub fn action_of(text: &str) -> Option<String> {
 /// Every action a client may send: metrics label actions by these names (a client's own
 /// strings would give an unbounded number of labels).
 pub const ACTIONS: &[&str] = &[
-    "ping", "user.me", "user.info", "user.update", "user.listInLobby", "user.listInRoom", "room.list", "room.create",
-    "room.join", "room.leave", "room.info", "room.update", "group.list", "group.create", "group.join", "group.leave",
-    "chat.send", "chat.history",
+    "ping",
+    "user.me",
+    "user.info",
+    "user.update",
+    "user.listInLobby",
+    "user.listInRoom",
+    "room.list",
+    "room.create",
+    "room.join",
+    "room.leave",
+    "room.info",
+    "room.update",
+    "group.list",
+    "group.create",
+    "group.join",
+    "group.leave",
+    "chat.send",
+    "chat.history",
 ];
 
 /// Every action of PROTOCOL.md, with its `data` checked.
@@ -396,9 +410,9 @@ fn seq_bound(field: &'static str, value: Option<Value>) -> Result<Option<i64>, I
 fn message_id_bound(field: &'static str, value: Option<Value>) -> Result<Option<i64>, Invalid> {
     match value {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(id)) => MessageId::parse(&id)
-            .map(|id| Some(id.get()))
-            .map_err(|_| Invalid::new(field, "must be a messageId")),
+        Some(Value::String(id)) => {
+            MessageId::parse(&id).map(|id| Some(id.get())).map_err(|_| Invalid::new(field, "must be a messageId"))
+        }
         Some(_) => Err(Invalid::new(field, "must be a messageId string")),
     }
 }
@@ -511,8 +525,7 @@ impl Command {
                         Some(raw) => Some(RoomId::parse_room(raw)?),
                         None => None,
                     };
-                    let bounds =
-                        Bounds { before: seq_bound("before", d.before)?, after: seq_bound("after", d.after)? };
+                    let bounds = Bounds { before: seq_bound("before", d.before)?, after: seq_bound("after", d.after)? };
                     (HistoryTarget::Room(room), bounds)
                 };
                 let limit = match d.limit {
@@ -567,7 +580,9 @@ mod tests {
     #[test]
     fn bad_request_id_loses_the_id() {
         let long = "r".repeat(65);
-        for text in [r#"{"action":"ping","requestId":5}"#.to_owned(), format!(r#"{{"action":"ping","requestId":"{long}"}}"#)] {
+        for text in
+            [r#"{"action":"ping","requestId":5}"#.to_owned(), format!(r#"{{"action":"ping","requestId":"{long}"}}"#)]
+        {
             assert_eq!(
                 parse_frame(&text),
                 Err(FrameError::BadEnvelope {
@@ -580,7 +595,11 @@ mod tests {
 
     #[test]
     fn bad_action_or_data_keeps_the_id() {
-        for text in [r#"{"requestId":"a"}"#, r#"{"requestId":"a","action":3}"#, r#"{"requestId":"a","action":"ping","data":[1]}"#] {
+        for text in [
+            r#"{"requestId":"a"}"#,
+            r#"{"requestId":"a","action":3}"#,
+            r#"{"requestId":"a","action":"ping","data":[1]}"#,
+        ] {
             match parse_frame(text) {
                 Err(FrameError::BadEnvelope { request_id, .. }) => assert_eq!(request_id.as_deref(), Some("a")),
                 other => panic!("{text}: {other:?}"),
@@ -723,8 +742,11 @@ mod properties {
 
     /// Title-like text: 1–`max` code points, no control characters, nothing to trim.
     fn trimmed_text(max: usize) -> impl Strategy<Value = String> {
-        prop::collection::vec(any::<char>().prop_filter("printable", |c| !c.is_control() && !c.is_whitespace()), 1..=max)
-            .prop_map(|chars| chars.into_iter().collect())
+        prop::collection::vec(
+            any::<char>().prop_filter("printable", |c| !c.is_control() && !c.is_whitespace()),
+            1..=max,
+        )
+        .prop_map(|chars| chars.into_iter().collect())
     }
 
     proptest! {

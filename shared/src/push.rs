@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use tokio::sync::OnceCell;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
+use tokio::sync::OnceCell;
 
 use crate::domain::ConnectionId;
 
@@ -80,12 +80,16 @@ impl ApiGatewayPusher {
     }
 
     fn client_for(sdk: &aws_config::SdkConfig, endpoint: &str) -> aws_sdk_apigatewaymanagement::Client {
-        let config = aws_sdk_apigatewaymanagement::config::Builder::from(sdk).endpoint_url(endpoint.trim_end_matches('/')).build();
+        let config = aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
+            .endpoint_url(endpoint.trim_end_matches('/'))
+            .build();
         aws_sdk_apigatewaymanagement::Client::from_conf(config)
     }
 
     async fn client(&self) -> &aws_sdk_apigatewaymanagement::Client {
-        self.client.get_or_init(|| async { Self::client_for(&crate::aws::sdk_config(None).await, &self.endpoint) }).await
+        self.client
+            .get_or_init(|| async { Self::client_for(&crate::aws::sdk_config(None).await, &self.endpoint) })
+            .await
     }
 }
 
@@ -104,7 +108,9 @@ impl Pusher for ApiGatewayPusher {
         match sent {
             Ok(_) => Ok(()),
             Err(err) if err.as_service_error().is_some_and(|e| e.is_gone_exception()) => Err(PushError::Gone),
-            Err(err) => Err(PushError::Failed(aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&err).to_string())),
+            Err(err) => {
+                Err(PushError::Failed(aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&err).to_string()))
+            }
         }
     }
 }

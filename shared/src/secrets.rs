@@ -71,7 +71,8 @@ pub async fn read_from_env() -> Result<LambdaSecrets, SecretsError> {
             }
         }
     };
-    let (jwt, database, redis) = futures::try_join!(read(JWT, jwt_arn), read(DATABASE, database_arn), read(REDIS, redis_arn))?;
+    let (jwt, database, redis) =
+        futures::try_join!(read(JWT, jwt_arn), read(DATABASE, database_arn), read(REDIS, redis_arn))?;
     let database = database
         .map(|raw| {
             serde_json::from_str::<DatabaseCredential>(raw.expose())
@@ -81,13 +82,15 @@ pub async fn read_from_env() -> Result<LambdaSecrets, SecretsError> {
     Ok(LambdaSecrets { jwt, database, redis_token: redis })
 }
 
-async fn string_value(client: &aws_sdk_secretsmanager::Client, variable: &'static str, arn: &str) -> Result<Secret, SecretsError> {
-    let answer = client
-        .get_secret_value()
-        .secret_id(arn)
-        .send()
-        .await
-        .map_err(|err| SecretsError::Read { variable, reason: aws_sdk_secretsmanager::error::DisplayErrorContext(err).to_string() })?;
+async fn string_value(
+    client: &aws_sdk_secretsmanager::Client,
+    variable: &'static str,
+    arn: &str,
+) -> Result<Secret, SecretsError> {
+    let answer = client.get_secret_value().secret_id(arn).send().await.map_err(|err| SecretsError::Read {
+        variable,
+        reason: aws_sdk_secretsmanager::error::DisplayErrorContext(err).to_string(),
+    })?;
     answer.secret_string.map(Secret::from_config).ok_or(SecretsError::NotAString { variable })
 }
 
@@ -110,9 +113,13 @@ impl LambdaSecrets {
     /// `database_url` with the database secret's credentials, when there is one.
     pub fn database_url(&self, database_url: String) -> Result<String, SecretsError> {
         match &self.database {
-            Some(credential) => {
-                with_credentials(&database_url, &credential.username, credential.password(), DATABASE, "CHATTING_DATABASE_URL")
-            }
+            Some(credential) => with_credentials(
+                &database_url,
+                &credential.username,
+                credential.password(),
+                DATABASE,
+                "CHATTING_DATABASE_URL",
+            ),
             None => Ok(database_url),
         }
     }
@@ -134,7 +141,13 @@ mod tests {
 
     #[test]
     fn credentials_go_into_the_url_percent_encoded() {
-        let url = with_credentials("mysql://db.example.com:3306/chat", "admin", "p@ss:w/rd", DATABASE, "CHATTING_DATABASE_URL");
+        let url = with_credentials(
+            "mysql://db.example.com:3306/chat",
+            "admin",
+            "p@ss:w/rd",
+            DATABASE,
+            "CHATTING_DATABASE_URL",
+        );
         assert_eq!(url.unwrap(), "mysql://admin:p%40ss%3Aw%2Frd@db.example.com:3306/chat");
         let redis = with_credentials("rediss://cache.example.com:6379", "", "tok en", REDIS, "CHATTING_REDIS_URL");
         assert_eq!(redis.unwrap(), "rediss://:tok%20en@cache.example.com:6379");

@@ -29,7 +29,11 @@ pub enum StartupError {
 /// Runs one Lambda invocation of `function` and then writes what it did as one CloudWatch
 /// Embedded Metric Format line on stdout (CloudWatch Logs turns it into metrics): latency,
 /// the counters it added, and `action` as a dimension when it handled a frame.
-pub async fn with_metrics<T>(function: &str, action: Option<&str>, invocation: impl std::future::Future<Output = T>) -> T {
+pub async fn with_metrics<T>(
+    function: &str,
+    action: Option<&str>,
+    invocation: impl std::future::Future<Output = T>,
+) -> T {
     let (before, started) = (crate::metrics::snapshot(), std::time::Instant::now());
     let outcome = invocation.await;
     let added = crate::metrics::snapshot().since(&before);
@@ -60,13 +64,19 @@ pub fn init_tracing() {
         Some(level @ ("trace" | "debug" | "info" | "warn" | "error")) => level.to_owned(),
         _ => "info".to_owned(),
     };
-    let requested =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(fallback));
-    let capped = VERBATIM_TARGETS
-        .into_iter()
-        .fold(Targets::new().with_default(LevelFilter::TRACE), |targets, target| targets.with_target(target, LevelFilter::INFO));
+    let requested = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(fallback));
+    let capped =
+        VERBATIM_TARGETS.into_iter().fold(Targets::new().with_default(LevelFilter::TRACE), |targets, target| {
+            targets.with_target(target, LevelFilter::INFO)
+        });
     let format = if lambda("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")) {
-        tracing_subscriber::fmt::layer().json().flatten_event(true).with_current_span(false).with_span_list(false).boxed()
+        tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .boxed()
     } else {
         tracing_subscriber::fmt::layer().with_ansi(false).boxed()
     };
@@ -155,7 +165,15 @@ pub fn chat(config: &Config, store: Arc<dyn Store>, presence: Arc<dyn Presence>,
         ..Limits::default()
     };
     let keys = TokenKeys::new(&config.jwt_secret, config.access_ttl);
-    Chat { store, presence, pusher, keys, limits, allowed_origins: config.allowed_origins.clone(), room_order: Default::default() }
+    Chat {
+        store,
+        presence,
+        pusher,
+        keys,
+        limits,
+        allowed_origins: config.allowed_origins.clone(),
+        room_order: Default::default(),
+    }
 }
 
 /// The HTTP function's service, from the Lambda environment.
@@ -183,10 +201,7 @@ pub async fn auth_from_lambda_env() -> Result<AuthService, StartupError> {
 /// A WebSocket function's service, from the Lambda environment.
 pub async fn chat_from_lambda_env() -> Result<Chat, StartupError> {
     let config = lambda_config().await?;
-    let endpoint = config
-        .management_endpoint
-        .clone()
-        .ok_or(ConfigError::Missing("CHATTING_MANAGEMENT_ENDPOINT"))?;
+    let endpoint = config.management_endpoint.clone().ok_or(ConfigError::Missing("CHATTING_MANAGEMENT_ENDPOINT"))?;
     let (store, presence) = open_backends(&config).await?;
     let pusher = Arc::new(ApiGatewayPusher::from_standard_chain(&endpoint));
     Ok(chat(&config, store, presence, pusher))
@@ -229,6 +244,9 @@ mod tests {
         let table = dynamodb_table(&config("dynamodb://chat-prod")).await.unwrap().expect("a table");
         assert_eq!(table.name, "chat-prod");
         assert!(dynamodb_table(&config("mysql://root@db/chat")).await.unwrap().is_none());
-        assert!(matches!(dynamodb_table(&config("dynamodb://x")).await, Err(StartupError::Dynamo(_))), "too short a name");
+        assert!(
+            matches!(dynamodb_table(&config("dynamodb://x")).await, Err(StartupError::Dynamo(_))),
+            "too short a name"
+        );
     }
 }

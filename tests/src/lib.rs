@@ -36,7 +36,8 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 /// A name no other test in this run (or an earlier run) uses.
 pub fn unique(prefix: &str) -> String {
     let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     format!("{prefix}{}_{n}_{}", std::process::id() % 10_000, nanos % 100_000)
 }
 
@@ -56,7 +57,10 @@ pub enum Backend {
 pub const DYNAMODB_ENDPOINT: &str = "http://127.0.0.1:5005";
 
 pub fn dynamodb_endpoint() -> String {
-    std::env::var("CHATTING_TEST_DYNAMODB_ENDPOINT").ok().filter(|e| !e.is_empty()).unwrap_or_else(|| DYNAMODB_ENDPOINT.to_owned())
+    std::env::var("CHATTING_TEST_DYNAMODB_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty())
+        .unwrap_or_else(|| DYNAMODB_ENDPOINT.to_owned())
 }
 
 /// A new empty table on the emulator, for one test; fails loudly when the emulator is not there.
@@ -66,9 +70,9 @@ pub async fn fresh_dynamodb_table() -> anyhow::Result<chatting_shared::dynamodb:
     // The emulator takes any credentials; the environment's, if set, are left alone.
     let sdk = chatting_shared::aws::sdk_config(Some(&endpoint)).await;
     let table = dynamodb::Table { client: dynamodb::client(&sdk), name: unique("chatting-t-") };
-    dynamodb::ensure_table(&table)
-        .await
-        .with_context(|| format!("a DynamoDB emulator must answer at {endpoint} (scripts/dynamodb-emulator starts it)"))?;
+    dynamodb::ensure_table(&table).await.with_context(|| {
+        format!("a DynamoDB emulator must answer at {endpoint} (scripts/dynamodb-emulator starts it)")
+    })?;
     Ok(table)
 }
 
@@ -104,7 +108,8 @@ pub async fn dynamodb_items(config: &Config) -> anyhow::Result<Vec<std::collecti
     let mut items = Vec::new();
     let mut start = None;
     loop {
-        let page = table.client.scan().table_name(&table.name).set_exclusive_start_key(start.take()).send().quiet().await?;
+        let page =
+            table.client.scan().table_name(&table.name).set_exclusive_start_key(start.take()).send().quiet().await?;
         for item in page.items() {
             items.push(item.iter().filter_map(|(k, v)| v.as_s().ok().map(|s| (k.clone(), s.clone()))).collect());
         }
@@ -163,7 +168,10 @@ impl TestServer {
     /// Starts a gateway; `adjust` may change its options (idle timeout, push mode, …).
     pub async fn start_with(adjust: impl FnOnce(&mut GatewayOptions)) -> anyhow::Result<Self> {
         if std::env::var_os("RUST_LOG").is_some() {
-            let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_test_writer().try_init();
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .with_test_writer()
+                .try_init();
         }
         let data_dir = std::env::temp_dir().join(unique("chatting-test-"));
         std::fs::create_dir_all(&data_dir)?;
@@ -190,7 +198,8 @@ impl TestServer {
         // `CHATTING_TEST_PUSH=sdk`: every event through the AWS SDK and the Management API
         // endpoint, as in AWS (one pass of scripts/test runs so).
         if let Some(raw) = std::env::var("CHATTING_TEST_PUSH").ok().filter(|v| !v.is_empty()) {
-            options.push = PushMode::parse(&raw).with_context(|| format!("CHATTING_TEST_PUSH={raw}: expected sdk or direct"))?;
+            options.push =
+                PushMode::parse(&raw).with_context(|| format!("CHATTING_TEST_PUSH={raw}: expected sdk or direct"))?;
         }
         adjust(&mut options);
         let config = options.config.clone();
@@ -219,9 +228,10 @@ impl TestServer {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             if let Ok(response) = self.client.get(format!("{}/health", self.http)).send().await
-                && response.status().is_success() {
-                    return Ok(());
-                }
+                && response.status().is_success()
+            {
+                return Ok(());
+            }
             if tokio::time::Instant::now() > deadline {
                 bail!("gateway at {} never became healthy", self.http);
             }
@@ -240,7 +250,13 @@ impl TestServer {
         Ok(request.send().await?)
     }
 
-    pub async fn call(&self, method: &str, path: &str, body: Option<Value>, bearer: Option<&str>) -> anyhow::Result<(u16, Value)> {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        bearer: Option<&str>,
+    ) -> anyhow::Result<(u16, Value)> {
         let method = reqwest::Method::from_bytes(method.as_bytes())?;
         let mut request = self.client.request(method, format!("{}{path}", self.http));
         if let Some(body) = body {
@@ -289,7 +305,8 @@ impl TestServer {
                 headers.insert(reqwest::header::HeaderName::from_bytes(name.as_bytes())?, value.parse()?);
             }
             let (path, query) = path.split_once('?').map_or((path, None), |(p, q)| (p, Some(q)));
-            let unsigned = chatting_local_gateway::sigv4::SignedParts { method: &method, path, query, headers: &headers, body };
+            let unsigned =
+                chatting_local_gateway::sigv4::SignedParts { method: &method, path, query, headers: &headers, body };
             for (name, value) in chatting_local_gateway::sigv4::sign(&unsigned, key, std::time::SystemTime::now()) {
                 request = request.header(name, value);
             }
@@ -299,7 +316,15 @@ impl TestServer {
 
     /// The gateway's counters as JSON (`GET /metrics`, signed with its key).
     pub async fn metrics(&self) -> anyhow::Result<Value> {
-        let response = self.management_with("GET", "/metrics", b"", Some(&self.gateway.management_key), &[("accept", "application/json")]).await?;
+        let response = self
+            .management_with(
+                "GET",
+                "/metrics",
+                b"",
+                Some(&self.gateway.management_key),
+                &[("accept", "application/json")],
+            )
+            .await?;
         anyhow::ensure!(response.status() == 200, "/metrics answered {}", response.status());
         Ok(response.json().await?)
     }
@@ -324,8 +349,9 @@ impl TestServer {
     }
 
     pub async fn signup(&self, user_id: &str, nick: &str) -> anyhow::Result<()> {
-        let (status, body) =
-            self.post_when_ready("/auth/signup", json!({ "userId": user_id, "password": "password123", "nick": nick })).await?;
+        let (status, body) = self
+            .post_when_ready("/auth/signup", json!({ "userId": user_id, "password": "password123", "nick": nick }))
+            .await?;
         if status != 201 {
             bail!("signup of {user_id} answered {status}: {body}");
         }
@@ -333,7 +359,8 @@ impl TestServer {
     }
 
     pub async fn login(&self, user_id: &str) -> anyhow::Result<Session> {
-        let (status, body) = self.post_when_ready("/auth/login", json!({ "userId": user_id, "password": "password123" })).await?;
+        let (status, body) =
+            self.post_when_ready("/auth/login", json!({ "userId": user_id, "password": "password123" })).await?;
         if status != 200 {
             bail!("login of {user_id} answered {status}: {body}");
         }
@@ -483,7 +510,12 @@ impl Client {
 
     /// Fails if an event named `name` matching `matches` is queued or arrives within
     /// `within`; other events of that name do not count.
-    pub async fn no_event_where(&mut self, name: &str, within: Duration, matches: impl Fn(&Value) -> bool) -> anyhow::Result<()> {
+    pub async fn no_event_where(
+        &mut self,
+        name: &str,
+        within: Duration,
+        matches: impl Fn(&Value) -> bool,
+    ) -> anyhow::Result<()> {
         match tokio::time::timeout(within, self.event_where(name, matches)).await {
             Err(_) => Ok(()),
             Ok(Ok(event)) => bail!("unexpected {name}: {event}"),
@@ -586,14 +618,20 @@ impl RawWs {
     pub async fn fin(mut self) {
         let _ = self.ws.get_mut().shutdown().await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while let Ok(Some(Ok(_))) = tokio::time::timeout(deadline.saturating_duration_since(tokio::time::Instant::now()), self.ws.next()).await {}
+        while let Ok(Some(Ok(_))) =
+            tokio::time::timeout(deadline.saturating_duration_since(tokio::time::Instant::now()), self.ws.next()).await
+        {
+        }
     }
 
     /// A clean close, as a browser closing the tab.
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while let Ok(Some(Ok(_))) = tokio::time::timeout(deadline.saturating_duration_since(tokio::time::Instant::now()), self.ws.next()).await {}
+        while let Ok(Some(Ok(_))) =
+            tokio::time::timeout(deadline.saturating_duration_since(tokio::time::Instant::now()), self.ws.next()).await
+        {
+        }
     }
 }
 
@@ -693,7 +731,10 @@ pub fn panics() -> u64 {
 
 /// The `userId`s of a JSON array of `User`s.
 pub fn user_ids(users: &Value) -> Vec<String> {
-    users.as_array().map(|a| a.iter().filter_map(|u| u["userId"].as_str().map(str::to_owned)).collect()).unwrap_or_default()
+    users
+        .as_array()
+        .map(|a| a.iter().filter_map(|u| u["userId"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
 }
 
 /// Where `scripts/tls-services` keeps the test CA and runs Redis and MariaDB with TLS.

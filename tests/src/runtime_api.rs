@@ -181,7 +181,7 @@ impl RuntimeApi {
     /// Waits (at most `within`) for the first `invocation/next`.
     pub async fn wait_first_next(&self, within: Duration) -> Option<Instant> {
         let mut calls = self.shared.first_next.subscribe();
-        
+
         *tokio::time::timeout(within, calls.wait_for(Option::is_some)).await.ok()?.ok()?
     }
 
@@ -207,7 +207,11 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
     };
     let deadline = epoch_ms(SystemTime::now() + FUNCTION_TIMEOUT);
     let arn = format!("arn:aws:lambda:us-east-1:123456789012:function:{}", shared.function_name);
-    let trace = format!("Root=1-{:08x}-{:0>24};Parent=53995c3f42cd8ad8;Sampled=0", deadline / 1000, &invocation.request_id[24..]);
+    let trace = format!(
+        "Root=1-{:08x}-{:0>24};Parent=53995c3f42cd8ad8;Sampled=0",
+        deadline / 1000,
+        &invocation.request_id[24..]
+    );
     let mut headers = HeaderMap::new();
     let mut set = |name: &'static str, value: &str| {
         if let Ok(value) = HeaderValue::from_str(value) {
@@ -248,7 +252,12 @@ async fn respond(State(shared): State<Arc<Shared>>, UrlPath(id): UrlPath<String>
     accepted()
 }
 
-async fn fail(State(shared): State<Arc<Shared>>, UrlPath(id): UrlPath<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn fail(
+    State(shared): State<Arc<Shared>>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(done) = lock(&shared.in_flight).remove(&id) else { return unknown_request(&id) };
     let _ = done.send(Outcome::Error { error_type: error_type(&headers), body: json_body(&body) });
     accepted()
@@ -322,12 +331,10 @@ fn build_functions(profile: &str) -> anyhow::Result<()> {
         }
     }
     eprintln!("building the function binaries: {}", build_command(profile));
-    let status = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit())
-        .status()
-        .with_context(|| format!("running {} (build the binaries with `{}`)", cargo.to_string_lossy(), build_command(profile)))?;
+    let status =
+        command.stdin(Stdio::null()).stdout(Stdio::inherit()).stderr(Stdio::inherit()).status().with_context(|| {
+            format!("running {} (build the binaries with `{}`)", cargo.to_string_lossy(), build_command(profile))
+        })?;
     if !status.success() {
         bail!("building the function binaries failed ({status}); run `{}` to see why", build_command(profile));
     }
@@ -485,7 +492,8 @@ pub mod events {
 
     /// `24/May/2024:19:52:20 +0000`, API Gateway's `requestTime` / `time`.
     fn request_time(at: OffsetDateTime) -> String {
-        at.format(format_description!("[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000")).unwrap_or_default()
+        at.format(format_description!("[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000"))
+            .unwrap_or_default()
     }
 
     /// A 16-character id in the alphabet of API Gateway's request and connection ids.

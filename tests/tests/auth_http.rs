@@ -12,9 +12,13 @@ async fn signup_login_me() -> anyhow::Result<()> {
     let (status, body) = server.call("GET", &format!("/auth/id-check/{user_id}"), None, None).await?;
     assert_eq!((status, body["data"]["available"].clone()), (200, json!(true)));
 
-    let (status, body) = server.post("/auth/signup", json!({"userId": user_id, "password": "password123", "nick": " Ann "})).await?;
+    let (status, body) =
+        server.post("/auth/signup", json!({"userId": user_id, "password": "password123", "nick": " Ann "})).await?;
     assert_eq!(status, 201, "{body}");
-    assert_eq!(body, json!({"ok": true, "code": "success", "data": {"userId": user_id, "nick": "Ann"}, "message": null}));
+    assert_eq!(
+        body,
+        json!({"ok": true, "code": "success", "data": {"userId": user_id, "nick": "Ann"}, "message": null})
+    );
 
     let session = server.login(&user_id).await?;
     let (status, body) = server.call("GET", "/auth/me", None, Some(&session.access)).await?;
@@ -31,7 +35,8 @@ async fn duplicate_signup_is_exist() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let user_id = unique("dup");
     server.signup(&user_id, "First").await?;
-    let (status, body) = server.post("/auth/signup", json!({"userId": user_id, "password": "password123", "nick": "Second"})).await?;
+    let (status, body) =
+        server.post("/auth/signup", json!({"userId": user_id, "password": "password123", "nick": "Second"})).await?;
     assert_eq!((status, body["code"].clone(), body["ok"].clone()), (409, json!("exist"), json!(false)));
     Ok(())
 }
@@ -41,9 +46,11 @@ async fn wrong_password_and_unknown_user_look_the_same() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let user_id = unique("pw");
     server.signup(&user_id, "Pw").await?;
-    let (status, wrong) = server.post("/auth/login", json!({"userId": user_id, "password": "not-the-password"})).await?;
+    let (status, wrong) =
+        server.post("/auth/login", json!({"userId": user_id, "password": "not-the-password"})).await?;
     assert_eq!((status, wrong["code"].clone()), (401, json!("wrong")));
-    let (status, unknown) = server.post("/auth/login", json!({"userId": unique("nobody"), "password": "whatever123"})).await?;
+    let (status, unknown) =
+        server.post("/auth/login", json!({"userId": unique("nobody"), "password": "whatever123"})).await?;
     assert_eq!(status, 401);
     assert_eq!(unknown, wrong);
     Ok(())

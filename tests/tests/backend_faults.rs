@@ -18,7 +18,6 @@ use chatting_e2e::{Client, FaultProxy, REDIS_URL, Session, TestServer, fresh_mys
 use chatting_shared::domain::{RoomId, UserId};
 use serde_json::{Value, json};
 
-
 // ---------------------------------------------------------------------------------------
 // A Redis of the test's own
 
@@ -113,7 +112,12 @@ fn lock(tally: &Mutex<Tally>) -> std::sync::MutexGuard<'_, Tally> {
 }
 
 /// Connects, retrying through an outage; counts the handshake refusals.
-async fn connect_through(ws_url: &str, server: &TestServer, session: &Session, tally: &Mutex<Tally>) -> anyhow::Result<Client> {
+async fn connect_through(
+    ws_url: &str,
+    server: &TestServer,
+    session: &Session,
+    tally: &Mutex<Tally>,
+) -> anyhow::Result<Client> {
     let deadline = Instant::now() + Duration::from_secs(40);
     loop {
         match handshake_status(&format!("{ws_url}?token={}", session.access)).await {
@@ -147,7 +151,9 @@ impl Traffic {
                     let mut client = connect_through(&ws_url, &server, &session, &tally).await?;
                     let room = match venue {
                         Venue::Lobby => None,
-                        Venue::OwnRooms => Some(client.ok("room.create", json!({"title": "own"})).await?["roomId"].clone()),
+                        Venue::OwnRooms => {
+                            Some(client.ok("room.create", json!({"title": "own"})).await?["roomId"].clone())
+                        }
                     };
                     let mut n = 0;
                     while !stop.load(Ordering::SeqCst) {
@@ -242,7 +248,11 @@ impl Traffic {
         self.stop.store(true, Ordering::SeqCst);
         let mut histories = Vec::new();
         for task in self.tasks {
-            histories.extend(tokio::time::timeout(Duration::from_secs(60), task).await??.map_err(|e| e.context("a sender failed"))?);
+            histories.extend(
+                tokio::time::timeout(Duration::from_secs(60), task)
+                    .await??
+                    .map_err(|e| e.context("a sender failed"))?,
+            );
         }
         Ok((std::mem::take(&mut *lock(&self.tally)), histories))
     }
@@ -279,21 +289,33 @@ async fn history(client: &mut Client) -> anyhow::Result<Vec<Value>> {
 fn assert_none_lost_none_doubled(tally: &Tally, history: &[Value]) {
     let mut seen: HashMap<&str, Vec<&str>> = HashMap::new();
     for message in history {
-        seen.entry(message["text"].as_str().unwrap_or_default()).or_default().push(message["messageId"].as_str().unwrap_or_default());
+        seen.entry(message["text"].as_str().unwrap_or_default())
+            .or_default()
+            .push(message["messageId"].as_str().unwrap_or_default());
     }
     for (text, ids) in &seen {
         assert_eq!(ids.len(), 1, "{text:?} is in history {} times: {ids:?}", ids.len());
     }
     for (text, id) in &tally.acknowledged {
-        assert_eq!(seen.get(text.as_str()).map(|ids| ids[0]), Some(id.as_str()), "acknowledged {text:?} ({id}) is not in history");
+        assert_eq!(
+            seen.get(text.as_str()).map(|ids| ids[0]),
+            Some(id.as_str()),
+            "acknowledged {text:?} ({id}) is not in history"
+        );
     }
     assert_eq!(seen.len(), tally.acknowledged.len(), "history holds exactly the acknowledged messages");
     let mut by_room: HashMap<i64, Vec<i64>> = HashMap::new();
     for message in history {
-        by_room.entry(message["roomId"].as_i64().unwrap_or(-1)).or_default().push(message["seq"].as_i64().unwrap_or(-1));
+        by_room
+            .entry(message["roomId"].as_i64().unwrap_or(-1))
+            .or_default()
+            .push(message["seq"].as_i64().unwrap_or(-1));
     }
     for (room, seqs) in by_room {
-        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "room {room}: seq strictly increasing, without repeats: {seqs:?}");
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "room {room}: seq strictly increasing, without repeats: {seqs:?}"
+        );
     }
 }
 
@@ -348,7 +370,8 @@ async fn redis_killed_and_restarted_mid_traffic_loses_and_doubles_nothing() -> a
     assert_eq!(handshake_status(&format!("{}?token={}", server.ws, sessions[0].access)).await?, Some(503));
     let handshake_took = started.elapsed();
     let started = Instant::now();
-    let (status, body) = server.post("/auth/login", json!({"userId": sessions[0].user_id, "password": "password123"})).await?;
+    let (status, body) =
+        server.post("/auth/login", json!({"userId": sessions[0].user_id, "password": "password123"})).await?;
     let login_took = started.elapsed();
     assert_eq!(status, 200, "login without presence: {body}");
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -395,7 +418,8 @@ async fn mariadb_stopped_and_restarted_mid_traffic_loses_and_doubles_nothing() -
     let down = Instant::now();
     traffic.until("error replies", Duration::from_secs(15), |t| t.error_replies() >= 3).await?;
     let started = Instant::now();
-    let (status, body) = server.post("/auth/login", json!({"userId": sessions[0].user_id, "password": "password123"})).await?;
+    let (status, body) =
+        server.post("/auth/login", json!({"userId": sessions[0].user_id, "password": "password123"})).await?;
     let login_took = started.elapsed();
     assert_eq!((status, body["code"].as_str()), (503, Some("error")), "{body}");
     let started = Instant::now();
@@ -549,7 +573,10 @@ async fn error_replies_in_one_room_come_quickly_during_a_database_outage() -> an
         assert_eq!(reply["code"], "error", "{reply}");
         slowest = slowest.max(took);
     }
-    println!("three senders in one room, store cut: slowest error reply after {:.0} ms", slowest.as_secs_f64() * 1000.0);
+    println!(
+        "three senders in one room, store cut: slowest error reply after {:.0} ms",
+        slowest.as_secs_f64() * 1000.0
+    );
     // One pool acquire timeout (3 s) for the first; the others do not wait it out in turn.
     assert!(slowest < Duration::from_millis(5_500), "error replies queued one after another: {slowest:?}");
     mariadb.resume().await?;

@@ -7,9 +7,8 @@ use std::time::{Duration, Instant};
 
 use chatting_e2e::{Client, TestServer};
 use futures::{SinkExt as _, StreamExt as _};
-use tokio_tungstenite::tungstenite::Message;
 use serde_json::{Value, json};
-
+use tokio_tungstenite::tungstenite::Message;
 
 /// Strings that have broken parsers and length checks elsewhere.
 fn nasty_strings() -> Vec<String> {
@@ -87,7 +86,13 @@ struct Http {
 impl Http {
     /// Sends one request; checks the answer is a 4xx (or 2xx) envelope that agrees with
     /// itself, in bounded time. Returns (status, body).
-    async fn send(&mut self, method: &str, path: &str, body: Option<Vec<u8>>, bearer: Option<&str>) -> anyhow::Result<(u16, Value)> {
+    async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+        bearer: Option<&str>,
+    ) -> anyhow::Result<(u16, Value)> {
         let url = format!("{}{path}", self.base);
         let mut request = self.client.request(reqwest::Method::from_bytes(method.as_bytes())?, &url);
         if let Some(body) = body {
@@ -103,12 +108,17 @@ impl Http {
         let status = response.status().as_u16();
         let text = response.text().await?;
         anyhow::ensure!(status < 500, "{method} {path}: {status} {text}");
-        let envelope: Value = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{method} {path}: {status} not JSON ({e}): {text}"))?;
+        let envelope: Value = serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{method} {path}: {status} not JSON ({e}): {text}"))?;
         let code = envelope["code"].as_str().unwrap_or_default();
-        let statuses = status_of(code).ok_or_else(|| anyhow::anyhow!("{method} {path}: undocumented code {envelope}"))?;
+        let statuses =
+            status_of(code).ok_or_else(|| anyhow::anyhow!("{method} {path}: undocumented code {envelope}"))?;
         anyhow::ensure!(statuses.contains(&status), "{method} {path}: {code} with {status}");
         anyhow::ensure!(envelope["ok"] == (code == "success"), "{method} {path}: ok disagrees with code: {envelope}");
-        anyhow::ensure!(code == "success" || envelope["message"].is_string(), "{method} {path}: no message: {envelope}");
+        anyhow::ensure!(
+            code == "success" || envelope["message"].is_string(),
+            "{method} {path}: no message: {envelope}"
+        );
         Ok((status, envelope))
     }
 }
@@ -118,7 +128,8 @@ async fn every_http_route_answers_bad_input_with_a_4xx_envelope() -> anyhow::Res
     chatting_e2e::count_panics();
     let server = TestServer::start().await?;
     let session = server.user("http").await?;
-    let mut http = Http { client: reqwest::Client::new(), base: server.http.clone(), requests: 0, slowest: Duration::ZERO };
+    let mut http =
+        Http { client: reqwest::Client::new(), base: server.http.clone(), requests: 0, slowest: Duration::ZERO };
 
     // Bodies that are not a JSON object, or not JSON at all.
     let deep_array = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
@@ -147,7 +158,12 @@ async fn every_http_route_answers_bad_input_with_a_4xx_envelope() -> anyhow::Res
             let (got, envelope) = http.send("POST", path, Some(body.clone()), None).await?;
             // A body that parses into an object with nothing useful is a field error (400);
             // everything here must be refused before any work.
-            assert_eq!(got, *status, "POST {path} {:?}: {envelope}", String::from_utf8_lossy(&body[..body.len().min(40)]));
+            assert_eq!(
+                got,
+                *status,
+                "POST {path} {:?}: {envelope}",
+                String::from_utf8_lossy(&body[..body.len().min(40)])
+            );
         }
     }
 
@@ -185,7 +201,19 @@ async fn every_http_route_answers_bad_input_with_a_4xx_envelope() -> anyhow::Res
     }
 
     // Paths, methods and headers.
-    for raw in ["", "%00", "%ff%fe", "..%2f..%2fetc%2fpasswd", "%F0%9F%98%80", "a%", "%%%", "ab", &"a".repeat(5000), "ünï", "a/b/c"] {
+    for raw in [
+        "",
+        "%00",
+        "%ff%fe",
+        "..%2f..%2fetc%2fpasswd",
+        "%F0%9F%98%80",
+        "a%",
+        "%%%",
+        "ab",
+        &"a".repeat(5000),
+        "ünï",
+        "a/b/c",
+    ] {
         let (status, envelope) = http.send("GET", &format!("/auth/id-check/{raw}"), None, None).await?;
         assert!(matches!(status, 200 | 400 | 404 | 409), "id-check {raw:?}: {status} {envelope}");
     }
@@ -212,7 +240,8 @@ async fn every_http_route_answers_bad_input_with_a_4xx_envelope() -> anyhow::Res
         assert_eq!(status, 401, "me with {token:?}");
     }
     let weird_header = reqwest::header::HeaderValue::from_bytes(b"Bearer \xff\xfe")?;
-    let response = http.client.get(format!("{}/auth/me", server.http)).header("authorization", weird_header).send().await?;
+    let response =
+        http.client.get(format!("{}/auth/me", server.http)).header("authorization", weird_header).send().await?;
     assert_eq!(response.status().as_u16(), 401, "a header that is not UTF-8");
 
     println!("HTTP: {} bad requests, slowest answer {:.0} ms", http.requests, http.slowest.as_secs_f64() * 1000.0);
@@ -314,7 +343,9 @@ async fn every_websocket_action_answers_bad_input_with_invalid_and_stays_open() 
                 data[field] = value.clone();
                 // A wrong JSON type is `invalid`, except where a number is a fine value.
                 let number_field = matches!(field.as_str(), "roomId" | "capacity" | "limit")
-                    || (matches!(field.as_str(), "before" | "after") && action == "chat.history" && base.get("roomId").is_some());
+                    || (matches!(field.as_str(), "before" | "after")
+                        && action == "chat.history"
+                        && base.get("roomId").is_some());
                 let must_be_invalid = !(number_field && value.is_i64());
                 variants.push((format!("{field}={value}"), data, must_be_invalid));
             }
@@ -386,7 +417,11 @@ async fn every_websocket_action_answers_bad_input_with_invalid_and_stays_open() 
                 "{shown}: {answer}"
             ),
             "tooLarge" => assert_eq!(answer["data"]["code"], "tooLarge", "{shown}: {answer}"),
-            "reply" => assert_eq!((answer["type"].as_str(), answer["code"].as_str()), (Some("reply"), Some("invalid")), "{shown}: {answer}"),
+            "reply" => assert_eq!(
+                (answer["type"].as_str(), answer["code"].as_str()),
+                (Some("reply"), Some("invalid")),
+                "{shown}: {answer}"
+            ),
             _ => assert_eq!(answer["code"], "success", "{shown}: {answer}"),
         }
     }
@@ -396,7 +431,11 @@ async fn every_websocket_action_answers_bad_input_with_invalid_and_stays_open() 
     for bytes in [vec![], vec![0u8, 159, 146, 150], br#"{"action":"ping"}"#.to_vec(), vec![0xff; 40 * 1024]] {
         raw.send(Message::Binary(bytes.into())).await?;
         let answer = next_text(&mut raw).await?;
-        assert_eq!((answer["event"].as_str(), answer["data"]["code"].as_str()), (Some("system.error"), Some("invalid")), "{answer}");
+        assert_eq!(
+            (answer["event"].as_str(), answer["data"]["code"].as_str()),
+            (Some("system.error"), Some("invalid")),
+            "{answer}"
+        );
         frames += 1;
     }
     raw.send(Message::Ping(b"are you there".to_vec().into())).await?;
@@ -421,12 +460,18 @@ async fn every_websocket_action_answers_bad_input_with_invalid_and_stays_open() 
 async fn a_malformed_host_or_forwarded_proto_is_answered_400() -> anyhow::Result<()> {
     chatting_e2e::count_panics();
     let server = TestServer::start().await?;
-    for (name, value) in [("host", "a b"), ("x-forwarded-proto", "a b"), ("host", "exa mple.com:80"), ("x-forwarded-proto", "gopher")] {
+    for (name, value) in
+        [("host", "a b"), ("x-forwarded-proto", "a b"), ("host", "exa mple.com:80"), ("x-forwarded-proto", "gopher")]
+    {
         for (method, path) in [("GET", "/health"), ("POST", "/auth/login"), ("GET", "/auth/me")] {
             let response = server.raw(method, path, &[(name, value)]).await?;
             let status = response.status().as_u16();
             let body: Value = response.json().await?;
-            assert_eq!((status, body["code"].as_str()), (400, Some("invalid")), "{name}: {value:?} on {method} {path}: {body}");
+            assert_eq!(
+                (status, body["code"].as_str()),
+                (400, Some("invalid")),
+                "{name}: {value:?} on {method} {path}: {body}"
+            );
         }
     }
     let (status, _) = server.call("GET", "/health", None, None).await?;

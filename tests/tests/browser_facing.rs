@@ -41,7 +41,11 @@ async fn cors_answers_only_configured_origins_and_never_with_credentials() -> an
                 .raw(
                     "OPTIONS",
                     "/auth/login",
-                    &[("origin", origin), ("access-control-request-method", "POST"), ("access-control-request-headers", "content-type")],
+                    &[
+                        ("origin", origin),
+                        ("access-control-request-method", "POST"),
+                        ("access-control-request-headers", "content-type"),
+                    ],
                 )
                 .await
         }

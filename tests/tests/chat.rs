@@ -40,14 +40,18 @@ async fn all_reaches_only_the_senders_room_and_seq_counts_from_one_per_room() ->
     let two = bob_ws.ok("chat.send", json!({"type": "all", "text": "two"})).await?;
     let three = ann_ws.ok("chat.send", json!({"type": "all", "text": "three"})).await?;
     assert_eq!([&one, &two, &three].map(|r| r["seq"].as_i64()), [Some(1), Some(2), Some(3)]);
-    assert!(one["messageId"].as_str() < two["messageId"].as_str() && two["messageId"].as_str() < three["messageId"].as_str());
+    assert!(
+        one["messageId"].as_str() < two["messageId"].as_str()
+            && two["messageId"].as_str() < three["messageId"].as_str()
+    );
 
     for ws in [&mut ann_ws, &mut bob_ws] {
         let mut seen = Vec::new();
         for _ in 0..3 {
             seen.push(ws.event("chat.in").await?);
         }
-        let order: Vec<(i64, &str)> = seen.iter().map(|m| (m["seq"].as_i64().unwrap(), m["text"].as_str().unwrap())).collect();
+        let order: Vec<(i64, &str)> =
+            seen.iter().map(|m| (m["seq"].as_i64().unwrap(), m["text"].as_str().unwrap())).collect();
         assert_eq!(order, [(1, "one"), (2, "two"), (3, "three")]);
         assert_eq!(
             (seen[1]["type"].as_str(), seen[1]["roomId"].as_i64(), seen[1]["groupId"].clone(), seen[1]["to"].clone()),
@@ -122,12 +126,18 @@ async fn whisper_reaches_every_tab_of_both_sides_and_nobody_else() -> anyhow::Re
             (message["type"].as_str(), message["to"].as_str(), message["from"]["userId"].as_str()),
             (Some("whisper"), Some(bob.user_id.as_str()), Some(ann.user_id.as_str()))
         );
-        assert_eq!((message["roomId"].clone(), message["groupId"].clone(), message["seq"].clone()), (Value::Null, Value::Null, Value::Null));
+        assert_eq!(
+            (message["roomId"].clone(), message["groupId"].clone(), message["seq"].clone()),
+            (Value::Null, Value::Null, Value::Null)
+        );
     }
     let second = bob_tab.ok("chat.send", json!({"type": "whisper", "to": ann.user_id, "text": "what?"})).await?;
     for ws in [&mut ann_ws, &mut ann_tab, &mut bob_ws, &mut bob_tab] {
         let message = ws.event_where("chat.in", |m| m["text"] == "what?").await?;
-        assert_eq!((message["to"].as_str(), message["from"]["userId"].as_str()), (Some(ann.user_id.as_str()), Some(bob.user_id.as_str())));
+        assert_eq!(
+            (message["to"].as_str(), message["from"]["userId"].as_str()),
+            (Some(ann.user_id.as_str()), Some(bob.user_id.as_str()))
+        );
     }
     carl_ws.no_event("chat.in", QUIET).await?;
     dan_ws.no_event("chat.in", QUIET).await?;
@@ -171,7 +181,10 @@ async fn chat_send_refuses_offline_targets_missing_groups_and_bad_input() -> any
     let long = "é".repeat(2000);
     ann_ws.ok("chat.send", json!({"type": "all", "text": long})).await?;
     let heard = bob_ws.event("chat.in").await?;
-    assert_eq!((heard["text"].as_str().map(|t| t.chars().count()), heard["from"]["userId"].as_str()), (Some(2000), Some(ann.user_id.as_str())));
+    assert_eq!(
+        (heard["text"].as_str().map(|t| t.chars().count()), heard["from"]["userId"].as_str()),
+        (Some(2000), Some(ann.user_id.as_str()))
+    );
     Ok(())
 }
 
@@ -196,7 +209,8 @@ async fn a_retry_with_the_same_client_msg_id_is_stored_and_delivered_once() -> a
     bob_ws.no_event("chat.in", QUIET).await?;
 
     // Another id, or the same id from someone else, is a new message.
-    let other = ann_ws.ok("chat.send", json!({"type": "all", "text": "exactly once", "clientMsgId": "msg-0002"})).await?;
+    let other =
+        ann_ws.ok("chat.send", json!({"type": "all", "text": "exactly once", "clientMsgId": "msg-0002"})).await?;
     assert_ne!(other["messageId"], first["messageId"]);
     let bobs = bob_ws.ok("chat.send", json!({"type": "all", "text": "mine", "clientMsgId": "msg-0001"})).await?;
     assert_ne!(bobs["messageId"], first["messageId"]);
@@ -278,8 +292,7 @@ async fn history_of_120_messages_pages_back_and_forward_exactly_once() -> anyhow
     }
     assert_eq!(pages.iter().map(|p| p["hasMore"].as_bool().unwrap()).collect::<Vec<_>>(), [true, true, false]);
     assert_eq!(pages.iter().map(|p| messages(p).len()).collect::<Vec<_>>(), [50, 50, 20]);
-    let back: Vec<(i64, String)> =
-        pages.iter().rev().flat_map(|p| seqs(p).into_iter().zip(texts(p))).collect();
+    let back: Vec<(i64, String)> = pages.iter().rev().flat_map(|p| seqs(p).into_iter().zip(texts(p))).collect();
     assert_eq!(back, sent);
 
     let mut forward = Vec::new();

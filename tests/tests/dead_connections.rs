@@ -101,7 +101,9 @@ async fn five_hundred_dropped_connections_leave_no_trace() -> anyhow::Result<()>
     for pair in 0..USERS / 2 {
         let (owner, guest) = (2 * pair, 2 * pair + 1);
         let mut ws = RawWs::connect(&server, &sessions[owner].access, None).await?;
-        let room = ws.ok("room.create", json!({"title": format!("room {pair}")})).await?["roomId"].as_i64().unwrap_or_default();
+        let room = ws.ok("room.create", json!({"title": format!("room {pair}")})).await?["roomId"]
+            .as_i64()
+            .unwrap_or_default();
         let cid = ws.connection_id().await?;
         adopt(owner, ws, cid, &mut tasks, &mut members);
         for user in [guest, owner] {
@@ -152,7 +154,9 @@ async fn five_hundred_dropped_connections_leave_no_trace() -> anyhow::Result<()>
             if !presence.user_connections(user).await?.is_empty() {
                 remaining += 1;
                 // noInfo once the last connection is gone: fine.
-                watcher.request("chat.send", json!({"type": "whisper", "to": session.user_id, "text": "still there?"})).await?;
+                watcher
+                    .request("chat.send", json!({"type": "whisper", "to": session.user_id, "text": "still there?"}))
+                    .await?;
                 whispers += 1;
             }
         }

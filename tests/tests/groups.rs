@@ -30,7 +30,13 @@ async fn group_create_join_leave_and_list() -> anyhow::Result<()> {
     assert_eq!(group_of(&mut bob_ws, &ann.user_id).await?, "tea-club_1");
 
     bob_ws.fails("group.create", json!({"groupId": "tea-club_1"}), "exist").await?;
-    for bad in [json!({"groupId": ""}), json!({"groupId": "tea club"}), json!({"groupId": "x".repeat(31)}), json!({"groupId": "ü"}), json!({})] {
+    for bad in [
+        json!({"groupId": ""}),
+        json!({"groupId": "tea club"}),
+        json!({"groupId": "x".repeat(31)}),
+        json!({"groupId": "ü"}),
+        json!({}),
+    ] {
         bob_ws.fails("group.create", bad, "invalid").await?;
     }
     bob_ws.fails("group.join", json!({"groupId": "no-such-group"}), "noInfo").await?;
@@ -77,7 +83,10 @@ async fn a_user_is_in_one_group_and_joining_another_leaves_the_first() -> anyhow
 
     ann_ws.ok("group.join", json!({"groupId": "second"})).await?;
     assert_eq!(group_of(&mut dan_ws, &ann.user_id).await?, "second");
-    assert_eq!(carl_ws.event_where("group.list.refresh", |d| *d == summary("first", 1, 1)).await?, summary("first", 1, 1));
+    assert_eq!(
+        carl_ws.event_where("group.list.refresh", |d| *d == summary("first", 1, 1)).await?,
+        summary("first", 1, 1)
+    );
     dan_ws.event_where("group.list.refresh", |d| *d == summary("second", 2, 2)).await?;
     let list = dan_ws.ok("group.list", json!({})).await?;
     assert_eq!(list, json!({"groups": [summary("first", 1, 1), summary("second", 2, 2)]}));
@@ -160,7 +169,13 @@ async fn group_chat_reaches_every_online_member_wherever_they_are_and_nobody_els
         let message = ws.event_where("chat.in", |m| m["text"] == "soundcheck at 8").await?;
         assert_eq!(message["messageId"], sent["messageId"]);
         assert_eq!(
-            (message["type"].as_str(), message["groupId"].as_str(), message["roomId"].clone(), message["to"].clone(), message["seq"].clone()),
+            (
+                message["type"].as_str(),
+                message["groupId"].as_str(),
+                message["roomId"].clone(),
+                message["to"].clone(),
+                message["seq"].clone()
+            ),
             (Some("group"), Some("band"), Value::Null, Value::Null, Value::Null)
         );
         assert_eq!(message["from"], json!({"userId": ann.user_id, "nick": "ann", "groupId": "band"}));

@@ -30,7 +30,8 @@ impl Function {
     async fn start(name: &str, env: Vec<(String, String)>) -> anyhow::Result<Self> {
         let binary = function_binary(name, "debug")?;
         let runtime = RuntimeApi::start(name).await?;
-        let process = FunctionProcess::start(Launch { binary: &binary, runtime: &runtime, env, capture_output: false })?;
+        let process =
+            FunctionProcess::start(Launch { binary: &binary, runtime: &runtime, env, capture_output: false })?;
         Ok(Self { process, runtime })
     }
 
@@ -59,7 +60,12 @@ impl Function {
 }
 
 /// The environment the template gives `function`, pointed at local backends.
-fn lambda_env(function: &str, database_url: &str, redis_prefix: &str, management_endpoint: &str) -> Vec<(String, String)> {
+fn lambda_env(
+    function: &str,
+    database_url: &str,
+    redis_prefix: &str,
+    management_endpoint: &str,
+) -> Vec<(String, String)> {
     let mut env = vec![
         ("CHATTING_DATABASE_URL", database_url.to_owned()),
         ("CHATTING_JWT_SECRET", JWT_SECRET.to_owned()),
@@ -207,17 +213,30 @@ async fn websocket_binaries_serve_a_connection_and_push_to_gateway_clients() -> 
     let joined = alice_ws.event_where("user.listInLobby.refresh", |d| d["user"]["userId"] == bob.as_str()).await?;
     assert_eq!((joined["change"].as_str(), joined["user"]["nick"].as_str()), (Some("joined"), Some("bob")), "{joined}");
 
-    let frame = |action: &str, request_id: &str, data: Value| json!({ "action": action, "requestId": request_id, "data": data }).to_string();
-    let (status, reply) = message.call(events::ws_message(&connection, connected_at, &frame("ping", "1", json!(null)))).await?;
+    let frame = |action: &str, request_id: &str, data: Value| {
+        json!({ "action": action, "requestId": request_id, "data": data }).to_string()
+    };
+    let (status, reply) =
+        message.call(events::ws_message(&connection, connected_at, &frame("ping", "1", json!(null)))).await?;
     assert_eq!(status, 200);
-    assert_eq!((reply["type"].as_str(), reply["requestId"].as_str(), reply["ok"].as_bool()), (Some("reply"), Some("1"), Some(true)), "{reply}");
+    assert_eq!(
+        (reply["type"].as_str(), reply["requestId"].as_str(), reply["ok"].as_bool()),
+        (Some("reply"), Some("1"), Some(true)),
+        "{reply}"
+    );
     assert!(reply["data"]["serverTime"].as_str().is_some_and(|t| t.ends_with('Z')), "{reply}");
 
-    let (_, reply) = message.call(events::ws_message(&connection, connected_at, &frame("user.me", "2", json!({})))).await?;
+    let (_, reply) =
+        message.call(events::ws_message(&connection, connected_at, &frame("user.me", "2", json!({})))).await?;
     let me = &reply["data"];
-    assert_eq!((me["userId"].as_str(), me["roomId"].as_i64(), me["connectionId"].as_str()), (Some(bob.as_str()), Some(0), Some(connection.as_str())), "{reply}");
+    assert_eq!(
+        (me["userId"].as_str(), me["roomId"].as_i64(), me["connectionId"].as_str()),
+        (Some(bob.as_str()), Some(0), Some(connection.as_str())),
+        "{reply}"
+    );
 
-    let (_, reply) = message.call(events::ws_message(&connection, connected_at, &frame("user.listInLobby", "3", json!({})))).await?;
+    let (_, reply) =
+        message.call(events::ws_message(&connection, connected_at, &frame("user.listInLobby", "3", json!({})))).await?;
     let users = reply["data"]["users"].to_string();
     assert!(users.contains(&alice.user_id) && users.contains(&bob), "{reply}");
 
@@ -227,7 +246,11 @@ async fn websocket_binaries_serve_a_connection_and_push_to_gateway_clients() -> 
     let seq = reply["data"]["seq"].as_i64().ok_or_else(|| anyhow::anyhow!("no seq: {reply}"))?;
     assert!(seq >= 1 && reply["data"]["messageId"].is_string(), "{reply}");
     let received = alice_ws.event_where("chat.in", |m| m["text"] == "hello from a Lambda").await?;
-    assert_eq!((received["from"]["userId"].as_str(), received["seq"].as_i64(), received["roomId"].as_i64()), (Some(bob.as_str()), Some(seq), Some(0)), "{received}");
+    assert_eq!(
+        (received["from"]["userId"].as_str(), received["seq"].as_i64(), received["roomId"].as_i64()),
+        (Some(bob.as_str()), Some(seq), Some(0)),
+        "{received}"
+    );
     // The sender's own copy goes through the Management API too.
     let echoed = bob_side.event("chat.in").await?;
     assert_eq!((echoed["seq"].as_i64(), echoed["text"].as_str()), (Some(seq), Some("hello from a Lambda")));
@@ -238,7 +261,11 @@ async fn websocket_binaries_serve_a_connection_and_push_to_gateway_clients() -> 
     assert_eq!((pushed["text"].as_str(), pushed["seq"].as_i64()), (Some("hi bob"), sent["seq"].as_i64()));
 
     let (status, reply) = message.call(events::ws_message(&connection, connected_at, "not json")).await?;
-    assert_eq!((status, reply["event"].as_str(), reply["data"]["code"].as_str()), (200, Some("system.error"), Some("invalid")), "{reply}");
+    assert_eq!(
+        (status, reply["event"].as_str(), reply["data"]["code"].as_str()),
+        (200, Some("system.error"), Some("invalid")),
+        "{reply}"
+    );
 
     let (status, _) = disconnect.call(events::ws_disconnect(&connection, connected_at)).await?;
     assert_eq!(status, 200);
@@ -270,7 +297,10 @@ async fn assert_cold_start_fails(function: &str, env: Vec<(String, String)>, nam
     eprintln!("{function} stderr:\n{stderr}");
     match (&status, &reported) {
         (_, Some(init_error)) => {
-            assert!(init_error.body.to_string().contains(names), "{function}: init error {init_error:?} does not name {names}");
+            assert!(
+                init_error.body.to_string().contains(names),
+                "{function}: init error {init_error:?} does not name {names}"
+            );
         }
         (Some(status), None) => {
             assert!(!status.success(), "{function} exited successfully without its configuration");
@@ -287,7 +317,10 @@ async fn assert_cold_start_fails(function: &str, env: Vec<(String, String)>, nam
 #[tokio::test]
 async fn cold_start_without_required_configuration_fails_loudly() -> anyhow::Result<()> {
     let without = |function: &str, name: &str| {
-        lambda_env(function, MYSQL_ADMIN_URL, "lam-unused", "http://127.0.0.1:9").into_iter().filter(|(k, _)| k != name).collect::<Vec<_>>()
+        lambda_env(function, MYSQL_ADMIN_URL, "lam-unused", "http://127.0.0.1:9")
+            .into_iter()
+            .filter(|(k, _)| k != name)
+            .collect::<Vec<_>>()
     };
     assert_cold_start_fails("auth-http", without("auth-http", "CHATTING_JWT_SECRET"), "CHATTING_JWT_SECRET").await?;
     assert_cold_start_fails("ws-connect", without("ws-connect", "CHATTING_JWT_SECRET"), "CHATTING_JWT_SECRET").await?;
@@ -296,7 +329,12 @@ async fn cold_start_without_required_configuration_fails_loudly() -> anyhow::Res
     short.push(("CHATTING_JWT_SECRET".into(), "too-short".into()));
     assert_cold_start_fails("ws-message", short, "CHATTING_JWT_SECRET").await?;
 
-    assert_cold_start_fails("ws-disconnect", without("ws-disconnect", "CHATTING_MANAGEMENT_ENDPOINT"), "CHATTING_MANAGEMENT_ENDPOINT").await?;
+    assert_cold_start_fails(
+        "ws-disconnect",
+        without("ws-disconnect", "CHATTING_MANAGEMENT_ENDPOINT"),
+        "CHATTING_MANAGEMENT_ENDPOINT",
+    )
+    .await?;
     assert_cold_start_fails("ws-connect", without("ws-connect", "CHATTING_DATABASE_URL"), "CHATTING_DATABASE_URL").await
 }
 
@@ -347,10 +385,15 @@ async fn trace_logs_of_a_real_function_carry_no_event_and_no_secret() -> anyhow:
         .collect();
     assert!(verbatim.is_empty(), "runtime crates logged below info: {verbatim:#?}");
     let signature = access_token.rsplit('.').next().unwrap_or_default();
-    for (what, secret) in [("password", password), ("refresh token", &refresh_token), ("access token signature", signature)] {
+    for (what, secret) in
+        [("password", password), ("refresh token", &refresh_token), ("access token signature", signature)]
+    {
         assert!(!secret.is_empty() && !logs.contains(secret), "the {what} reached the logs");
     }
-    println!("auth-http at RUST_LOG=trace: {} log lines, {traced} at TRACE, none below info from the runtime crates", lines.len());
+    println!(
+        "auth-http at RUST_LOG=trace: {} log lines, {traced} at TRACE, none below info from the runtime crates",
+        lines.len()
+    );
     Ok(())
 }
 
@@ -473,7 +516,10 @@ async fn a_real_function_reads_its_jwt_key_and_database_credential_from_secrets_
 
     let mut unreadable = env;
     unreadable.retain(|(name, _)| name != "CHATTING_JWT_SECRET_ARN");
-    unreadable.push(("CHATTING_JWT_SECRET_ARN".into(), "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf".into()));
+    unreadable.push((
+        "CHATTING_JWT_SECRET_ARN".into(),
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf".into(),
+    ));
     assert_cold_start_fails("auth-http", unreadable, "CHATTING_JWT_SECRET_ARN").await
 }
 

@@ -24,7 +24,8 @@ async fn two_users_chat_in_the_lobby() -> anyhow::Result<()> {
     let (ann, mut ann_ws) = server.connected_user("ann").await?;
     let (bob, mut bob_ws) = server.connected_user("bob").await?;
 
-    let joined = ann_ws.event_where("user.listInLobby.refresh", |d| d["user"]["userId"] == bob.user_id.as_str()).await?;
+    let joined =
+        ann_ws.event_where("user.listInLobby.refresh", |d| d["user"]["userId"] == bob.user_id.as_str()).await?;
     assert_eq!(joined["change"], "joined");
     assert_eq!(joined["user"]["nick"], "bob");
 
@@ -44,7 +45,10 @@ async fn two_users_chat_in_the_lobby() -> anyhow::Result<()> {
     for client in [&mut ann_ws, &mut bob_ws] {
         let a = client.event_where("chat.in", |m| m["text"] == "hi bob").await?;
         let b = client.event_where("chat.in", |m| m["text"] == "hi ann").await?;
-        assert_eq!((a["type"].as_str(), a["roomId"].as_i64(), a["from"]["userId"].as_str()), (Some("all"), Some(0), Some(ann.user_id.as_str())));
+        assert_eq!(
+            (a["type"].as_str(), a["roomId"].as_i64(), a["from"]["userId"].as_str()),
+            (Some("all"), Some(0), Some(ann.user_id.as_str()))
+        );
         assert_eq!(a["seq"], first["seq"]);
         assert_eq!(b["seq"], second["seq"]);
         assert!(a["sentAt"].as_str().is_some_and(|t| t.ends_with('Z') && t.len() == 24), "{a}");
@@ -74,7 +78,11 @@ async fn reconnect_gets_exactly_the_missed_messages() -> anyhow::Result<()> {
 
     let mut sent = Vec::new();
     for i in 0..5 {
-        sent.push(ann_ws.ok("chat.send", json!({"type": "all", "text": format!("missed {i}")})).await?["seq"].as_i64().unwrap());
+        sent.push(
+            ann_ws.ok("chat.send", json!({"type": "all", "text": format!("missed {i}")})).await?["seq"]
+                .as_i64()
+                .unwrap(),
+        );
     }
     let mut bob_ws = Client::connect(&server, &bob.access).await?;
     let page = bob_ws.ok("chat.history", json!({"after": last_seen})).await?;
@@ -108,7 +116,10 @@ async fn bad_frames_get_the_documented_error_and_the_connection_stays_open() -> 
 
     ws.send_text(json!({"action": "ping", "requestId": 42}).to_string()).await?;
     let frame = ws.next_frame().await?;
-    assert_eq!((frame["type"].as_str(), frame["code"].as_str(), frame["requestId"].clone()), (Some("reply"), Some("invalid"), Value::Null));
+    assert_eq!(
+        (frame["type"].as_str(), frame["code"].as_str(), frame["requestId"].clone()),
+        (Some("reply"), Some("invalid"), Value::Null)
+    );
 
     ws.send_text(json!({"requestId": "x", "data": {}}).to_string()).await?;
     let frame = ws.next_frame().await?;
@@ -280,7 +291,8 @@ async fn metrics_are_prometheus_text_or_json_when_asked() -> anyhow::Result<()> 
 
     let response = server.management("GET", "/metrics", b"", Some(&server.gateway.management_key)).await?;
     assert_eq!(response.status(), 200);
-    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let content_type =
+        response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
     let text = response.text().await?;
     let mut samples = std::collections::BTreeMap::new();

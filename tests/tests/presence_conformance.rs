@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use chatting_e2e::{REDIS_URL, fresh_dynamodb_table, unique};
 use chatting_shared::domain::{ConnectionId, RoomId, UserId};
-use chatting_shared::presence::memory::MemoryPresence;
-use chatting_shared::presence::redis::RedisPresence;
 use chatting_shared::domain::{GroupId, Nick};
-use chatting_shared::presence::{Connected, Departure, MoveOutcome, Moved, Presence, Profile};
 use chatting_shared::dynamodb::Table;
 use chatting_shared::presence::dynamodb::DynamoPresence;
+use chatting_shared::presence::memory::MemoryPresence;
+use chatting_shared::presence::redis::RedisPresence;
+use chatting_shared::presence::{Connected, Departure, MoveOutcome, Moved, Presence, Profile};
 
 /// What a test may look at behind the trait, to see what is left behind.
 enum Raw {
@@ -121,7 +121,10 @@ async fn moves_enforce_capacity_and_close_empty_rooms(presence: Arc<dyn Presence
 
 async fn concurrent_joins_never_exceed_capacity(presence: Arc<dyn Presence>, _: Raw) {
     for i in 0..30 {
-        presence.connect(&conn(&format!("c{i}")), &user(&format!("user{i}")), &face(&format!("user{i}"))).await.unwrap();
+        presence
+            .connect(&conn(&format!("c{i}")), &user(&format!("user{i}")), &face(&format!("user{i}")))
+            .await
+            .unwrap();
     }
     let joins = (0..30).map(|i| {
         let presence = presence.clone();
@@ -183,7 +186,8 @@ async fn nothing_is_left_behind_after_everyone_disconnects(presence: Arc<dyn Pre
             // Only the closed-room marks may stay, and they expire.
             let client = redis::Client::open(REDIS_URL).unwrap();
             let mut connection = client.get_multiplexed_async_connection().await.unwrap();
-            let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut connection).await.unwrap();
+            let keys: Vec<String> =
+                redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut connection).await.unwrap();
             for key in &keys {
                 assert!(key.ends_with(":closed"), "left behind: {key}");
                 let ttl: i64 = redis::cmd("TTL").arg(key).query_async(&mut connection).await.unwrap();
@@ -198,7 +202,10 @@ async fn nothing_is_left_behind_after_everyone_disconnects(presence: Arc<dyn Pre
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
             for item in &items {
                 let attr = |name: &str| item.get(name).map(|v| format!("{v:?}")).unwrap_or_default();
-                assert!(attr("pk").contains("PRESENCE#ROOM#") && attr("sk").contains("\"ROOM\""), "left behind: {item:?}");
+                assert!(
+                    attr("pk").contains("PRESENCE#ROOM#") && attr("sk").contains("\"ROOM\""),
+                    "left behind: {item:?}"
+                );
                 assert!(item.contains_key("closed"), "an open room's counter is left: {item:?}");
                 let ttl: u64 = item.get("ttl").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0);
                 assert!(ttl > now, "{item:?} never expires");
@@ -401,7 +408,11 @@ async fn a_room_created_anew_is_not_refused_by_an_old_closed_mark(presence: Arc<
     moved(presence.move_to(&conn("a"), room(9), 10).await.unwrap());
     let left = moved(presence.move_to(&conn("a"), RoomId::LOBBY, 0).await.unwrap());
     assert!(left.from.room_closed);
-    assert_eq!(presence.move_to(&conn("b"), room(9), 10).await.unwrap(), MoveOutcome::Closed, "closed rooms stay closed");
+    assert_eq!(
+        presence.move_to(&conn("b"), room(9), 10).await.unwrap(),
+        MoveOutcome::Closed,
+        "closed rooms stay closed"
+    );
     presence.room_created(room(9)).await.unwrap();
     let entered = moved(presence.move_to(&conn("b"), room(9), 10).await.unwrap());
     assert!(entered.user_entered);
@@ -447,7 +458,11 @@ mod dynamodb_costs {
         assert_eq!(requests(presence.connect(&conn("a"), &user("ann"), &face("Ann"))).await.1, 1, "first connect");
         presence.connect(&conn("c1"), &user("cat"), &face("Cat")).await.unwrap();
         let (connected, cost) = requests(presence.connect(&conn("c2"), &user("cat"), &face("Cat"))).await;
-        assert_eq!((connected.unwrap(), cost), (Connected { came_online: false, entered_lobby: false }, 2), "second connect");
+        assert_eq!(
+            (connected.unwrap(), cost),
+            (Connected { came_online: false, entered_lobby: false }, 2),
+            "second connect"
+        );
         presence.connect(&conn("b"), &user("bob"), &face("Bob")).await.unwrap();
         let (outcome, cost) = requests(presence.move_to(&conn("a"), room(5), 10)).await;
         assert_eq!((moved(outcome.unwrap()).user_entered, cost), (true, 2), "move_to");
@@ -456,7 +471,11 @@ mod dynamodb_costs {
         let (context, cost) = requests(presence.sender_context(&conn("a"), "send:a", 5, window)).await;
         assert_eq!(context.unwrap().unwrap().room_connections.len(), 2);
         assert_eq!(cost, 3, "sender_context: connection and rate limit, then the audience");
-        assert_eq!(requests(presence.set_profile(&user("ann"), &face("Annie"))).await.1, 2, "set_profile, one connection");
+        assert_eq!(
+            requests(presence.set_profile(&user("ann"), &face("Annie"))).await.1,
+            2,
+            "set_profile, one connection"
+        );
         assert_eq!(requests(presence.hit_rate_limit("k", 5, window)).await.1, 1, "hit_rate_limit");
         assert_eq!(requests(presence.room_counts(&[room(5), room(6)])).await.1, 1, "room_counts");
         let (gone, cost) = requests(presence.disconnect(&conn("a"))).await;
@@ -560,7 +579,9 @@ mod dynamodb_items {
         let (mut users, mut members, mut rooms) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
         for item in &items {
             let text = |name: &str| -> String {
-                item.get(name).and_then(|v| v.as_s().ok().cloned().or_else(|| v.as_n().ok().cloned())).unwrap_or_default()
+                item.get(name)
+                    .and_then(|v| v.as_s().ok().cloned().or_else(|| v.as_n().ok().cloned()))
+                    .unwrap_or_default()
             };
             let set = || -> BTreeSet<String> {
                 item.get("conns").and_then(|v| v.as_ss().ok()).into_iter().flatten().cloned().collect()
@@ -615,10 +636,18 @@ mod leases {
         tokio::time::sleep(LEASE / 2).await;
         presence.connect(&conn("live"), &user("bob"), &face("Bob")).await.unwrap();
         moved(presence.move_to(&conn("live"), room(7), 10).await.unwrap());
-        assert_eq!(presence.expired_connections(10).await.unwrap(), Vec::<ConnectionId>::new(), "every lease is running");
+        assert_eq!(
+            presence.expired_connections(10).await.unwrap(),
+            Vec::<ConnectionId>::new(),
+            "every lease is running"
+        );
 
         tokio::time::sleep(LEASE / 2 + Duration::from_millis(300)).await;
-        assert_eq!(presence.expired_connections(10).await.unwrap(), [conn("lost")], "only the lost one's lease has ended");
+        assert_eq!(
+            presence.expired_connections(10).await.unwrap(),
+            [conn("lost")],
+            "only the lost one's lease has ended"
+        );
         assert_eq!(presence.room_users(room(7)).await.unwrap(), [user("ann"), user("bob")], "a ghost until swept");
 
         let gone = presence.disconnect(&conn("lost")).await.unwrap().expect("its record outlives its lease");
@@ -631,15 +660,19 @@ mod leases {
         if let Raw::Redis(prefix) = raw {
             let client = redis::Client::open(REDIS_URL).unwrap();
             let mut connection = client.get_multiplexed_async_connection().await.unwrap();
-            let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut connection).await.unwrap();
+            let keys: Vec<String> =
+                redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut connection).await.unwrap();
             assert!(keys.iter().all(|key| !key.contains("lost") && !key.contains("ann")), "left behind: {keys:?}");
         }
     }
 
     #[tokio::test]
     async fn on_memory() {
-        a_lost_connection_is_named_once_its_lease_ends_and_leaves_no_ghost(Arc::new(MemoryPresence::with_lease(LEASE)), Raw::Memory)
-            .await
+        a_lost_connection_is_named_once_its_lease_ends_and_leaves_no_ghost(
+            Arc::new(MemoryPresence::with_lease(LEASE)),
+            Raw::Memory,
+        )
+        .await
     }
 
     #[tokio::test]
@@ -676,7 +709,8 @@ async fn presence_speaks_tls_to_redis_and_checks_the_certificate() {
     let url = format!("rediss://127.0.0.1:{REDIS_TLS_PORT}");
     let other_ca = tls_dir().join("other-ca.crt");
     let stranger = RedisPresence::connect_with_ca(&url, &unique("tls"), Some(&other_ca)).await.unwrap();
-    let refused = stranger.connect(&conn("b"), &user("bob"), &face("Bob")).await.expect_err("another CA is refused").to_string();
+    let refused =
+        stranger.connect(&conn("b"), &user("bob"), &face("Bob")).await.expect_err("another CA is refused").to_string();
     println!("another CA: {refused}");
     let plain = RedisPresence::connect(&format!("redis://127.0.0.1:{REDIS_TLS_PORT}"), &unique("tls")).await.unwrap();
     assert!(plain.connect(&conn("c"), &user("cat"), &face("Cat")).await.is_err(), "no plain text to a TLS port");

@@ -15,7 +15,6 @@ use serde_json::{Value, json};
 // ---------------------------------------------------------------------------------------
 // Helpers
 
-
 fn user_id(raw: &str) -> anyhow::Result<UserId> {
     UserId::parse(raw).map_err(anyhow::Error::msg)
 }
@@ -37,7 +36,9 @@ impl Expected {
 async fn look_for(client: &mut Client, expects: &mut [Expected]) -> anyhow::Result<bool> {
     for expected in expects.iter_mut().filter(|e| e.seen.is_none()) {
         let matches = &expected.matches;
-        if let Ok(found) = tokio::time::timeout(Duration::from_millis(20), client.event_where(expected.name, |d| matches(d))).await {
+        if let Ok(found) =
+            tokio::time::timeout(Duration::from_millis(20), client.event_where(expected.name, |d| matches(d))).await
+        {
             expected.seen = Some(found?);
         }
     }
@@ -65,13 +66,15 @@ async fn cleanup_after(death: Death) -> anyhow::Result<Duration> {
     // Accounts first: under a short idle timeout the connections must not wait on argon2.
     let (ann, carol, bob, dave): (Session, Session, Session, Session) =
         (server.user("ann").await?, server.user("carol").await?, server.user("bob").await?, server.user("dave").await?);
-    let (mut ann, mut carol) = (Client::connect(&server, &ann.access).await?, Client::connect(&server, &carol.access).await?);
+    let (mut ann, mut carol) =
+        (Client::connect(&server, &ann.access).await?, Client::connect(&server, &carol.access).await?);
     let carol_id = carol.ok("user.me", json!({})).await?["userId"].as_str().unwrap_or_default().to_owned();
     let mut bob_ws = RawWs::connect(&server, &bob.access, None).await?;
     let mut dave_ws = RawWs::connect(&server, &dave.access, None).await?;
     let bobs_room = bob_ws.ok("room.create", json!({"title": "Bob's"})).await?["roomId"].as_i64().unwrap_or_default();
     carol.ok("room.join", json!({"roomId": bobs_room})).await?;
-    let daves_room = dave_ws.ok("room.create", json!({"title": "Dave's"})).await?["roomId"].as_i64().unwrap_or_default();
+    let daves_room =
+        dave_ws.ok("room.create", json!({"title": "Dave's"})).await?["roomId"].as_i64().unwrap_or_default();
     let (bob_cid, dave_cid) = (bob_ws.connection_id().await?, dave_ws.connection_id().await?);
     ann.event_where("room.list.refresh", |d| d["roomId"] == daves_room).await?;
     ann.clear_events();
@@ -126,7 +129,11 @@ async fn cleanup_after(death: Death) -> anyhow::Result<Duration> {
     let seen = |expects: &[Expected], i: usize| expects[i].seen.clone().unwrap_or_default();
     let (left, info) = (seen(&carol_expects, 0), seen(&carol_expects, 1));
     let (listed, closed) = (seen(&ann_expects, 0), seen(&ann_expects, 1));
-    assert_eq!((left["roomId"].as_i64(), left["user"]["userId"].as_str()), (Some(bobs_room), Some(bob.user_id.as_str())), "{death:?}");
+    assert_eq!(
+        (left["roomId"].as_i64(), left["user"]["userId"].as_str()),
+        (Some(bobs_room), Some(bob.user_id.as_str())),
+        "{death:?}"
+    );
     assert_eq!(info["owner"], carol_id.as_str(), "{death:?}: the owner's room passed to Carol");
     assert_eq!(listed["room"]["owner"], carol_id.as_str(), "{death:?}");
     assert_eq!(closed["room"], Value::Null, "{death:?}: Dave's room closed");
@@ -150,7 +157,10 @@ async fn cleanup_after(death: Death) -> anyhow::Result<Duration> {
     assert!(presence.user_connections(&user_id(&bob.user_id)?).await?.is_empty());
     assert!(presence.room_users(RoomId::from_stored(daves_room)).await?.is_empty());
     let store = &server.gateway.chat.store;
-    assert!(store.room(RoomId::from_stored(daves_room)).await?.is_some_and(|r| r.closed), "{death:?}: closed in the store");
+    assert!(
+        store.room(RoomId::from_stored(daves_room)).await?.is_some_and(|r| r.closed),
+        "{death:?}: closed in the store"
+    );
     assert_eq!(store.room(RoomId::from_stored(bobs_room)).await?.map(|r| r.owner.to_string()), Some(carol_id.clone()));
     drop(silent);
     Ok(took)
@@ -170,8 +180,6 @@ async fn every_way_a_connection_dies_cleans_up_like_a_close() -> anyhow::Result<
     assert_eq!(chatting_e2e::panics(), 0);
     Ok(())
 }
-
-
 
 // ---------------------------------------------------------------------------------------
 // A client that stops reading
@@ -209,7 +217,8 @@ fn server_socket_state(server_port: u16, client_port: u16) -> Option<String> {
     let remote = format!(":{client_port:04X}");
     table.lines().skip(1).find_map(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
-        (fields.get(1)?.ends_with(&local) && fields.get(2)?.ends_with(&remote)).then(|| fields.get(3).map(|s| s.to_string()))?
+        (fields.get(1)?.ends_with(&local) && fields.get(2)?.ends_with(&remote))
+            .then(|| fields.get(3).map(|s| s.to_string()))?
     })
 }
 
@@ -236,7 +245,10 @@ async fn a_client_that_stops_reading_delays_no_one_and_is_closed() -> anyhow::Re
         (session, (ws, cid))
     };
     let stalled_port = stalled.0.local_port()?;
-    bob.event_where("user.listInLobby.refresh", |d| d["user"]["userId"] == staller.user_id.as_str() && d["change"] == "joined").await?;
+    bob.event_where("user.listInLobby.refresh", |d| {
+        d["user"]["userId"] == staller.user_id.as_str() && d["change"] == "joined"
+    })
+    .await?;
     // From here on the staller never reads its socket.
     let stall_started = Instant::now();
     let mut during = Vec::new();
@@ -296,7 +308,10 @@ async fn a_client_that_stops_reading_delays_no_one_and_is_closed() -> anyhow::Re
     // Without it is measured before and after, so that a machine that got busier meanwhile
     // does not count against the stalled client.
     let without = median(baseline.iter().chain(&after).copied().collect());
-    assert!(stall <= without * 3 + Duration::from_millis(5), "a stalled client delayed the others: {stall:?} vs {without:?}");
+    assert!(
+        stall <= without * 3 + Duration::from_millis(5),
+        "a stalled client delayed the others: {stall:?} vs {without:?}"
+    );
 
     // Coming back, the closed client finds everything it missed: the history `after` the
     // last message it had read (the 160 sent before it stopped reading).
@@ -312,7 +327,11 @@ async fn a_client_that_stops_reading_delays_no_one_and_is_closed() -> anyhow::Re
             break;
         }
     }
-    assert_eq!(last_seq, 160 + closed_after as i64 + 50, "every message sent while it stalled and after is in the history");
+    assert_eq!(
+        last_seq,
+        160 + closed_after as i64 + 50,
+        "every message sent while it stalled and after is in the history"
+    );
     drop(stalled);
     assert_eq!(chatting_e2e::panics(), 0);
     Ok(())
@@ -323,7 +342,10 @@ async fn a_client_that_stops_reading_delays_no_one_and_is_closed() -> anyhow::Re
 fn memory_mib() -> anyhow::Result<(f64, f64)> {
     let status = std::fs::read_to_string("/proc/self/status")?;
     let field = |name: &str| -> anyhow::Result<f64> {
-        let line = status.lines().find(|l| l.starts_with(name)).ok_or_else(|| anyhow::anyhow!("no {name} in /proc/self/status"))?;
+        let line = status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .ok_or_else(|| anyhow::anyhow!("no {name} in /proc/self/status"))?;
         let kib: f64 = line[name.len()..].trim().trim_end_matches("kB").trim().parse()?;
         Ok(kib / 1024.0)
     };
@@ -347,7 +369,11 @@ async fn a_burst_of_signups_is_bounded_in_memory_and_gives_it_back() -> anyhow::
         let url = format!("{}/auth/signup", server.http);
         let user_id = chatting_e2e::unique(&format!("burst{i}_"));
         async move {
-            let response = http.post(url).body(json!({"userId": user_id, "password": "password123", "nick": "b"}).to_string()).send().await?;
+            let response = http
+                .post(url)
+                .body(json!({"userId": user_id, "password": "password123", "nick": "b"}).to_string())
+                .send()
+                .await?;
             let status = response.status().as_u16();
             let retry_after = response.headers().get("retry-after").is_some();
             let body: Value = response.json().await?;
@@ -379,7 +405,9 @@ async fn a_burst_of_signups_is_bounded_in_memory_and_gives_it_back() -> anyhow::
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    println!("RSS before {before:.1} MiB, peak of the process {peak:.1} MiB, after {after:.1} MiB; {created} of 64 signed up");
+    println!(
+        "RSS before {before:.1} MiB, peak of the process {peak:.1} MiB, after {after:.1} MiB; {created} of 64 signed up"
+    );
     assert!(peak <= before + 19.0 * (cores as f64) + 80.0, "the burst peaked at {peak:.0} MiB from {before:.0} MiB");
     assert!(after <= before + 30.0, "after the burst RSS stayed at {after:.0} MiB (was {before:.0} MiB)");
     Ok(())
@@ -401,7 +429,13 @@ async fn a_client_that_asks_and_never_reads_is_closed_by_bytes() -> anyhow::Resu
     let cid = hoarder.connection_id().await?;
     for n in 0..300 {
         let frame = json!({"action": "chat.history", "requestId": n.to_string(), "data": {"limit": 100}});
-        if futures::SinkExt::send(hoarder.socket(), tokio_tungstenite::tungstenite::Message::Text(frame.to_string().into())).await.is_err() {
+        if futures::SinkExt::send(
+            hoarder.socket(),
+            tokio_tungstenite::tungstenite::Message::Text(frame.to_string().into()),
+        )
+        .await
+        .is_err()
+        {
             break;
         }
         if server.gateway.registry.get(&cid).is_none() {
@@ -410,7 +444,11 @@ async fn a_client_that_asks_and_never_reads_is_closed_by_bytes() -> anyhow::Resu
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     while server.gateway.registry.get(&cid).is_some() {
-        anyhow::ensure!(Instant::now() < deadline, "a client hoarding {} bytes of replies was never closed", 300 * 120 * 1024);
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "a client hoarding {} bytes of replies was never closed",
+            300 * 120 * 1024
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let presence = &server.gateway.chat.presence;
@@ -455,7 +493,11 @@ async fn a_connection_lost_without_disconnect_is_swept_once_its_lease_ends() -> 
     println!("ghost swept {:?} after the connection was lost (lease {lease:?}): {closed}", lost_at.elapsed());
     assert_eq!(bob_ws.ok("user.info", json!({"userId": ann.user_id})).await?["online"], false, "no longer online");
     bob_ws.fails("room.info", json!({"roomId": room}), "noInfo").await?;
-    assert_eq!(bob_ws.ok("user.info", json!({"userId": bob.user_id})).await?["online"], true, "activity renewed Bob's lease");
+    assert_eq!(
+        bob_ws.ok("user.info", json!({"userId": bob.user_id})).await?["online"],
+        true,
+        "activity renewed Bob's lease"
+    );
     assert_eq!(chatting_e2e::panics(), 0);
     Ok(())
 }

@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 
 const QUIET: Duration = Duration::from_millis(300);
 
-
 fn room_id(info: &Value) -> i64 {
     info["roomId"].as_i64().expect("a roomId")
 }
@@ -57,7 +56,10 @@ async fn room_create_puts_the_creator_inside_as_owner_and_tells_the_lobby() -> a
     let order: Vec<i64> = list["rooms"].as_array().unwrap().iter().map(room_id).collect();
     assert_eq!(order, [room_id(&second), room]);
     let tea = listed(&list, room).unwrap();
-    assert_eq!(tea, json!({"roomId": room, "title": "Tea", "hasPassword": true, "count": 1, "capacity": 5, "owner": ann.user_id}));
+    assert_eq!(
+        tea,
+        json!({"roomId": room, "title": "Tea", "hasPassword": true, "count": 1, "capacity": 5, "owner": ann.user_id})
+    );
     Ok(())
 }
 
@@ -108,16 +110,23 @@ async fn room_join_moves_out_of_the_current_room_and_tells_both_rooms() -> anyho
     let left = ann_ws.event_where("user.listInRoom.refresh", |d| d["change"] == "left").await?;
     assert_eq!((left["roomId"].as_i64(), left["user"]["userId"].as_str()), (Some(first), Some(bob.user_id.as_str())));
     ann_ws.event_where("room.info.refresh", |d| d["count"] == 1).await?;
-    let joined = carl_ws.event_where("user.listInRoom.refresh", |d| d["user"]["userId"] == bob.user_id.as_str()).await?;
+    let joined =
+        carl_ws.event_where("user.listInRoom.refresh", |d| d["user"]["userId"] == bob.user_id.as_str()).await?;
     assert_eq!((joined["roomId"].as_i64(), joined["change"].as_str()), (Some(second), Some("joined")));
     assert_eq!(current_room(&mut bob_ws).await?, second);
     let list = bob_ws.ok("room.list", json!({})).await?;
-    assert_eq!((listed(&list, first).unwrap()["count"].as_i64(), listed(&list, second).unwrap()["count"].as_i64()), (Some(1), Some(2)));
+    assert_eq!(
+        (listed(&list, first).unwrap()["count"].as_i64(), listed(&list, second).unwrap()["count"].as_i64()),
+        (Some(1), Some(2))
+    );
 
     // Joining the room one is in only answers its RoomInfo: nobody is told anything.
     carl_ws.clear_events();
     let again = bob_ws.ok("room.join", json!({"roomId": second})).await?;
-    assert_eq!((again["count"].as_i64(), chatting_e2e::user_ids(&again["members"])), (Some(2), vec![carl.user_id.clone(), bob.user_id.clone()]));
+    assert_eq!(
+        (again["count"].as_i64(), chatting_e2e::user_ids(&again["members"])),
+        (Some(2), vec![carl.user_id.clone(), bob.user_id.clone()])
+    );
     carl_ws.no_event("user.listInRoom.refresh", QUIET).await?;
 
     bob_ws.fails("room.join", json!({"roomId": 999_999}), "noInfo").await?;
@@ -192,7 +201,8 @@ async fn thirty_users_racing_for_a_room_of_ten_fill_it_exactly() -> anyhow::Resu
     for connected in futures::future::join_all(names.iter().map(|name| server.connected_user(name))).await {
         racers.push(connected?.1);
     }
-    let replies = futures::future::join_all(racers.iter_mut().map(|c| c.request("room.join", json!({"roomId": room})))).await;
+    let replies =
+        futures::future::join_all(racers.iter_mut().map(|c| c.request("room.join", json!({"roomId": room})))).await;
     let mut admitted = 0;
     let mut refused = 0;
     for reply in replies {
@@ -288,19 +298,30 @@ async fn room_update_is_for_the_owner_keeps_absent_fields_and_refreshes_room_and
     );
     let seen = bob_ws.event_where("room.info.refresh", |d| d["title"] == "New").await?;
     assert_eq!(seen, info);
-    let listed_now = lobby_ws.event_where("room.list.refresh", |d| d["roomId"] == room && d["room"]["title"] == "New").await?;
-    assert_eq!((listed_now["room"]["hasPassword"].as_bool(), listed_now["room"]["capacity"].as_i64()), (Some(true), Some(5)));
+    let listed_now =
+        lobby_ws.event_where("room.list.refresh", |d| d["roomId"] == room && d["room"]["title"] == "New").await?;
+    assert_eq!(
+        (listed_now["room"]["hasPassword"].as_bool(), listed_now["room"]["capacity"].as_i64()),
+        (Some(true), Some(5))
+    );
     lobby_ws.fails("room.join", json!({"roomId": room, "password": "nope"}), "wrong").await?;
 
     // Capacity equal to the count is allowed.
     let info = ann_ws.ok("room.update", json!({"capacity": 3})).await?;
-    assert_eq!((info["capacity"].as_i64(), info["title"].as_str(), info["hasPassword"].as_bool()), (Some(3), Some("New"), Some(true)));
+    assert_eq!(
+        (info["capacity"].as_i64(), info["title"].as_str(), info["hasPassword"].as_bool()),
+        (Some(3), Some("New"), Some(true))
+    );
     carl_ws.event_where("room.info.refresh", |d| d["capacity"] == 3).await?;
     lobby_ws.fails("room.join", json!({"roomId": room, "password": "pw1"}), "noSpace").await?;
 
     let info = ann_ws.ok("room.update", json!({"password": "", "capacity": 4})).await?;
-    assert_eq!((info["hasPassword"].as_bool(), info["title"].as_str(), info["capacity"].as_i64()), (Some(false), Some("New"), Some(4)));
-    let listed_now = lobby_ws.event_where("room.list.refresh", |d| d["roomId"] == room && d["room"]["hasPassword"] == false).await?;
+    assert_eq!(
+        (info["hasPassword"].as_bool(), info["title"].as_str(), info["capacity"].as_i64()),
+        (Some(false), Some("New"), Some(4))
+    );
+    let listed_now =
+        lobby_ws.event_where("room.list.refresh", |d| d["roomId"] == room && d["room"]["hasPassword"] == false).await?;
     assert_eq!(listed_now["room"]["capacity"], 4);
     let joined = lobby_ws.ok("room.join", json!({"roomId": room})).await?;
     assert_eq!(joined["count"], 4);
@@ -333,7 +354,10 @@ async fn when_the_owner_leaves_the_longest_present_member_becomes_owner() -> any
     for ws in [&mut bob_ws, &mut carl_ws, &mut dan_ws] {
         let info = ws.event_where("room.info.refresh", |d| d["owner"] == bob.user_id.as_str()).await?;
         assert_eq!(info["count"], 3);
-        assert_eq!(chatting_e2e::user_ids(&info["members"]), [bob.user_id.clone(), carl.user_id.clone(), dan.user_id.clone()]);
+        assert_eq!(
+            chatting_e2e::user_ids(&info["members"]),
+            [bob.user_id.clone(), carl.user_id.clone(), dan.user_id.clone()]
+        );
     }
     let summary = ann_ws.event_where("room.list.refresh", |d| d["roomId"] == room).await?;
     assert_eq!(summary["room"]["owner"], bob.user_id.as_str());
@@ -347,7 +371,10 @@ async fn when_the_owner_leaves_the_longest_present_member_becomes_owner() -> any
     bob_ws.ok("room.leave", json!({})).await?;
     for ws in [&mut carl_ws, &mut dan_ws, &mut ann_ws] {
         let info = ws.event_where("room.info.refresh", |d| d["owner"] == carl.user_id.as_str()).await?;
-        assert_eq!(chatting_e2e::user_ids(&info["members"]), [carl.user_id.clone(), dan.user_id.clone(), ann.user_id.clone()]);
+        assert_eq!(
+            chatting_e2e::user_ids(&info["members"]),
+            [carl.user_id.clone(), dan.user_id.clone(), ann.user_id.clone()]
+        );
     }
     Ok(())
 }
@@ -387,13 +414,19 @@ async fn closing_the_socket_of_a_member_is_like_leaving_the_room() -> anyhow::Re
     ann_ws.close().await?;
     for ws in [&mut bob_ws, &mut carl_ws] {
         let left = ws.event_where("user.listInRoom.refresh", |d| d["change"] == "left").await?;
-        assert_eq!((left["roomId"].as_i64(), left["user"]["userId"].as_str()), (Some(room), Some(ann.user_id.as_str())));
+        assert_eq!(
+            (left["roomId"].as_i64(), left["user"]["userId"].as_str()),
+            (Some(room), Some(ann.user_id.as_str()))
+        );
         let info = ws.event_where("room.info.refresh", |d| d["owner"] == bob.user_id.as_str()).await?;
         assert_eq!(info["count"], 2);
         assert_eq!(chatting_e2e::user_ids(&info["members"]), [bob.user_id.clone(), carl.user_id.clone()]);
     }
     let summary = lobby_ws.event_where("room.list.refresh", |d| d["roomId"] == room).await?;
-    assert_eq!((summary["room"]["count"].as_i64(), summary["room"]["owner"].as_str()), (Some(2), Some(bob.user_id.as_str())));
+    assert_eq!(
+        (summary["room"]["count"].as_i64(), summary["room"]["owner"].as_str()),
+        (Some(2), Some(bob.user_id.as_str()))
+    );
     // Ann was in a room, not in the lobby: the lobby's user list never showed her.
     lobby_ws.no_event("user.listInLobby.refresh", QUIET).await?;
 
@@ -434,7 +467,11 @@ async fn a_database_made_anew_under_a_live_presence_store_still_opens_rooms() ->
         let room = room_id(&created);
         cat.ok("room.join", json!({"roomId": room})).await?;
         let list = bob.ok("room.list", json!({})).await?;
-        assert_eq!(listed(&list, room).map(|r| r["count"].clone()), Some(json!(2)), "room {room} ({title}) is open: {list}");
+        assert_eq!(
+            listed(&list, room).map(|r| r["count"].clone()),
+            Some(json!(2)),
+            "room {room} ({title}) is open: {list}"
+        );
         cat.ok("room.leave", json!({})).await?;
         bob.ok("room.leave", json!({})).await?;
     }

@@ -17,7 +17,6 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 // ---------------------------------------------------------------------------------------
 // Helpers
 
-
 fn b64url(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
@@ -48,17 +47,23 @@ async fn expired_token(server: &TestServer, user_id: &str) -> anyhow::Result<Str
 }
 
 /// Every kind of token an attacker might try, each with what it is.
-async fn forged_tokens(server: &TestServer, victim: &str, real_token: &str) -> anyhow::Result<Vec<(&'static str, String)>> {
+async fn forged_tokens(
+    server: &TestServer,
+    victim: &str,
+    real_token: &str,
+) -> anyhow::Result<Vec<(&'static str, String)>> {
     let exp = now_secs() + 600;
     let payload = b64url(format!(r#"{{"sub":"{victim}","iat":1,"exp":{exp}}}"#).as_bytes());
     let alg_none = format!("{}.{payload}.", b64url(br#"{"alg":"none","typ":"JWT"}"#));
     let alg_none_upper = format!("{}.{payload}.", b64url(br#"{"alg":"NONE","typ":"JWT"}"#));
-    let other_keys = TokenKeys::new(&Secret::from_config("an attacker's own secret, 32 bytes+"), Duration::from_secs(600));
+    let other_keys =
+        TokenKeys::new(&Secret::from_config("an attacker's own secret, 32 bytes+"), Duration::from_secs(600));
     let wrong_signature = other_keys.issue(&UserId::parse(victim).map_err(anyhow::Error::msg)?)?.token;
     let parts: Vec<&str> = real_token.split('.').collect();
     anyhow::ensure!(parts.len() == 3, "a JWT has three parts");
     // The victim's signature on someone else's claims.
-    let swapped_payload = format!("{}.{}.{}", parts[0], b64url(br#"{"sub":"admin","iat":1,"exp":99999999999}"#), parts[2]);
+    let swapped_payload =
+        format!("{}.{}.{}", parts[0], b64url(br#"{"sub":"admin","iat":1,"exp":99999999999}"#), parts[2]);
     // The victim's claims and signature under another algorithm's name.
     let relabelled = format!("{}.{}.{}", b64url(br#"{"alg":"HS512","typ":"JWT"}"#), parts[1], parts[2]);
     let truncated_signature = format!("{}.{}.{}", parts[0], parts[1], &parts[2][..parts[2].len() / 2]);
@@ -66,7 +71,8 @@ async fn forged_tokens(server: &TestServer, victim: &str, real_token: &str) -> a
         let unsigned = format!("{}.{}", parts[0], b64url(format!(r#"{{"sub":"{victim}","iat":1}}"#).as_bytes()));
         format!("{unsigned}.{}", parts[2])
     };
-    let unknown_user = server.gateway.chat.keys.issue(&UserId::parse(&unique("ghost")).map_err(anyhow::Error::msg)?)?.token;
+    let unknown_user =
+        server.gateway.chat.keys.issue(&UserId::parse(&unique("ghost")).map_err(anyhow::Error::msg)?)?.token;
     Ok(vec![
         ("garbage", "garbage".into()),
         ("three dots", "a.b.c".into()),
@@ -87,7 +93,13 @@ async fn forged_tokens(server: &TestServer, victim: &str, real_token: &str) -> a
 fn url_with_token(server: &TestServer, token: &str) -> String {
     let encoded: String = token
         .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect();
     format!("{}?token={encoded}", server.ws)
 }
@@ -104,7 +116,12 @@ struct Answer {
     took: Duration,
 }
 
-async fn login_from(client: &reqwest::Client, server: &TestServer, user_id: &str, password: &str) -> anyhow::Result<Answer> {
+async fn login_from(
+    client: &reqwest::Client,
+    server: &TestServer,
+    user_id: &str,
+    password: &str,
+) -> anyhow::Result<Answer> {
     let started = Instant::now();
     let response = client
         .post(format!("{}/auth/login", server.http))
@@ -198,7 +215,8 @@ async fn a_flood_of_forged_handshakes_disturbs_no_one() -> anyhow::Result<()> {
 
     ann_ws.no_event("user.listInLobby.refresh", Duration::from_millis(300)).await?;
     let users = ann_ws.ok("user.listInLobby", json!({})).await?;
-    let mut ids: Vec<&str> = users["users"].as_array().into_iter().flatten().filter_map(|u| u["userId"].as_str()).collect();
+    let mut ids: Vec<&str> =
+        users["users"].as_array().into_iter().flatten().filter_map(|u| u["userId"].as_str()).collect();
     ids.sort();
     let mut expected = vec![ann.user_id.as_str(), bob.user_id.as_str()];
     expected.sort();
@@ -243,9 +261,11 @@ async fn login_answer_and_time_do_not_tell_whether_an_id_exists() -> anyhow::Res
     }
     assert_eq!(bodies[0]["code"], "wrong");
     let medians: Vec<Duration> = times.into_iter().map(median).collect();
-    let report: Vec<String> = cases.iter().zip(&medians).map(|((what, ..), m)| format!("{what}: {:.1} ms", ms(*m))).collect();
+    let report: Vec<String> =
+        cases.iter().zip(&medians).map(|((what, ..), m)| format!("{what}: {:.1} ms", ms(*m))).collect();
     println!("login median times: {}", report.join(", "));
-    let (fastest, slowest) = (medians.iter().min().copied().unwrap_or_default(), medians.iter().max().copied().unwrap_or_default());
+    let (fastest, slowest) =
+        (medians.iter().min().copied().unwrap_or_default(), medians.iter().max().copied().unwrap_or_default());
     assert!(
         slowest <= fastest * 2 + Duration::from_millis(10),
         "login times differ enough to tell ids apart: {report:?}"
@@ -258,8 +278,13 @@ async fn login_answer_and_time_do_not_tell_whether_an_id_exists() -> anyhow::Res
 #[tokio::test]
 async fn login_attempts_are_limited_per_user_id_and_failures_per_address() -> anyhow::Result<()> {
     chatting_e2e::count_panics();
-    let defaults = chatting_shared::config::Config::from_local_env(&std::env::temp_dir().join(unique("chatting-defaults-")))?;
-    assert_eq!((defaults.login_attempts_per_user, defaults.login_attempts_per_address), (10, 100), "documented defaults");
+    let defaults =
+        chatting_shared::config::Config::from_local_env(&std::env::temp_dir().join(unique("chatting-defaults-")))?;
+    assert_eq!(
+        (defaults.login_attempts_per_user, defaults.login_attempts_per_address),
+        (10, 100),
+        "documented defaults"
+    );
     let (per_user, per_address) = (3, 12);
     let server = TestServer::start_with(|options| {
         options.config.login_attempts_per_user = per_user;
@@ -298,7 +323,11 @@ async fn login_attempts_are_limited_per_user_id_and_failures_per_address() -> an
     let ghost_refused = login_from(&here, &server, &ghost, "guess-guess").await?;
     assert_eq!(ghost_refused.status, 429);
     assert_eq!(ghost_refused.body["code"], refused.body["code"]);
-    assert!(ghost_refused.body["message"].as_str().is_some_and(|m| m.starts_with("too many requests")), "{}", ghost_refused.body);
+    assert!(
+        ghost_refused.body["message"].as_str().is_some_and(|m| m.starts_with("too many requests")),
+        "{}",
+        ghost_refused.body
+    );
 
     // An office behind one address: more people than the address limit all log in.
     let office: Vec<String> = (0..per_address + 2).map(|_| unique("office")).collect();
@@ -346,7 +375,8 @@ async fn argon2id_parameters_and_the_login_latency_they_cost() -> anyhow::Result
     let server = TestServer::start().await?;
     let session = server.user("hash").await?;
     let store = chatting_shared::startup::open_store(&server.config).await?;
-    let record = store.user(&UserId::parse(&session.user_id).map_err(anyhow::Error::msg)?).await?.expect("the user exists");
+    let record =
+        store.user(&UserId::parse(&session.user_id).map_err(anyhow::Error::msg)?).await?.expect("the user exists");
     assert!(
         record.password_hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
         "argon2id, 19 MiB, 2 passes, 1 lane: {}",
@@ -412,7 +442,9 @@ async fn passwords_and_refresh_tokens_are_stored_only_as_hashes() -> anyhow::Res
 }
 
 /// The refresh token hashes and password hashes the store holds, read around it.
-async fn stored_token_and_password_hashes(config: &chatting_shared::config::Config) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+async fn stored_token_and_password_hashes(
+    config: &chatting_shared::config::Config,
+) -> anyhow::Result<(Vec<String>, Vec<String>)> {
     if config.database_url.starts_with("dynamodb://") {
         let items = chatting_e2e::dynamodb_items(config).await?;
         let tokens = items.iter().filter_map(|i| i.get("pk")?.strip_prefix("TOKEN#").map(str::to_owned)).collect();
@@ -491,7 +523,8 @@ async fn no_secret_reaches_the_logs_of_a_whole_session() -> anyhow::Result<()> {
     let password = "correct-horse-battery-staple";
     let (ann, bob) = (unique("ann"), unique("bob"));
     for (user_id, nick) in [(&ann, "Ann"), (&bob, "Bob")] {
-        let (status, body) = server.post("/auth/signup", json!({"userId": user_id, "password": password, "nick": nick})).await?;
+        let (status, body) =
+            server.post("/auth/signup", json!({"userId": user_id, "password": password, "nick": nick})).await?;
         assert_eq!(status, 201, "{body}");
     }
     let login = |user_id: String| {
@@ -510,7 +543,8 @@ async fn no_secret_reaches_the_logs_of_a_whole_session() -> anyhow::Result<()> {
     let wrong_password = "wrong-password-attempt-77";
     let (status, _) = server.post("/auth/login", json!({"userId": ann, "password": wrong_password})).await?;
     assert_eq!(status, 401);
-    let (status, _) = server.post("/auth/login", json!({"userId": unique("nobody"), "password": wrong_password})).await?;
+    let (status, _) =
+        server.post("/auth/login", json!({"userId": unique("nobody"), "password": wrong_password})).await?;
     assert_eq!(status, 401);
     let (status, _) = server.post("/auth/login", json!({"userId": ann, "password": wrong_password})).await?;
     assert_eq!(status, 429, "limited");
@@ -588,14 +622,19 @@ async fn no_secret_reaches_the_logs_of_a_whole_session() -> anyhow::Result<()> {
 #[tokio::test]
 async fn signups_are_limited_per_address() -> anyhow::Result<()> {
     chatting_e2e::count_panics();
-    let defaults = chatting_shared::config::Config::from_local_env(&std::env::temp_dir().join(unique("chatting-defaults-")))?;
+    let defaults =
+        chatting_shared::config::Config::from_local_env(&std::env::temp_dir().join(unique("chatting-defaults-")))?;
     assert_eq!(defaults.signups_per_address, 20, "documented default");
     let per_address = 4;
     let server = TestServer::start_with(|options| options.config.signups_per_address = per_address).await?;
     let signup_from = |client: reqwest::Client, user_id: String| {
         let url = format!("{}/auth/signup", server.http);
         async move {
-            let response = client.post(url).body(json!({"userId": user_id, "password": "password123", "nick": "n"}).to_string()).send().await?;
+            let response = client
+                .post(url)
+                .body(json!({"userId": user_id, "password": "password123", "nick": "n"}).to_string())
+                .send()
+                .await?;
             let status = response.status().as_u16();
             anyhow::Ok((status, response.json::<Value>().await?))
         }
@@ -624,7 +663,8 @@ async fn signups_are_limited_per_address() -> anyhow::Result<()> {
 #[tokio::test]
 async fn state_changing_actions_are_limited_per_connection_and_per_user() -> anyhow::Result<()> {
     chatting_e2e::count_panics();
-    let defaults = chatting_shared::config::Config::from_local_env(&std::env::temp_dir().join(unique("chatting-defaults-")))?;
+    let defaults =
+        chatting_shared::config::Config::from_local_env(&std::env::temp_dir().join(unique("chatting-defaults-")))?;
     assert_eq!((defaults.changes_per_10s, defaults.changes_per_user_per_10s), (10, 20), "documented defaults");
     let server = TestServer::start_with(|options| {
         options.config.changes_per_10s = 6;
@@ -653,7 +693,10 @@ async fn state_changing_actions_are_limited_per_connection_and_per_user() -> any
     };
     assert_eq!(accepted, 6, "the 7th change of one connection is refused");
     assert_eq!(refused["code"], "rateLimited", "{refused}");
-    assert!(refused["data"]["retryAfterMs"].as_u64().is_some_and(|ms| (1..=300_000).contains(&ms)), "within the window: {refused}");
+    assert!(
+        refused["data"]["retryAfterMs"].as_u64().is_some_and(|ms| (1..=300_000).contains(&ms)),
+        "within the window: {refused}"
+    );
     let reply = first.request("user.update", json!({"nick": "again"})).await?;
     assert_eq!(reply["code"], "rateLimited", "user.update is a change too: {reply}");
     // Reading is not limited.
@@ -686,7 +729,8 @@ async fn room_password_guesses_are_limited_per_user_and_room() -> anyhow::Result
     let (_, mut guesser) = server.connected_user("guesser").await?;
     let (_, mut friend) = server.connected_user("friend").await?;
     let locked = owner.ok("room.create", json!({"title": "vault", "password": "sesame"})).await?["roomId"].clone();
-    let other = friend.ok("room.create", json!({"title": "other vault", "password": "sesame"})).await?["roomId"].clone();
+    let other =
+        friend.ok("room.create", json!({"title": "other vault", "password": "sesame"})).await?["roomId"].clone();
 
     for guess in 1..=5 {
         guesser.fails("room.join", json!({"roomId": locked, "password": format!("guess{guess}")}), "wrong").await?;
@@ -727,10 +771,15 @@ async fn the_management_api_answers_only_requests_signed_with_the_gateways_key()
     };
     let guessed_secret = chatting_shared::push::SigningKeys { secret_access_key: "local".into(), ..key.clone() };
 
-    for (who, signer) in [("unsigned", None), ("another key", Some(&stranger)), ("the right key id, a guessed secret", Some(&guessed_secret))] {
+    for (who, signer) in [
+        ("unsigned", None),
+        ("another key", Some(&stranger)),
+        ("the right key id, a guessed secret", Some(&guessed_secret)),
+    ] {
         for (method, body) in [("POST", &forged[..]), ("DELETE", &b""[..]), ("GET", &b""[..])] {
             let response = server.management(method, &path, body, signer).await?;
-            let error_type = response.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let error_type =
+                response.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok()).map(str::to_owned);
             assert_eq!(response.status(), 403, "{method} {who}");
             assert!(error_type.is_some_and(|t| t.ends_with("Exception")), "{method} {who}: an AWS error type");
         }

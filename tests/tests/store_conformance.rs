@@ -6,10 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chatting_e2e::{fresh_dynamodb_table, fresh_mysql_database, unique};
-use chatting_shared::domain::{Capacity, ClientMsgId, GroupId, MessageId, MessageText, Nick, RoomId, RoomTitle, UserId};
+use chatting_shared::domain::{
+    Capacity, ClientMsgId, GroupId, MessageId, MessageText, Nick, RoomId, RoomTitle, UserId,
+};
 use chatting_shared::protocol::{Bounds, MessageKind};
 use chatting_shared::store::{
-    GroupMove, HistoryScope, NewMessage, NewRefreshToken, NewRoom, RefreshRotation, RoomChanges, RoomInsert, Rotation, Store, StoreError,
+    GroupMove, HistoryScope, NewMessage, NewRefreshToken, NewRoom, RefreshRotation, RoomChanges, RoomInsert, Rotation,
+    Store, StoreError,
 };
 
 async fn sqlite() -> Arc<dyn Store> {
@@ -65,14 +68,22 @@ async fn new_room(store: &dyn Store, owner: &str, title: &str) -> RoomId {
 
 async fn users_are_unique_and_renamable(store: Arc<dyn Store>) {
     with_users(&*store, &["ann", "bob"]).await;
-    assert!(matches!(store.create_user(&user("ann"), &Nick::parse("Other").unwrap(), "h").await, Err(StoreError::Conflict)));
+    assert!(matches!(
+        store.create_user(&user("ann"), &Nick::parse("Other").unwrap(), "h").await,
+        Err(StoreError::Conflict)
+    ));
     let ann = store.user(&user("ann")).await.unwrap().unwrap();
     assert_eq!((ann.nick.as_str(), ann.group_id, ann.password_hash.as_str()), ("ann", None, "hash"));
     assert!(store.user(&user("nobody")).await.unwrap().is_none());
     store.set_nick(&user("ann"), &Nick::parse("Annie").unwrap()).await.unwrap();
     store.set_nick(&user("ann"), &Nick::parse("Annie").unwrap()).await.unwrap();
-    let mut both: Vec<String> =
-        store.users(&[user("ann"), user("bob"), user("nobody")]).await.unwrap().iter().map(|u| u.nick.to_string()).collect();
+    let mut both: Vec<String> = store
+        .users(&[user("ann"), user("bob"), user("nobody")])
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| u.nick.to_string())
+        .collect();
     both.sort();
     assert_eq!(both, ["Annie", "bob"]);
     assert!(matches!(store.set_nick(&user("nobody"), &Nick::parse("x").unwrap()).await, Err(StoreError::NotFound)));
@@ -80,7 +91,13 @@ async fn users_are_unique_and_renamable(store: Arc<dyn Store>) {
 
 fn refresh(hash: &str, family: &str, expires_at_ms: i64) -> NewRefreshToken {
     let session_ends_at_ms = chatting_shared::clock::now_ms() + 3_600_000;
-    NewRefreshToken { token_hash: hash.into(), user_id: user("ann"), family_id: family.into(), expires_at_ms, session_ends_at_ms }
+    NewRefreshToken {
+        token_hash: hash.into(),
+        user_id: user("ann"),
+        family_id: family.into(),
+        expires_at_ms,
+        session_ends_at_ms,
+    }
 }
 
 fn rotation<'a>(old_hash: &'a str, new_hash: &'a str, new_expires_at_ms: i64) -> RefreshRotation<'a> {
@@ -103,8 +120,16 @@ async fn refresh_tokens_rotate_once_and_reuse_revokes_the_family(store: Arc<dyn 
     assert_eq!(rotated(store.rotate_refresh_token(&rotation("t1", "t2", later)).await.unwrap()), at, "retried");
     // Any other successor is reuse, and so is the same one once the grace window has passed.
     assert_eq!(store.rotate_refresh_token(&rotation("t1", "t3", later)).await.unwrap(), Rotation::Reused);
-    assert_eq!(store.rotate_refresh_token(&rotation("t1", "t2", later)).await.unwrap(), Rotation::Reused, "family revoked");
-    assert_eq!(store.rotate_refresh_token(&rotation("t2", "t4", later)).await.unwrap(), Rotation::Reused, "t2 died with its family");
+    assert_eq!(
+        store.rotate_refresh_token(&rotation("t1", "t2", later)).await.unwrap(),
+        Rotation::Reused,
+        "family revoked"
+    );
+    assert_eq!(
+        store.rotate_refresh_token(&rotation("t2", "t4", later)).await.unwrap(),
+        Rotation::Reused,
+        "t2 died with its family"
+    );
     assert_eq!(store.rotate_refresh_token(&rotation("nope", "t5", later)).await.unwrap(), Rotation::Unknown);
 
     store.insert_refresh_token(&refresh("g1", "fg", later)).await.unwrap();
@@ -135,7 +160,11 @@ async fn rotation_never_extends_a_session_beyond_its_end(store: Arc<dyn Store>) 
     assert_eq!(store.rotate_refresh_token(&rotation("s2", "s3", later)).await.unwrap(), Rotation::Expired);
     let ended = NewRefreshToken { session_ends_at_ms: now - 1, ..refresh("e1", "fe", now + 60_000) };
     store.insert_refresh_token(&ended).await.unwrap();
-    assert_eq!(store.rotate_refresh_token(&rotation("e1", "e2", later)).await.unwrap(), Rotation::Expired, "born ended");
+    assert_eq!(
+        store.rotate_refresh_token(&rotation("e1", "e2", later)).await.unwrap(),
+        Rotation::Expired,
+        "born ended"
+    );
 }
 
 async fn concurrent_rotation_of_one_token_succeeds_once(store: Arc<dyn Store>) {
@@ -182,14 +211,25 @@ async fn rooms_open_change_and_close(store: Arc<dyn Store>) {
     assert_eq!(open, [second.room_id, first], "newest first, lobby not listed");
 
     let changed = store
-        .update_room(second.room_id, &RoomChanges { title: Some(RoomTitle::parse("Renamed").unwrap()), ..Default::default() })
+        .update_room(
+            second.room_id,
+            &RoomChanges { title: Some(RoomTitle::parse("Renamed").unwrap()), ..Default::default() },
+        )
         .await
         .unwrap();
-    assert_eq!((changed.title.as_str(), changed.password_hash.as_deref(), changed.capacity.get()), ("Renamed", Some("secret-hash"), 3));
+    assert_eq!(
+        (changed.title.as_str(), changed.password_hash.as_deref(), changed.capacity.get()),
+        ("Renamed", Some("secret-hash"), 3)
+    );
     let changed = store
         .update_room(
             second.room_id,
-            &RoomChanges { password_hash: Some(None), capacity: Some(Capacity::parse(5).unwrap()), owner: Some(user("ann")), ..Default::default() },
+            &RoomChanges {
+                password_hash: Some(None),
+                capacity: Some(Capacity::parse(5).unwrap()),
+                owner: Some(user("ann")),
+                ..Default::default()
+            },
         )
         .await
         .unwrap();
@@ -207,7 +247,10 @@ async fn groups_hold_each_user_once_and_vanish_when_empty(store: Arc<dyn Store>)
     let (red, blue) = (GroupId::parse("red").unwrap(), GroupId::parse("blue").unwrap());
     assert_eq!(store.create_group(&red, &user("ann")).await.unwrap(), GroupMove::default());
     assert!(matches!(store.create_group(&red, &user("bob")).await, Err(StoreError::Conflict)));
-    assert!(matches!(store.join_group(&GroupId::parse("none").unwrap(), &user("bob")).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.join_group(&GroupId::parse("none").unwrap(), &user("bob")).await,
+        Err(StoreError::NotFound)
+    ));
     store.join_group(&red, &user("bob")).await.unwrap();
     assert_eq!(store.group_members(&red).await.unwrap(), [user("ann"), user("bob")]);
 
@@ -266,7 +309,8 @@ async fn history_pages_without_gaps_or_doubles(store: Arc<dyn Store>) {
         store.append_message(&room_message(RoomId::LOBBY, "ann", &format!("m{i}"))).await.unwrap();
     }
     let scope = HistoryScope::Room(RoomId::LOBBY);
-    let seqs = |page: &chatting_shared::store::HistoryPage| page.messages.iter().map(|m| m.seq.unwrap()).collect::<Vec<_>>();
+    let seqs =
+        |page: &chatting_shared::store::HistoryPage| page.messages.iter().map(|m| m.seq.unwrap()).collect::<Vec<_>>();
     let newest = store.history(&scope, Bounds::default(), 3).await.unwrap();
     assert_eq!((seqs(&newest), newest.has_more), (vec![5, 6, 7], true));
     let older = store.history(&scope, Bounds { before: Some(5), after: None }, 3).await.unwrap();
@@ -278,7 +322,9 @@ async fn history_pages_without_gaps_or_doubles(store: Arc<dyn Store>) {
     let inside = store.history(&scope, Bounds { before: Some(6), after: Some(2) }, 10).await.unwrap();
     assert_eq!((seqs(&inside), inside.has_more), (vec![3, 4, 5], false));
 
-    for (from, to, text) in [("ann", "bob", "psst"), ("bob", "ann", "what"), ("ann", "cat", "other"), ("bob", "ann", "ok")] {
+    for (from, to, text) in
+        [("ann", "bob", "psst"), ("bob", "ann", "what"), ("ann", "cat", "other"), ("bob", "ann", "ok")]
+    {
         let mut whisper = room_message(RoomId::LOBBY, from, text);
         (whisper.kind, whisper.room_id, whisper.recipient) = (MessageKind::Whisper, None, Some(user(to)));
         store.append_message(&whisper).await.unwrap();
@@ -288,7 +334,10 @@ async fn history_pages_without_gaps_or_doubles(store: Arc<dyn Store>) {
     assert_eq!(texts, ["psst", "what", "ok"]);
     assert!(talk.messages.iter().all(|m| m.kind == MessageKind::Whisper && m.seq.is_none()));
     let first_id = talk.messages[0].message_id.get();
-    let after_first = store.history(&HistoryScope::Whisper(user("ann"), user("bob")), Bounds { before: None, after: Some(first_id) }, 1).await.unwrap();
+    let after_first = store
+        .history(&HistoryScope::Whisper(user("ann"), user("bob")), Bounds { before: None, after: Some(first_id) }, 1)
+        .await
+        .unwrap();
     assert_eq!((after_first.messages[0].text.as_str(), after_first.has_more), ("what", true));
 
     let red = GroupId::parse("red").unwrap();
@@ -299,7 +348,10 @@ async fn history_pages_without_gaps_or_doubles(store: Arc<dyn Store>) {
     let group = store.history(&HistoryScope::Group(red.clone()), Bounds::default(), 50).await.unwrap();
     assert_eq!(group.messages.len(), 1);
     let message = &group.messages[0];
-    assert_eq!((message.kind, message.group_id.as_ref(), message.sender_group.as_ref()), (MessageKind::Group, Some(&red), Some(&red)));
+    assert_eq!(
+        (message.kind, message.group_id.as_ref(), message.sender_group.as_ref()),
+        (MessageKind::Group, Some(&red), Some(&red))
+    );
 }
 
 /// The batch numbering of the SQL stores: messages stored while others wait are numbered
@@ -348,7 +400,8 @@ async fn two_instances_number_one_room_without_gaps_or_doubles(first: Arc<dyn St
     let sends = (0..60).map(|i| {
         let store = if i % 2 == 0 { first.clone() } else { second.clone() };
         async move {
-            let RoomInsert::Pending(own) = store.insert_room_message(&room_message(room, "ann", &format!("m{i}"))).await.unwrap()
+            let RoomInsert::Pending(own) =
+                store.insert_room_message(&room_message(room, "ann", &format!("m{i}"))).await.unwrap()
             else {
                 panic!("no clientMsgId, no duplicate")
             };
@@ -447,11 +500,13 @@ async fn a_database_of_the_first_schema_upgrades_with_its_sessions_open() {
         .execute(&mut db)
         .await
         .unwrap();
-    sqlx::query("INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at) VALUES ('open', 'ann', 'f', ?)")
-        .bind(expires_at)
-        .execute(&mut db)
-        .await
-        .unwrap();
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at) VALUES ('open', 'ann', 'f', ?)",
+    )
+    .bind(expires_at)
+    .execute(&mut db)
+    .await
+    .unwrap();
     db.close().await.unwrap();
 
     let store = chatting_shared::store::connect(&url, 2).await.unwrap();
@@ -459,8 +514,10 @@ async fn a_database_of_the_first_schema_upgrades_with_its_sessions_open() {
     let far = chatting_shared::clock::now_ms() + 3_600_000;
     rotated(store.rotate_refresh_token(&rotation("open", "next", far)).await.unwrap());
     let mut db = sqlx::MySqlConnection::connect(&url).await.unwrap();
-    let successor_expires: i64 =
-        sqlx::query_scalar("SELECT expires_at FROM refresh_tokens WHERE token_hash = 'next'").fetch_one(&mut db).await.unwrap();
+    let successor_expires: i64 = sqlx::query_scalar("SELECT expires_at FROM refresh_tokens WHERE token_hash = 'next'")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
     assert_eq!(successor_expires, expires_at, "capped at the session's end, which the migration set");
     let _ = std::fs::remove_dir_all(&first);
 }

@@ -230,7 +230,10 @@ fn parameters_keep_secrets_hidden_and_put_the_functions_in_a_vpc() {
     }
     assert_eq!(parameters["StorageProfile"]["Default"], "dynamodb", "a first deploy needs no VPC");
     assert_eq!(parameters["StorageProfile"]["AllowedValues"], json!(["mysql-redis", "dynamodb"]));
-    assert_eq!(template["Conditions"]["OnDynamoDb"], json!({ "Fn::Equals": [reference("StorageProfile"), "dynamodb"] }));
+    assert_eq!(
+        template["Conditions"]["OnDynamoDb"],
+        json!({ "Fn::Equals": [reference("StorageProfile"), "dynamodb"] })
+    );
     assert_eq!(parameters["SubnetIds"]["Type"], "CommaDelimitedList");
     assert_eq!(parameters["SecurityGroupIds"]["Type"], "CommaDelimitedList");
     assert_eq!(parameters["AllowedOrigins"]["Type"], "CommaDelimitedList");
@@ -243,7 +246,8 @@ fn parameters_keep_secrets_hidden_and_put_the_functions_in_a_vpc() {
 #[test]
 fn the_jwt_key_is_generated_and_functions_read_only_their_secrets() {
     let template = load();
-    let generated = &resource(&template, "JwtSecret", "AWS::SecretsManager::Secret")["Properties"]["GenerateSecretString"];
+    let generated =
+        &resource(&template, "JwtSecret", "AWS::SecretsManager::Secret")["Properties"]["GenerateSecretString"];
     assert!(generated["PasswordLength"].as_u64().is_some_and(|n| n >= 32), "{generated}");
     let variables = &template["Globals"]["Function"]["Environment"]["Variables"];
     assert_eq!(
@@ -254,7 +258,8 @@ fn the_jwt_key_is_generated_and_functions_read_only_their_secrets() {
         variables["CHATTING_REDIS_SECRET_ARN"],
         json!({ "Fn::If": ["HasRedisSecret", reference("RedisSecretArn"), reference("AWS::NoValue")] })
     );
-    let statement = &resource(&template, "ReadSecretsPolicy", "AWS::IAM::ManagedPolicy")["Properties"]["PolicyDocument"]["Statement"];
+    let statement = &resource(&template, "ReadSecretsPolicy", "AWS::IAM::ManagedPolicy")["Properties"]["PolicyDocument"]
+        ["Statement"];
     assert_eq!(statement.as_array().map(Vec::len), Some(1));
     assert_eq!(statement[0]["Action"], "secretsmanager:GetSecretValue");
     assert_eq!(
@@ -267,7 +272,10 @@ fn the_jwt_key_is_generated_and_functions_read_only_their_secrets() {
     );
     for (logical_id, _) in of_type(&template, "AWS::Serverless::Function") {
         let policies = &resource(&template, logical_id, "AWS::Serverless::Function")["Properties"]["Policies"];
-        assert!(policies.as_array().into_iter().flatten().any(|p| *p == reference("ReadSecretsPolicy")), "{logical_id}");
+        assert!(
+            policies.as_array().into_iter().flatten().any(|p| *p == reference("ReadSecretsPolicy")),
+            "{logical_id}"
+        );
     }
 }
 
@@ -279,7 +287,11 @@ fn http_api_routes_auth_and_health_to_auth_http_with_cors() {
     let cors = &api["Properties"]["CorsConfiguration"];
     // The configured origins plus the stack's own web client; localhost when there are neither.
     let origins = cors["AllowOrigins"].to_string();
-    for part in [reference("AllowedOrigins").to_string(), "https://${WebDistribution.DomainName}".into(), "http://localhost:3000".into()] {
+    for part in [
+        reference("AllowedOrigins").to_string(),
+        "https://${WebDistribution.DomainName}".into(),
+        "http://localhost:3000".into(),
+    ] {
         assert!(origins.contains(&part), "{part} in {origins}");
     }
     // '*' must never meet credentials; the API uses bearer tokens, so credentials stay off.
@@ -345,8 +357,10 @@ fn stages_are_throttled_and_functions_capped_by_parameters() {
         ("WsDisconnectFunction", "WsDisconnectConcurrency"),
         ("WsMessageFunction", "WsMessageConcurrency"),
     ] {
-        let reserved = &resource(&template, function, "AWS::Serverless::Function")["Properties"]["ReservedConcurrentExecutions"];
-        let choice = reserved["Fn::If"].as_array().unwrap_or_else(|| panic!("{function}: reserved concurrency is a choice"));
+        let reserved =
+            &resource(&template, function, "AWS::Serverless::Function")["Properties"]["ReservedConcurrentExecutions"];
+        let choice =
+            reserved["Fn::If"].as_array().unwrap_or_else(|| panic!("{function}: reserved concurrency is a choice"));
         assert_eq!(choice[1], reference(parameter_name), "{function}");
         assert_eq!(choice[2], reference("AWS::NoValue"), "{function}: 0 leaves it unreserved");
         instances += parameter(parameter_name);
@@ -532,7 +546,10 @@ fn each_function_gets_only_its_own_table_actions_on_the_dynamodb_profile() {
     let expected: [(&str, &[&str]); 4] = [
         ("AuthHttpFunction", &["GetItem", "PutItem", "UpdateItem", "TransactWriteItems"]),
         ("WsConnectFunction", &["GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "TransactWriteItems"]),
-        ("WsDisconnectFunction", &["GetItem", "BatchGetItem", "Query", "UpdateItem", "DeleteItem", "TransactWriteItems"]),
+        (
+            "WsDisconnectFunction",
+            &["GetItem", "BatchGetItem", "Query", "UpdateItem", "DeleteItem", "TransactWriteItems"],
+        ),
         (
             "WsMessageFunction",
             &["GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"],
@@ -547,8 +564,15 @@ fn each_function_gets_only_its_own_table_actions_on_the_dynamodb_profile() {
             };
             if actions.iter().any(|a| a.starts_with("dynamodb:")) {
                 assert_eq!(policy["Condition"], "OnDynamoDb", "{policy_id} exists on the dynamodb profile only");
-                assert_eq!(statement["Resource"], json!({ "Fn::GetAtt": ["Table", "Arn"] }), "{policy_id}: this table only");
-                assert!(actions.iter().all(|a| a.starts_with("dynamodb:") && !a.contains('*')), "{policy_id}: {actions:?}");
+                assert_eq!(
+                    statement["Resource"],
+                    json!({ "Fn::GetAtt": ["Table", "Arn"] }),
+                    "{policy_id}: this table only"
+                );
+                assert!(
+                    actions.iter().all(|a| a.starts_with("dynamodb:") && !a.contains('*')),
+                    "{policy_id}: {actions:?}"
+                );
                 granting.insert(policy_id);
             }
         }
@@ -556,7 +580,8 @@ fn each_function_gets_only_its_own_table_actions_on_the_dynamodb_profile() {
     for (logical_id, actions) in expected {
         let policy_id = format!("{}TablePolicy", logical_id.trim_end_matches("Function"));
         assert!(granting.contains(policy_id.as_str()), "{policy_id} grants table actions");
-        let statements = &resource(&template, &policy_id, "AWS::IAM::ManagedPolicy")["Properties"]["PolicyDocument"]["Statement"];
+        let statements =
+            &resource(&template, &policy_id, "AWS::IAM::ManagedPolicy")["Properties"]["PolicyDocument"]["Statement"];
         let mut granted: Vec<String> = statements
             .as_array()
             .into_iter()
@@ -570,7 +595,10 @@ fn each_function_gets_only_its_own_table_actions_on_the_dynamodb_profile() {
         assert_eq!(granted, wanted, "{policy_id}");
         let policies = &resource(&template, logical_id, "AWS::Serverless::Function")["Properties"]["Policies"];
         let attached = json!({ "Fn::If": ["OnDynamoDb", reference(&policy_id), reference("AWS::NoValue")] });
-        assert!(policies.as_array().is_some_and(|p| p.contains(&attached)), "{logical_id} attaches {policy_id} on dynamodb");
+        assert!(
+            policies.as_array().is_some_and(|p| p.contains(&attached)),
+            "{logical_id} attaches {policy_id} on dynamodb"
+        );
     }
     assert_eq!(granting.len(), 4, "one table policy per function: {granting:?}");
     // Nothing else in the stack may touch DynamoDB (no inline statements, no SAM policy templates).
@@ -584,9 +612,15 @@ fn every_reference_resolves() {
     let template = load();
     let mut known: BTreeSet<String> = template["Parameters"].as_object().unwrap().keys().cloned().collect();
     known.extend(resources(&template).keys().cloned());
-    for pseudo in
-        ["AWS::AccountId", "AWS::Partition", "AWS::Region", "AWS::StackName", "AWS::StackId", "AWS::URLSuffix", "AWS::NoValue"]
-    {
+    for pseudo in [
+        "AWS::AccountId",
+        "AWS::Partition",
+        "AWS::Region",
+        "AWS::StackName",
+        "AWS::StackId",
+        "AWS::URLSuffix",
+        "AWS::NoValue",
+    ] {
         known.insert(pseudo.to_owned());
     }
 
@@ -645,12 +679,16 @@ fn logs_tracing_access_logs_and_alarms_are_configured() {
     let ws = &resource(&template, "WebSocketStage", "AWS::ApiGatewayV2::Stage")["Properties"]["AccessLogSettings"];
     assert_eq!(ws["DestinationArn"], json!({ "Fn::GetAtt": ["WebSocketAccessLogs", "Arn"] }));
     for format in [&http["Format"], &ws["Format"]] {
-        let fields: Value = serde_json::from_str(format.as_str().expect("a format string")).expect("access logs are JSON");
+        let fields: Value =
+            serde_json::from_str(format.as_str().expect("a format string")).expect("access logs are JSON");
         assert!(fields["requestId"].is_string() && fields["status"].is_string(), "{fields}");
     }
     resource(&template, "HttpApiAccessLogs", "AWS::Logs::LogGroup");
     resource(&template, "WebSocketAccessLogs", "AWS::Logs::LogGroup");
-    assert_eq!(resource(&template, "ApiGatewayAccount", "AWS::ApiGateway::Account")["Condition"], "CreateApiGatewayLogsRole");
+    assert_eq!(
+        resource(&template, "ApiGatewayAccount", "AWS::ApiGateway::Account")["Condition"],
+        "CreateApiGatewayLogsRole"
+    );
 
     let alarms = of_type(&template, "AWS::CloudWatch::Alarm");
     let watched: BTreeSet<(String, String)> = alarms
@@ -695,28 +733,39 @@ fn the_web_client_is_served_from_a_private_bucket_through_cloudfront() {
     for flag in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
         assert_eq!(bucket[flag], true, "{flag}");
     }
-    let statement = &resource(&template, "WebBucketPolicy", "AWS::S3::BucketPolicy")["Properties"]["PolicyDocument"]["Statement"][0];
+    let statement = &resource(&template, "WebBucketPolicy", "AWS::S3::BucketPolicy")["Properties"]["PolicyDocument"]["Statement"]
+        [0];
     assert_eq!(statement["Principal"]["Service"], "cloudfront.amazonaws.com");
     assert_eq!(statement["Action"], "s3:GetObject");
     let source = statement["Condition"]["StringEquals"]["AWS:SourceArn"].to_string();
     assert!(source.contains("distribution/${WebDistribution}"), "only this distribution: {source}");
 
-    let config = &resource(&template, "WebDistribution", "AWS::CloudFront::Distribution")["Properties"]["DistributionConfig"];
-    assert_eq!(config["Origins"][0]["OriginAccessControlId"], json!({ "Fn::GetAtt": ["WebOriginAccessControl", "Id"] }));
+    let config =
+        &resource(&template, "WebDistribution", "AWS::CloudFront::Distribution")["Properties"]["DistributionConfig"];
+    assert_eq!(
+        config["Origins"][0]["OriginAccessControlId"],
+        json!({ "Fn::GetAtt": ["WebOriginAccessControl", "Id"] })
+    );
     assert_eq!(config["DefaultCacheBehavior"]["ViewerProtocolPolicy"], "redirect-to-https");
     assert_eq!(config["DefaultCacheBehavior"]["ResponseHeadersPolicyId"], reference("WebHeadersPolicy"));
-    let headers = &resource(&template, "WebHeadersPolicy", "AWS::CloudFront::ResponseHeadersPolicy")["Properties"]
-        ["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"];
+    let headers = &resource(&template, "WebHeadersPolicy", "AWS::CloudFront::ResponseHeadersPolicy")["Properties"]["ResponseHeadersPolicyConfig"]
+        ["SecurityHeadersConfig"];
     let csp = headers["ContentSecurityPolicy"]["ContentSecurityPolicy"].to_string();
-    for directive in ["default-src 'self'", "connect-src 'self' https://*.execute-api.", "wss://*.execute-api.", "frame-ancestors 'none'"] {
+    for directive in [
+        "default-src 'self'",
+        "connect-src 'self' https://*.execute-api.",
+        "wss://*.execute-api.",
+        "frame-ancestors 'none'",
+    ] {
         assert!(csp.contains(directive), "{directive} in {csp}");
     }
     assert_eq!(headers["FrameOptions"]["FrameOption"], "DENY");
 
     assert_eq!(template["Outputs"]["WebUrl"]["Condition"], "DeployWeb");
-    let origins = resource(&template, "WsConnectFunction", "AWS::Serverless::Function")["Properties"]["Environment"]["Variables"]
-        ["CHATTING_ALLOWED_ORIGINS"]
-        .to_string();
+    let origins =
+        resource(&template, "WsConnectFunction", "AWS::Serverless::Function")["Properties"]["Environment"]["Variables"]
+            ["CHATTING_ALLOWED_ORIGINS"]
+            .to_string();
     assert!(origins.contains("https://${WebDistribution.DomainName}"), "the web client may open WebSockets: {origins}");
     let script = std::fs::read_to_string(root().join("scripts/deploy-web")).expect("scripts/deploy-web");
     for output in ["WebBucketName", "WebDistributionId", "HttpApiUrl", "WebSocketUrl"] {

@@ -8,7 +8,6 @@ use serde_json::json;
 
 const QUIET: Duration = Duration::from_millis(300);
 
-
 #[tokio::test]
 async fn user_info_tells_who_is_online() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
@@ -24,7 +23,11 @@ async fn user_info_tells_who_is_online() -> anyhow::Result<()> {
     ann_ws.fails("user.info", json!({}), "invalid").await?;
 
     let bob_ws = Client::connect(&server, &bob.access).await?;
-    ann_ws.event_where("user.listInLobby.refresh", |d| d["change"] == "joined" && d["user"]["userId"] == bob.user_id.as_str()).await?;
+    ann_ws
+        .event_where("user.listInLobby.refresh", |d| {
+            d["change"] == "joined" && d["user"]["userId"] == bob.user_id.as_str()
+        })
+        .await?;
     assert_eq!(ann_ws.ok("user.info", json!({"userId": bob.user_id})).await?["online"], true);
     bob_ws.close().await?;
     ann_ws.event_where("user.listInLobby.refresh", |d| d["change"] == "left").await?;
@@ -82,15 +85,24 @@ async fn user_list_in_room_lists_the_current_room_or_the_lobby() -> anyhow::Resu
 
     let lobby = carl_ws.ok("user.listInRoom", json!({})).await?;
     assert_eq!(lobby["roomId"], 0);
-    assert_eq!(chatting_e2e::user_ids(&lobby["users"]), [ann.user_id.clone(), bob.user_id.clone(), carl.user_id.clone()]);
+    assert_eq!(
+        chatting_e2e::user_ids(&lobby["users"]),
+        [ann.user_id.clone(), bob.user_id.clone(), carl.user_id.clone()]
+    );
     assert_eq!(lobby["users"][1], json!({"userId": bob.user_id, "nick": "bob", "groupId": null}));
 
     let room = ann_ws.ok("room.create", json!({"title": "Two"})).await?["roomId"].as_i64().unwrap();
     bob_ws.ok("room.join", json!({"roomId": room})).await?;
     let inside = bob_ws.ok("user.listInRoom", json!({})).await?;
-    assert_eq!((inside["roomId"].as_i64(), chatting_e2e::user_ids(&inside["users"])), (Some(room), vec![ann.user_id.clone(), bob.user_id.clone()]));
+    assert_eq!(
+        (inside["roomId"].as_i64(), chatting_e2e::user_ids(&inside["users"])),
+        (Some(room), vec![ann.user_id.clone(), bob.user_id.clone()])
+    );
     let lobby = carl_ws.ok("user.listInRoom", json!({})).await?;
-    assert_eq!((lobby["roomId"].as_i64(), chatting_e2e::user_ids(&lobby["users"])), (Some(0), vec![carl.user_id.clone()]));
+    assert_eq!(
+        (lobby["roomId"].as_i64(), chatting_e2e::user_ids(&lobby["users"])),
+        (Some(0), vec![carl.user_id.clone()])
+    );
     assert_eq!(carl_ws.ok("user.listInLobby", json!({})).await?["users"], lobby["users"]);
     Ok(())
 }
@@ -102,7 +114,8 @@ async fn several_connections_of_one_user_are_one_user_everywhere() -> anyhow::Re
     let ann = server.user("ann").await?;
 
     let mut first = Client::connect(&server, &ann.access).await?;
-    let joined = bob_ws.event_where("user.listInLobby.refresh", |d| d["user"]["userId"] == ann.user_id.as_str()).await?;
+    let joined =
+        bob_ws.event_where("user.listInLobby.refresh", |d| d["user"]["userId"] == ann.user_id.as_str()).await?;
     assert_eq!(joined["change"], "joined");
     let mut second = Client::connect(&server, &ann.access).await?;
     let third = Client::connect(&server, &ann.access).await?;
@@ -122,7 +135,10 @@ async fn several_connections_of_one_user_are_one_user_everywhere() -> anyhow::Re
     carl_ws.event_where("room.info.refresh", |d| d["count"] == 2).await?;
     carl_ws.clear_events();
     let info = second.ok("room.join", json!({"roomId": room})).await?;
-    assert_eq!((info["count"].as_i64(), chatting_e2e::user_ids(&info["members"])), (Some(2), vec![ann.user_id.clone(), carl.user_id.clone()]));
+    assert_eq!(
+        (info["count"].as_i64(), chatting_e2e::user_ids(&info["members"])),
+        (Some(2), vec![ann.user_id.clone(), carl.user_id.clone()])
+    );
     carl_ws.no_event("user.listInRoom.refresh", QUIET).await?;
     let list = bob_ws.ok("room.list", json!({})).await?;
     assert_eq!(list["rooms"][0]["count"], 2);

@@ -59,8 +59,10 @@ fn failure(err: &ServiceError) -> Response<Body> {
         ServiceError::RateLimited { retry_after_ms } => Some(json!({ "retryAfterMs": retry_after_ms })),
         _ => None,
     };
-    let mut response =
-        respond(err.http_status(), &HttpEnvelope { ok: false, code: err.code(), data, message: Some(err.public_message()) });
+    let mut response = respond(
+        err.http_status(),
+        &HttpEnvelope { ok: false, code: err.code(), data, message: Some(err.public_message()) },
+    );
     if let ServiceError::RateLimited { retry_after_ms } = err {
         // Whole seconds, rounded up, as HTTP's Retry-After counts them.
         let seconds = retry_after_ms.div_ceil(1000).max(1);
@@ -82,7 +84,8 @@ fn body_as<T: DeserializeOwned>(request: &Request) -> Result<T, ServiceError> {
     if bytes.len() > MAX_HTTP_BODY_BYTES {
         return Err(ServiceError::TooLarge(format!("body is over {MAX_HTTP_BODY_BYTES} bytes")));
     }
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| ServiceError::Invalid(format!("body is not JSON: {e}")))?;
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|e| ServiceError::Invalid(format!("body is not JSON: {e}")))?;
     if !value.is_object() {
         return Err(ServiceError::Invalid("body must be a JSON object".into()));
     }
@@ -149,12 +152,14 @@ fn percent_decode(raw: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%' && i + 2 < bytes.len()
-            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
         out.push(bytes[i]);
         i += 1;
     }

@@ -8,7 +8,10 @@ use chatting_shared::service::{Chat, ServiceError};
 use chatting_shared::websocket_event::{connection_id, origin, query_token, response};
 use serde_json::json;
 
-pub async fn handle(chat: &Chat, event: ApiGatewayWebsocketProxyRequest) -> Result<ApiGatewayProxyResponse, lambda_runtime::Error> {
+pub async fn handle(
+    chat: &Chat,
+    event: ApiGatewayWebsocketProxyRequest,
+) -> Result<ApiGatewayProxyResponse, lambda_runtime::Error> {
     let Some(connection) = connection_id(&event) else {
         return Ok(response(400, json!({ "code": "invalid", "message": "no connection id" }).to_string()));
     };

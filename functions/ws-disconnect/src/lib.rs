@@ -11,11 +11,15 @@ use serde_json::json;
 /// connections whose `$disconnect` was lost go within a lease of the next one anywhere.
 const SWEEP_PER_DISCONNECT: usize = 10;
 
-pub async fn handle(chat: &Chat, event: ApiGatewayWebsocketProxyRequest) -> Result<ApiGatewayProxyResponse, lambda_runtime::Error> {
+pub async fn handle(
+    chat: &Chat,
+    event: ApiGatewayWebsocketProxyRequest,
+) -> Result<ApiGatewayProxyResponse, lambda_runtime::Error> {
     if let Some(connection) = connection_id(&event)
-        && let Err(err) = chat.disconnect(&connection).await {
-            err.log("$disconnect");
-        }
+        && let Err(err) = chat.disconnect(&connection).await
+    {
+        err.log("$disconnect");
+    }
     // Nobody waits for this answer, so the sweep costs no user any time.
     if let Err(err) = chat.sweep_expired_connections(SWEEP_PER_DISCONNECT).await {
         err.log("sweep of expired connections");

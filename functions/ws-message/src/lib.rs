@@ -7,7 +7,10 @@ use chatting_shared::protocol::{Code, Event, ServerFrame};
 use chatting_shared::service::Chat;
 use chatting_shared::websocket_event::{connection_id, response};
 
-pub async fn handle(chat: &Chat, event: ApiGatewayWebsocketProxyRequest) -> Result<ApiGatewayProxyResponse, lambda_runtime::Error> {
+pub async fn handle(
+    chat: &Chat,
+    event: ApiGatewayWebsocketProxyRequest,
+) -> Result<ApiGatewayProxyResponse, lambda_runtime::Error> {
     let refuse = |message: &str| {
         let frame = ServerFrame::Event(Event::SystemError { code: Code::Invalid, message: message.into() });
         Ok(response(200, frame.to_json()))

@@ -14,9 +14,11 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use futures::StreamExt as _;
-use chatting_e2e::{Client, REDIS_URL, Session, TestServer, dynamodb_endpoint, fresh_dynamodb_table, fresh_mysql_database};
+use chatting_e2e::{
+    Client, REDIS_URL, Session, TestServer, dynamodb_endpoint, fresh_dynamodb_table, fresh_mysql_database,
+};
 use chatting_local_gateway::PushMode;
+use futures::StreamExt as _;
 use serde_json::{Value, json};
 
 /// No scenario may run longer than this.
@@ -129,7 +131,9 @@ fn parse_args() -> anyhow::Result<Options> {
             "--scenario" => options.scenarios.push(Scenario::parse(&args.next().context("--scenario NAME")?)?),
             "--quick" => options.quick = true,
             "--help" | "-h" => {
-                println!("usage: chatting-bench [--backend embedded|mysql|dynamodb|all] [--push sdk|direct|all] [--scenario NAME]... [--quick]");
+                println!(
+                    "usage: chatting-bench [--backend embedded|mysql|dynamodb|all] [--push sdk|direct|all] [--scenario NAME]... [--quick]"
+                );
                 println!("scenarios: {}", Scenario::all().iter().map(|s| s.name()).collect::<Vec<_>>().join(", "));
                 std::process::exit(0);
             }
@@ -214,7 +218,13 @@ struct Observed {
 
 /// Sends `sends` messages one after the other (each after the previous reply), while
 /// reading everything; stops once it has seen `expected` `chat.in` events.
-async fn participate(mut client: Client, action: Value, sends: usize, expected: usize, t0: Instant) -> anyhow::Result<Observed> {
+async fn participate(
+    mut client: Client,
+    action: Value,
+    sends: usize,
+    expected: usize,
+    t0: Instant,
+) -> anyhow::Result<Observed> {
     let mut observed = Observed::default();
     let mut sent = 0;
     let mut awaiting_reply = false;
@@ -246,7 +256,10 @@ async fn participate(mut client: Client, action: Value, sends: usize, expected: 
                 }
             }
             Some("event") if frame["event"] == "chat.in" => {
-                let stamp = frame["data"]["text"].as_str().and_then(|t| t.strip_prefix('t')).and_then(|t| t.parse::<u128>().ok());
+                let stamp = frame["data"]["text"]
+                    .as_str()
+                    .and_then(|t| t.strip_prefix('t'))
+                    .and_then(|t| t.parse::<u128>().ok());
                 if let Some(sent_at) = stamp {
                     observed.latencies.push(Duration::from_micros((now_micros(t0).saturating_sub(sent_at)) as u64));
                     received += 1;
@@ -278,7 +291,13 @@ fn latency_json(mut latencies: Vec<Duration>) -> Value {
 /// Fan-out: `members` connected (in the lobby, or in one room), `senders` of them sending.
 async fn fan_out(server: &TestServer, members: usize, in_room: bool, quick: bool) -> anyhow::Result<Value> {
     let senders = members.min(5);
-    let per_sender = if quick { 10 } else if members >= 500 { 20 } else { 50 };
+    let per_sender = if quick {
+        10
+    } else if members >= 500 {
+        20
+    } else {
+        50
+    };
     let sessions = users(server, members).await?;
     let mut clients = Vec::with_capacity(members);
     for session in &sessions {
@@ -341,8 +360,11 @@ async fn whisper(server: &TestServer, quick: bool) -> anyhow::Result<Value> {
     let mut errors = 0;
     let started = Instant::now();
     for round in 0..rounds * 2 {
-        let (from, to, to_id) =
-            if round % 2 == 0 { (&mut a, &mut b, &sessions[1].user_id) } else { (&mut b, &mut a, &sessions[0].user_id) };
+        let (from, to, to_id) = if round % 2 == 0 {
+            (&mut a, &mut b, &sessions[1].user_id)
+        } else {
+            (&mut b, &mut a, &sessions[0].user_id)
+        };
         let text = format!("w{round}");
         let sent = Instant::now();
         let reply = from.request("chat.send", json!({"type": "whisper", "to": to_id, "text": text})).await?;
@@ -441,7 +463,20 @@ fn cell(value: &Value, decimals: usize) -> String {
 fn print_table(results: &[Value]) {
     println!(
         "{:<10} {:<14} {:<6} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6}",
-        "scenario", "backend", "push", "rate/s", "deliv/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors", "sql", "redis", "ddb", "mgmt"
+        "scenario",
+        "backend",
+        "push",
+        "rate/s",
+        "deliv/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms",
+        "errors",
+        "sql",
+        "redis",
+        "ddb",
+        "mgmt"
     );
     for r in results {
         let rate = [&r["messagesPerSecond"], &r["connectsPerSecond"], &r["loginsPerSecond"]]
@@ -467,7 +502,9 @@ fn print_table(results: &[Value]) {
             cell(&r["perSend"]["managementApiCalls"], 1),
         );
     }
-    println!("sql, redis, ddb, mgmt: SQL statements, Redis round trips, DynamoDB requests and Management API calls per chat.send");
+    println!(
+        "sql, redis, ddb, mgmt: SQL statements, Redis round trips, DynamoDB requests and Management API calls per chat.send"
+    );
 }
 
 #[tokio::main]

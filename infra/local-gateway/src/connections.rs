@@ -240,7 +240,11 @@ mod tests {
         connection.written(600);
         assert_eq!(registry.send("c1", "x".repeat(600)), SendOutcome::Queued, "written frames leave the budget");
         assert!(!connection.overflowed());
-        assert_eq!(registry.send("c1", "x".repeat(600)), SendOutcome::Overflow, "two unread frames are over 1000 bytes");
+        assert_eq!(
+            registry.send("c1", "x".repeat(600)),
+            SendOutcome::Overflow,
+            "two unread frames are over 1000 bytes"
+        );
         assert!(connection.overflowed());
     }
 

@@ -13,7 +13,10 @@ use time::macros::format_description;
 /// API Gateway's `requestTime`, e.g. `25/Nov/2026:22:00:26 +0000`.
 fn request_time(epoch_ms: i64) -> String {
     let format = format_description!("[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000");
-    OffsetDateTime::from_unix_timestamp(epoch_ms / 1000).unwrap_or(OffsetDateTime::UNIX_EPOCH).format(&format).unwrap_or_default()
+    OffsetDateTime::from_unix_timestamp(epoch_ms / 1000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        .format(&format)
+        .unwrap_or_default()
 }
 
 pub fn request_id() -> String {
@@ -178,7 +181,8 @@ mod tests {
 
     #[test]
     fn message_and_disconnect_events() {
-        let event = websocket_event(&context(), WebSocketRoute::Message { body: "{\"action\":\"ping\"}", binary: false });
+        let event =
+            websocket_event(&context(), WebSocketRoute::Message { body: "{\"action\":\"ping\"}", binary: false });
         assert_eq!(event.request_context.route_key.as_deref(), Some("$default"));
         assert_eq!(event.body.as_deref(), Some("{\"action\":\"ping\"}"));
         let event = websocket_event(&context(), WebSocketRoute::Disconnect { status_code: 1001, reason: "Going away" });

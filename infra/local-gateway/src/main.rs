@@ -24,9 +24,9 @@ async fn main() -> anyhow::Result<()> {
     if let Some(raw) = env("CHATTING_PUSH") {
         options.push = PushMode::parse(&raw).with_context(|| format!("CHATTING_PUSH={raw}: expected sdk or direct"))?;
     }
-    let web_dir = env("CHATTING_WEB_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web"))
-    });
+    let web_dir = env("CHATTING_WEB_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web")));
     options.web_dir = Some(web_dir);
     let listener = tokio::net::TcpListener::bind(&address).await.with_context(|| format!("binding {address}"))?;
     let bound = listener.local_addr()?;

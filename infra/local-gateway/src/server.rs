@@ -175,7 +175,11 @@ pub async fn build(address: SocketAddr, options: GatewayOptions) -> anyhow::Resu
         PushMode::Sdk => {
             let endpoint = config.management_endpoint.clone().unwrap_or_else(|| format!("http://{address}"));
             // Another endpoint is API Gateway's or another gateway's: the environment's key.
-            let keys = if config.management_endpoint.is_some() { SigningKeys::from_env() } else { options.management_key.clone() };
+            let keys = if config.management_endpoint.is_some() {
+                SigningKeys::from_env()
+            } else {
+                options.management_key.clone()
+            };
             Arc::new(ApiGatewayPusher::new(&endpoint, keys))
         }
         PushMode::Direct => Arc::new(DirectPusher(registry.clone())),
@@ -199,7 +203,10 @@ pub async fn build(address: SocketAddr, options: GatewayOptions) -> anyhow::Resu
         .route("/ws", get(crate::websocket::upgrade))
         .merge(
             Router::new()
-                .route("/@connections/{id}", get(describe_connection).post(post_to_connection).delete(delete_connection))
+                .route(
+                    "/@connections/{id}",
+                    get(describe_connection).post(post_to_connection).delete(delete_connection),
+                )
                 .route("/metrics", get(metrics))
                 .route_layer(axum::middleware::from_fn_with_state(gateway.clone(), require_signature)),
         )
@@ -335,7 +342,11 @@ async fn require_signature(
 ) -> Response {
     let (parts, body) = request.into_parts();
     let Ok(body) = axum::body::to_bytes(body, MAX_SIGNED_BODY).await else {
-        return aws_error(StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLargeException", r#"{"message":"Message too long"}"#);
+        return aws_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PayloadTooLargeException",
+            r#"{"message":"Message too long"}"#,
+        );
     };
     let signed = crate::sigv4::SignedParts {
         method: &parts.method,
@@ -363,7 +374,11 @@ async fn metrics(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Res
         body["actions"] = serde_json::json!(metrics::actions());
         return axum::Json(body).into_response();
     }
-    let text = metrics::prometheus(&snapshot, &metrics::actions(), &[("open_connections", open, "WebSocket connections open now")]);
+    let text = metrics::prometheus(
+        &snapshot,
+        &metrics::actions(),
+        &[("open_connections", open, "WebSocket connections open now")],
+    );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
@@ -384,7 +399,11 @@ fn gone() -> Response {
 /// refuses a body over its 128 KB message limit with 413.
 async fn post_to_connection(State(gateway): State<Arc<Gateway>>, Path(id): Path<String>, body: Bytes) -> Response {
     if body.len() > crate::websocket::MAX_MESSAGE_BYTES {
-        return aws_error(StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLargeException", r#"{"message":"Message too long"}"#);
+        return aws_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PayloadTooLargeException",
+            r#"{"message":"Message too long"}"#,
+        );
     }
     let text = String::from_utf8_lossy(&body).into_owned();
     match gateway.registry.send(&id, text) {

@@ -49,7 +49,9 @@ impl Refusal {
             Refusal::Incomplete(_) => r#"{"message":"Incomplete signature"}"#,
             Refusal::UnknownKey => r#"{"message":"The security token included in the request is invalid"}"#,
             Refusal::Expired => r#"{"message":"Signature expired"}"#,
-            Refusal::Mismatch => r#"{"message":"The request signature we calculated does not match the signature you provided"}"#,
+            Refusal::Mismatch => {
+                r#"{"message":"The request signature we calculated does not match the signature you provided"}"#
+            }
         }
     }
 }
@@ -131,7 +133,9 @@ pub fn verify(request: &SignedParts<'_>, key: &SigningKeys, now: SystemTime) -> 
     let expected = signature(key, amz_date, authorization.region, SERVICE, &canonical);
     let given = authorization.signature.as_bytes();
     // Compared in constant time: the signature is the secret's only witness.
-    if given.len() != expected.len() || aws_lc_rs::constant_time::verify_slices_are_equal(given, expected.as_bytes()).is_err() {
+    if given.len() != expected.len()
+        || aws_lc_rs::constant_time::verify_slices_are_equal(given, expected.as_bytes()).is_err()
+    {
         return Err(Refusal::Mismatch);
     }
     Ok(())
@@ -159,13 +163,18 @@ pub fn sign(request: &SignedParts<'_>, key: &SigningKeys, now: SystemTime) -> Ve
     let scope = format!("{}/{}/{SERVICE}/aws4_request", &amz_date[..8], key.region);
     added.push((
         "authorization",
-        format!("{ALGORITHM} Credential={}/{scope}, SignedHeaders={}, Signature={signature}", key.access_key_id, names.join(";")),
+        format!(
+            "{ALGORITHM} Credential={}/{scope}, SignedHeaders={}, Signature={signature}",
+            key.access_key_id,
+            names.join(";")
+        ),
     ));
     added
 }
 
 fn canonical_request(request: &SignedParts<'_>, signed_headers: &[&str]) -> String {
-    let mut canonical = format!("{}\n{}\n{}\n", request.method, encode(request.path, true), canonical_query(request.query));
+    let mut canonical =
+        format!("{}\n{}\n{}\n", request.method, encode(request.path, true), canonical_query(request.query));
     for name in signed_headers {
         let values: Vec<String> = request
             .headers
@@ -175,7 +184,11 @@ fn canonical_request(request: &SignedParts<'_>, signed_headers: &[&str]) -> Stri
             .collect();
         canonical.push_str(&format!("{name}:{}\n", values.join(",")));
     }
-    canonical.push_str(&format!("\n{}\n{}", signed_headers.join(";"), hex(digest::digest(&digest::SHA256, request.body).as_ref())));
+    canonical.push_str(&format!(
+        "\n{}\n{}",
+        signed_headers.join(";"),
+        hex(digest::digest(&digest::SHA256, request.body).as_ref())
+    ));
     canonical
 }
 
@@ -202,9 +215,9 @@ fn signature(key: &SigningKeys, amz_date: &str, region: &str, service: &str, can
     );
     let step = |key: &[u8], data: &str| hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data.as_bytes());
     let secret = format!("AWS4{}", key.secret_access_key);
-    let signing_key = [date, region, service, "aws4_request"]
-        .into_iter()
-        .fold(None, |k: Option<hmac::Tag>, part| Some(step(k.as_ref().map_or(secret.as_bytes(), |k| k.as_ref()), part)));
+    let signing_key = [date, region, service, "aws4_request"].into_iter().fold(None, |k: Option<hmac::Tag>, part| {
+        Some(step(k.as_ref().map_or(secret.as_bytes(), |k| k.as_ref()), part))
+    });
     let signing_key = signing_key.expect("four derivation steps");
     hex(step(signing_key.as_ref(), &string_to_sign).as_ref())
 }
@@ -229,7 +242,8 @@ fn decode(raw: &str) -> String {
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let escaped = (bytes[i] == b'%').then(|| raw.get(i + 1..i + 3)).flatten().and_then(|h| u8::from_str_radix(h, 16).ok());
+        let escaped =
+            (bytes[i] == b'%').then(|| raw.get(i + 1..i + 3)).flatten().and_then(|h| u8::from_str_radix(h, 16).ok());
         match escaped {
             Some(byte) => {
                 decoded.push(byte);
@@ -297,7 +311,10 @@ mod tests {
         }
         let signed = SignedParts { headers: &headers, ..request };
         assert_eq!(verify(&signed, &key(), now), Ok(()));
-        assert_eq!(verify(&SignedParts { body: b"{\"event\":\"forged\"}", ..signed }, &key(), now), Err(Refusal::Mismatch));
+        assert_eq!(
+            verify(&SignedParts { body: b"{\"event\":\"forged\"}", ..signed }, &key(), now),
+            Err(Refusal::Mismatch)
+        );
         assert_eq!(verify(&SignedParts { path: "/@connections/other", ..signed }, &key(), now), Err(Refusal::Mismatch));
         assert_eq!(verify(&SignedParts { method: &Method::DELETE, ..signed }, &key(), now), Err(Refusal::Mismatch));
         let other_secret = SigningKeys { secret_access_key: "another".into(), ..key() };

@@ -39,10 +39,12 @@ fn lowercase_headers(headers: &HeaderMap) -> HashMap<String, String> {
     let mut out: HashMap<String, String> = HashMap::new();
     for (name, value) in headers {
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        out.entry(name.as_str().to_owned()).and_modify(|v| {
-            v.push(',');
-            v.push_str(&value);
-        }).or_insert(value);
+        out.entry(name.as_str().to_owned())
+            .and_modify(|v| {
+                v.push(',');
+                v.push_str(&value);
+            })
+            .or_insert(value);
     }
     out
 }
@@ -196,7 +198,8 @@ async fn run_connection(
     match tokio::time::timeout(std::time::Duration::from_secs(2), writer).await {
         Ok(Ok(mut sink)) => {
             let frame = CloseFrame { code: status_code, reason: reason.into() };
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), sink.send(Message::Close(Some(frame)))).await;
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_secs(1), sink.send(Message::Close(Some(frame)))).await;
         }
         Ok(Err(_)) => {}
         // A writer stuck on a client that stopped reading would otherwise keep the socket

@@ -143,7 +143,8 @@ fn member_key(room: RoomId, user: &UserId) -> Item {
 
 /// FNV-1a of the connection id: stable across processes and versions, unlike std's hasher.
 fn lease_shard(connection: &str) -> u64 {
-    let hash = connection.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let hash =
+        connection.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
     hash % LEASE_SHARDS
 }
 
@@ -324,7 +325,12 @@ impl DynamoPresence {
         let mut lease_item = lease_key(connection.as_str(), renewed);
         lease_item.insert(TTL.into(), expires_in(BACKSTOP_TTL_SECS));
         let writes = vec![
-            self.update_op(connection_key(connection), "SET #lease = :new", Some("#lease = :old"), &[(":new", n(renewed)), (":old", n(old))])?,
+            self.update_op(
+                connection_key(connection),
+                "SET #lease = :new",
+                Some("#lease = :old"),
+                &[(":new", n(renewed)), (":old", n(old))],
+            )?,
             self.delete_any_op(lease_key(connection.as_str(), old))?,
             self.put_op(lease_item)?,
         ];
@@ -355,10 +361,7 @@ impl DynamoPresence {
     /// Commits the writes; when a condition no longer held or a concurrent transaction
     /// touched one of the items, hands back why: one reason per write, in order, with the
     /// item as it was when its condition failed, so the caller retries knowing more.
-    async fn transact(
-        &self,
-        writes: Vec<TransactWriteItem>,
-    ) -> Result<Option<Vec<CancellationReason>>, DynamoError> {
+    async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<Option<Vec<CancellationReason>>, DynamoError> {
         match self.table.client.transact_write_items().set_transact_items(Some(writes)).send().quiet().await {
             Ok(_) => Ok(None),
             Err(err) => {
@@ -661,7 +664,11 @@ impl DynamoPresence {
         let (user, room) = (user.clone(), *room);
         // The lease read with the item must still be its lease: a renewal meanwhile moved it.
         let own = match lease_ends {
-            Some(ends) => self.delete_op(connection_key(connection), "#rid = :room AND #lease = :lease", &[(":room", n(room)), (":lease", n(ends))])?,
+            Some(ends) => self.delete_op(
+                connection_key(connection),
+                "#rid = :room AND #lease = :lease",
+                &[(":room", n(room)), (":lease", n(ends))],
+            )?,
             None => self.delete_op(connection_key(connection), "#rid = :room", &[(":room", n(room))])?,
         };
         let mut writes = vec![own];
@@ -1031,7 +1038,8 @@ impl Presence for DynamoPresence {
         let Some(item) = item else { return Ok(None) };
         let info = parse_connection(&item)?;
         let profile = parse_profile(&item)?;
-        let (members, ()) = futures::try_join!(self.room_members(info.room), self.renew_lease_if_due(connection, &item))?;
+        let (members, ()) =
+            futures::try_join!(self.room_members(info.room), self.renew_lease_if_due(connection, &item))?;
         let room_connections =
             members.iter().flat_map(|member| connections_of(Some(member))).map(ConnectionId::new).collect();
         Ok(Some(SenderContext { info, profile, retry_after, room_connections }))
@@ -1162,13 +1170,8 @@ impl Presence for DynamoPresence {
     }
 
     async fn room_counts(&self, rooms: &[RoomId]) -> PresenceResult<Vec<u32>> {
-        let distinct: Vec<RoomId> = rooms
-            .iter()
-            .copied()
-            .filter(|room| !room.is_lobby())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let distinct: Vec<RoomId> =
+            rooms.iter().copied().filter(|room| !room.is_lobby()).collect::<BTreeSet<_>>().into_iter().collect();
         let counters = async {
             if distinct.is_empty() {
                 return Ok(Vec::new());
@@ -1261,7 +1264,9 @@ impl Presence for DynamoPresence {
         let mut expired: Vec<String> = Vec::new();
         for answer in futures::future::join_all(shards).await {
             let out = answer.map_err(|err| DynamoError::request("Query", err))?;
-            expired.extend(out.items.unwrap_or_default().iter().filter_map(|item| string_attr(item, SK).map(str::to_owned)));
+            expired.extend(
+                out.items.unwrap_or_default().iter().filter_map(|item| string_attr(item, SK).map(str::to_owned)),
+            );
         }
         // `<lease end>#<cid>`: sorting the keys sorts by lease end.
         expired.sort();
@@ -1336,7 +1341,10 @@ mod tests {
         let reasons = [reason("None"), reason("None"), reason("ConditionalCheckFailed")];
         assert_eq!(learned(&reasons, [(Some(1), None), (Some(2), believed_member.clone())]), Some([None, None]));
         // An item that had no write keeps what was believed.
-        assert_eq!(learned(&reasons, [(None, believed_member.clone()), (Some(2), None)]), Some([believed_member, None]));
+        assert_eq!(
+            learned(&reasons, [(None, believed_member.clone()), (Some(2), None)]),
+            Some([believed_member, None])
+        );
         // A conflict says nothing about the item: read instead.
         let reasons = [reason("None"), reason("TransactionConflict"), reason("None")];
         assert_eq!(learned(&reasons, [(Some(1), None), (Some(2), None)]), None);

@@ -255,7 +255,10 @@ impl Presence for MemoryPresence {
 
     async fn connections_of(&self, users: &[UserId]) -> PresenceResult<Vec<Vec<ConnectionId>>> {
         let state = self.state()?;
-        Ok(users.iter().map(|user| state.users.get(user).map(|c| c.iter().cloned().collect()).unwrap_or_default()).collect())
+        Ok(users
+            .iter()
+            .map(|user| state.users.get(user).map(|c| c.iter().cloned().collect()).unwrap_or_default())
+            .collect())
     }
 
     async fn hit_rate_limit(&self, key: &str, limit: u32, window: Duration) -> PresenceResult<Option<Duration>> {
@@ -299,7 +302,8 @@ impl Presence for MemoryPresence {
         let Some(info) = state.connections.get(connection).cloned() else { return Ok(None) };
         state.leases.insert(connection.clone(), Instant::now() + self.lease);
         let retry_after = state.hit_rate_limit(rate_key, limit, window);
-        let room_connections = state.rooms.get(&info.room).map(|r| r.connections.iter().cloned().collect()).unwrap_or_default();
+        let room_connections =
+            state.rooms.get(&info.room).map(|r| r.connections.iter().cloned().collect()).unwrap_or_default();
         let profile = state.profiles.get(&info.user).cloned();
         Ok(Some(SenderContext { info, profile, retry_after, room_connections }))
     }
@@ -324,6 +328,9 @@ mod tests {
         for _ in 0..4 {
             assert_eq!(state.hit_rate_limit("login:live7", 5, Duration::from_secs(60)), None);
         }
-        assert!(state.hit_rate_limit("login:live7", 5, Duration::from_secs(60)).is_some(), "the sixth attempt is refused");
+        assert!(
+            state.hit_rate_limit("login:live7", 5, Duration::from_secs(60)).is_some(),
+            "the sixth attempt is refused"
+        );
     }
 }

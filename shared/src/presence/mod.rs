@@ -172,7 +172,9 @@ pub async fn connect(
 ) -> PresenceResult<std::sync::Arc<dyn Presence>> {
     match redis_url {
         #[cfg(feature = "redis")]
-        Some(url) => Ok(std::sync::Arc::new(redis::RedisPresence::connect_with_ca(url, prefix, ca_file).await?.with_lease(lease))),
+        Some(url) => Ok(std::sync::Arc::new(
+            redis::RedisPresence::connect_with_ca(url, prefix, ca_file).await?.with_lease(lease),
+        )),
         #[cfg(not(feature = "redis"))]
         Some(_) => {
             let _ = (prefix, ca_file, lease);

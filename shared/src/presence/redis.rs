@@ -251,8 +251,11 @@ impl RedisPresence {
             Some(path) => {
                 let root_cert = std::fs::read(path)
                     .map_err(|err| PresenceError::Backend(format!("Redis CA file {}: {err}", path.display())))?;
-                redis::Client::build_with_tls(url, redis::TlsCertificates { client_tls: None, root_cert: Some(root_cert) })
-                    .map_err(backend)?
+                redis::Client::build_with_tls(
+                    url,
+                    redis::TlsCertificates { client_tls: None, root_cert: Some(root_cert) },
+                )
+                .map_err(backend)?
             }
         };
         let config = ConnectionManagerConfig::new()
@@ -290,7 +293,13 @@ impl RedisPresence {
     }
 
     /// Runs one of the rate window scripts; `Some(wait)` when refused.
-    async fn rate_window(&self, script: &Script, key: &str, limit: u32, window: Duration) -> PresenceResult<Option<Duration>> {
+    async fn rate_window(
+        &self,
+        script: &Script,
+        key: &str,
+        limit: u32,
+        window: Duration,
+    ) -> PresenceResult<Option<Duration>> {
         let wait: i64 = script
             .key(self.key(format!("rate:{key}")))
             .arg(window.as_millis() as u64)
@@ -386,7 +395,8 @@ impl Presence for RedisPresence {
     }
 
     async fn room_users(&self, room: RoomId) -> PresenceResult<Vec<UserId>> {
-        let users: Vec<String> = self.conn().zrange(self.key(format!("room:{room}:order")), 0, -1).await.map_err(backend)?;
+        let users: Vec<String> =
+            self.conn().zrange(self.key(format!("room:{room}:order")), 0, -1).await.map_err(backend)?;
         users.iter().map(|u| parse_user(u)).collect()
     }
 
@@ -514,9 +524,10 @@ impl Presence for RedisPresence {
         let profile = match Nick::from_stored(&nick) {
             Ok(nick) => Some(Profile {
                 nick,
-                group: (!group.is_empty()).then(|| GroupId::parse(&group)).transpose().map_err(|_| {
-                    PresenceError::Backend(format!("bad group id {group:?} in presence"))
-                })?,
+                group: (!group.is_empty())
+                    .then(|| GroupId::parse(&group))
+                    .transpose()
+                    .map_err(|_| PresenceError::Backend(format!("bad group id {group:?} in presence")))?,
             }),
             Err(_) => None,
         };

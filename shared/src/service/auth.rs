@@ -137,7 +137,12 @@ impl AuthService {
     /// anyone out. A failure then counts against the address. A malformed id or password
     /// cannot belong to anyone, but gets the answer of a wrong password after the time of
     /// one, so neither the answer nor its timing tells which ids exist.
-    pub async fn login_attempt(&self, raw_user_id: &str, raw_password: &str, client: Option<IpAddr>) -> Result<Value, ServiceError> {
+    pub async fn login_attempt(
+        &self,
+        raw_user_id: &str,
+        raw_password: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Value, ServiceError> {
         let limits = self.login_limits;
         let parsed = (UserId::parse(raw_user_id), Password::parse(raw_password));
         let address_key = client.map(|address| format!("login:addr:{}", address_key(address)));
@@ -186,7 +191,8 @@ impl AuthService {
                 user_id: user_id.clone(),
                 family_id,
                 expires_at_ms: self.refresh_expiry(),
-                session_ends_at_ms: now_ms().saturating_add(i64::try_from(self.session_lifetime.as_millis()).unwrap_or(i64::MAX)),
+                session_ends_at_ms: now_ms()
+                    .saturating_add(i64::try_from(self.session_lifetime.as_millis()).unwrap_or(i64::MAX)),
             })
             .await?;
         self.session(&record.user_id, refresh, self.keys.issue(&record.user_id)?).await
@@ -240,8 +246,17 @@ impl AuthService {
         now_ms() + self.refresh_ttl.as_millis() as i64
     }
 
-    async fn session(&self, user_id: &UserId, refresh_token: String, access: auth::IssuedAccess) -> Result<Value, ServiceError> {
-        let record = self.store.user(user_id).await?.ok_or_else(|| ServiceError::Unauthenticated("user no longer exists".into()))?;
+    async fn session(
+        &self,
+        user_id: &UserId,
+        refresh_token: String,
+        access: auth::IssuedAccess,
+    ) -> Result<Value, ServiceError> {
+        let record = self
+            .store
+            .user(user_id)
+            .await?
+            .ok_or_else(|| ServiceError::Unauthenticated("user no longer exists".into()))?;
         Ok(json!({
             "accessToken": access.token,
             "refreshToken": refresh_token,

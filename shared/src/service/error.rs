@@ -86,7 +86,11 @@ impl From<Invalid> for ServiceError {
 
 impl From<StoreError> for ServiceError {
     fn from(err: StoreError) -> Self {
-        if err.is_unavailable() { ServiceError::Unavailable(err.to_string()) } else { ServiceError::Internal(err.to_string()) }
+        if err.is_unavailable() {
+            ServiceError::Unavailable(err.to_string())
+        } else {
+            ServiceError::Internal(err.to_string())
+        }
     }
 }
 

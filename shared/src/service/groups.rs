@@ -18,7 +18,12 @@ impl Chat {
     }
 
     /// Refreshes the group the caller left (if any) and the one they are now in.
-    async fn announce_group_move(&self, caller: &Caller, moved: &GroupMove, now_in: Option<&GroupId>) -> Result<(), ServiceError> {
+    async fn announce_group_move(
+        &self,
+        caller: &Caller,
+        moved: &GroupMove,
+        now_in: Option<&GroupId>,
+    ) -> Result<(), ServiceError> {
         self.refresh_profile(&caller.user).await?;
         let mut deliveries = Vec::new();
         for group in moved.left.iter().chain(now_in) {

@@ -162,7 +162,8 @@ impl Chat {
             if turn.store_failed_while_waiting() {
                 return Err(ServiceError::Unavailable("the store failed for an earlier message of this room".into()));
             }
-            let stored = self.store.append_message(message).await.inspect_err(|err| turn.note_failure(err)).map_err(closed)?;
+            let stored =
+                self.store.append_message(message).await.inspect_err(|err| turn.note_failure(err)).map_err(closed)?;
             let mut delivery = turn.queue_delivery();
             if !stored.duplicate {
                 delivery.wait_for_earlier().await;
@@ -185,7 +186,12 @@ impl Chat {
             // Stored, not numbered: the next numbering in this room takes it along.
             return Err(ServiceError::Unavailable("the store failed for an earlier message of this room".into()));
         }
-        let numbered = self.store.number_room_messages(room, own).await.inspect_err(|err| turn.note_failure(err)).map_err(closed)?;
+        let numbered = self
+            .store
+            .number_room_messages(room, own)
+            .await
+            .inspect_err(|err| turn.note_failure(err))
+            .map_err(closed)?;
         turn.remember_numbered(&numbered.batch, own);
         let mut delivery = turn.queue_delivery();
         if !numbered.batch.is_empty() {

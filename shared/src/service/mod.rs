@@ -141,11 +141,18 @@ impl Chat {
 
     /// `$connect`: checks the origin and the token, then registers the connection in the
     /// lobby. A request without `Origin` is not from a browser and is not checked.
-    pub async fn connect(&self, connection: &ConnectionId, token: Option<&str>, origin: Option<&str>) -> Result<UserId, ServiceError> {
+    pub async fn connect(
+        &self,
+        connection: &ConnectionId,
+        token: Option<&str>,
+        origin: Option<&str>,
+    ) -> Result<UserId, ServiceError> {
         if let Some(origin) = origin
-            && !self.allowed_origins.is_empty() && !self.allowed_origins.iter().any(|o| o == "*" || o == origin.trim_end_matches('/')) {
-                return Err(ServiceError::Forbidden(format!("origin {origin} is not allowed")));
-            }
+            && !self.allowed_origins.is_empty()
+            && !self.allowed_origins.iter().any(|o| o == "*" || o == origin.trim_end_matches('/'))
+        {
+            return Err(ServiceError::Forbidden(format!("origin {origin} is not allowed")));
+        }
         let user_id = self.keys.verify(token.unwrap_or_default())?;
         let record = self
             .store
@@ -159,12 +166,16 @@ impl Chat {
             let mut lobby = self.presence.room_connections(RoomId::LOBBY).await?;
             // API Gateway refuses posts to a connection until its $connect has returned.
             lobby.retain(|c| c != connection);
-            deliveries.push(Delivery::new(Event::LobbyUsersRefresh { change: Change::Joined, user: to_user(&record) }, lobby));
+            deliveries.push(Delivery::new(
+                Event::LobbyUsersRefresh { change: Change::Joined, user: to_user(&record) },
+                lobby,
+            ));
         }
         if connected.came_online
-            && let Some(group) = &record.group_id {
-                deliveries.extend(self.group_refresh(group, Some(connection)).await?);
-            }
+            && let Some(group) = &record.group_id
+        {
+            deliveries.extend(self.group_refresh(group, Some(connection)).await?);
+        }
         self.deliver(deliveries).await;
         Ok(user_id)
     }
@@ -196,9 +207,10 @@ impl Chat {
         let Some(record) = record else { return Ok(Vec::new()) };
         let mut deliveries = self.after_departure(&record, gone.from).await?;
         if gone.went_offline
-            && let Some(group) = &record.group_id {
-                deliveries.extend(self.group_refresh(group, None).await?);
-            }
+            && let Some(group) = &record.group_id
+        {
+            deliveries.extend(self.group_refresh(group, None).await?);
+        }
         Ok(deliveries)
     }
 
@@ -226,7 +238,12 @@ impl Chat {
         }
     }
 
-    async fn run(&self, connection: &ConnectionId, action: &str, data: serde_json::Map<String, Value>) -> Result<Value, ServiceError> {
+    async fn run(
+        &self,
+        connection: &ConnectionId,
+        action: &str,
+        data: serde_json::Map<String, Value>,
+    ) -> Result<Value, ServiceError> {
         let command = Command::parse(action, data)?;
         if let Command::ChatSend { kind, text, to, client_msg_id } = command {
             // The hot path reads its connection, audience and limit in one presence call.
@@ -248,11 +265,15 @@ impl Chat {
                 Ok(json!({ "roomId": caller.room, "users": users }))
             }
             Command::RoomList => self.room_list().await,
-            Command::RoomCreate { title, password, capacity } => self.room_create(&caller, title, password, capacity).await,
+            Command::RoomCreate { title, password, capacity } => {
+                self.room_create(&caller, title, password, capacity).await
+            }
             Command::RoomJoin { room_id, password } => self.room_join(&caller, room_id, password).await,
             Command::RoomLeave => self.room_leave(&caller).await,
             Command::RoomInfo { room_id } => self.room_info_of(&caller, room_id).await,
-            Command::RoomUpdate { title, password, capacity } => self.room_update(&caller, title, password, capacity).await,
+            Command::RoomUpdate { title, password, capacity } => {
+                self.room_update(&caller, title, password, capacity).await
+            }
             Command::GroupList => self.group_list().await,
             Command::GroupCreate { group_id } => self.group_create(&caller, &group_id).await,
             Command::GroupJoin { group_id } => self.group_join(&caller, &group_id).await,
@@ -295,7 +316,8 @@ impl Chat {
         let room = departure.room;
         if room.is_lobby() {
             let lobby = self.presence.room_connections(RoomId::LOBBY).await?;
-            deliveries.push(Delivery::new(Event::LobbyUsersRefresh { change: Change::Left, user: to_user(user) }, lobby));
+            deliveries
+                .push(Delivery::new(Event::LobbyUsersRefresh { change: Change::Left, user: to_user(user) }, lobby));
             return Ok(deliveries);
         }
         if departure.room_closed {
@@ -333,7 +355,12 @@ impl Chat {
     }
 
     /// Events for a user's connection entering a room or the lobby.
-    async fn after_arrival(&self, user: &UserRecord, room: RoomId, user_entered: bool) -> Result<Vec<Delivery>, ServiceError> {
+    async fn after_arrival(
+        &self,
+        user: &UserRecord,
+        room: RoomId,
+        user_entered: bool,
+    ) -> Result<Vec<Delivery>, ServiceError> {
         if !user_entered {
             return Ok(Vec::new());
         }
@@ -350,7 +377,11 @@ impl Chat {
     }
 
     /// `group.list.refresh` for one group, to the lobby and the group's online members.
-    async fn group_refresh(&self, group: &GroupId, except: Option<&ConnectionId>) -> Result<Vec<Delivery>, ServiceError> {
+    async fn group_refresh(
+        &self,
+        group: &GroupId,
+        except: Option<&ConnectionId>,
+    ) -> Result<Vec<Delivery>, ServiceError> {
         let members = self.store.group_members(group).await?;
         let online = self.presence.online(&members).await?;
         let mut to = self.presence.room_connections(RoomId::LOBBY).await?;
@@ -360,7 +391,11 @@ impl Chat {
         to.sort();
         to.dedup();
         to.retain(|c| Some(c) != except);
-        let summary = protocol::GroupSummary { group_id: group.clone(), members: members.len() as u32, online: online.len() as u32 };
+        let summary = protocol::GroupSummary {
+            group_id: group.clone(),
+            members: members.len() as u32,
+            online: online.len() as u32,
+        };
         Ok(vec![Delivery::new(Event::GroupListRefresh(summary), to)])
     }
 

@@ -201,7 +201,10 @@ mod tests {
         };
         let mut turn = order.hold(room).await;
         turn.remember_numbered(&[record(10, 1), record(11, 2)], MessageId::from_stored(10));
-        assert!(turn.take_numbered(MessageId::from_stored(10)).is_none(), "the numbering's own sender is not remembered");
+        assert!(
+            turn.take_numbered(MessageId::from_stored(10)).is_none(),
+            "the numbering's own sender is not remembered"
+        );
         assert_eq!(turn.take_numbered(MessageId::from_stored(11)).and_then(|m| m.seq), Some(2));
         assert!(turn.take_numbered(MessageId::from_stored(11)).is_none());
     }

@@ -97,14 +97,20 @@ impl Chat {
         capacity: Capacity,
     ) -> Result<Value, ServiceError> {
         let password_hash = hash_room_password(password).await?;
-        let record = self.store.create_room(&NewRoom { title, password_hash, capacity, owner: caller.user.clone() }).await?;
+        let record =
+            self.store.create_room(&NewRoom { title, password_hash, capacity, owner: caller.user.clone() }).await?;
         self.presence.room_created(record.room_id).await?;
         tracing::info!(room = %record.room_id, owner = %caller.user, "room created");
         self.enter(caller, record.room_id, capacity.get()).await?;
         Ok(json!(self.room_info(&record).await?))
     }
 
-    pub(super) async fn room_join(&self, caller: &Caller, room: RoomId, password: Option<RoomPassword>) -> Result<Value, ServiceError> {
+    pub(super) async fn room_join(
+        &self,
+        caller: &Caller,
+        room: RoomId,
+        password: Option<RoomPassword>,
+    ) -> Result<Value, ServiceError> {
         let record = self.open_room(room).await?;
         if caller.room != room {
             let already_inside = self.presence.room_users(room).await?.contains(&caller.user);
@@ -173,7 +179,10 @@ impl Chat {
         if let Some(capacity) = capacity {
             let count = self.presence.room_counts(&[caller.room]).await?.first().copied().unwrap_or(0);
             if capacity.get() < count {
-                return Err(ServiceError::Invalid(format!("capacity {} is below the {count} users inside", capacity.get())));
+                return Err(ServiceError::Invalid(format!(
+                    "capacity {} is below the {count} users inside",
+                    capacity.get()
+                )));
             }
         }
         let password_hash = match password {

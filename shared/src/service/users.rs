@@ -32,7 +32,10 @@ impl Chat {
         for room in self.presence.user_rooms(&caller.user).await? {
             let connections = self.presence.room_connections(room).await?;
             if room.is_lobby() {
-                deliveries.push(Delivery::new(Event::LobbyUsersRefresh { change: Change::Updated, user: user.clone() }, connections));
+                deliveries.push(Delivery::new(
+                    Event::LobbyUsersRefresh { change: Change::Updated, user: user.clone() },
+                    connections,
+                ));
             } else {
                 let event = Event::RoomUsersRefresh { room_id: room, change: Change::Updated, user: user.clone() };
                 deliveries.push(Delivery::new(event, connections));

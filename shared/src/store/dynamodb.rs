@@ -30,14 +30,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-    Update,
+    AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
 };
 
 use super::sql::IDEMPOTENCY_WINDOW_MS;
 use super::{
-    GroupMove, HistoryPage, HistoryScope, MessageRecord, NewMessage, NewRefreshToken, NewRoom, RoomChanges,
-    RefreshRotation, RoomRecord, Rotation, Store, StoreError, StoreResult, StoredMessage, UserRecord,
+    GroupMove, HistoryPage, HistoryScope, MessageRecord, NewMessage, NewRefreshToken, NewRoom, RefreshRotation,
+    RoomChanges, RoomRecord, Rotation, Store, StoreError, StoreResult, StoredMessage, UserRecord,
 };
 use crate::clock::now_ms;
 use crate::domain::{Capacity, GroupId, MessageId, MessageText, Nick, RoomId, RoomTitle, UserId};
@@ -116,7 +116,9 @@ fn get_n(item: &Item, name: &str) -> StoreResult<i64> {
 
 fn opt_n(item: &Item, name: &str) -> StoreResult<Option<i64>> {
     match item.get(name) {
-        Some(AttributeValue::N(raw)) => raw.parse().map(Some).map_err(|_| corrupt(format!("{name} is not a whole number"))),
+        Some(AttributeValue::N(raw)) => {
+            raw.parse().map(Some).map_err(|_| corrupt(format!("{name} is not a whole number")))
+        }
         _ => Ok(None),
     }
 }
@@ -180,11 +182,7 @@ fn next_message_id() -> i64 {
     let _ = aws_lc_rs::rand::SecureRandom::fill(&aws_lc_rs::rand::SystemRandom::new(), &mut random);
     let candidate = now_ms() * 1000 + i64::from(u16::from_le_bytes(random) % 1000);
     let previous = LAST.fetch_max(candidate, Ordering::Relaxed);
-    if candidate > previous {
-        candidate
-    } else {
-        LAST.fetch_add(1, Ordering::Relaxed) + 1
-    }
+    if candidate > previous { candidate } else { LAST.fetch_add(1, Ordering::Relaxed) + 1 }
 }
 
 /// A short random pause before retrying a lost condition, so contenders spread out.
@@ -249,7 +247,8 @@ impl DynamoStore {
     }
 
     fn delete(&self, key: Item) -> StoreResult<TransactWriteItem> {
-        let delete = Delete::builder().table_name(&self.table.name).set_key(Some(key)).build().map_err(err("Delete"))?;
+        let delete =
+            Delete::builder().table_name(&self.table.name).set_key(Some(key)).build().map_err(err("Delete"))?;
         Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
@@ -298,7 +297,9 @@ impl DynamoStore {
             .await;
         match put {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Err(StoreError::Conflict),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(StoreError::Conflict)
+            }
             Err(e) => Err(err("PutItem")(e)),
         }
     }
@@ -319,7 +320,11 @@ impl DynamoStore {
         let mut found = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(BATCH_GET_MAX) {
             let mut pending = Some(
-                KeysAndAttributes::builder().set_keys(Some(chunk.to_vec())).consistent_read(true).build().map_err(err("BatchGetItem"))?,
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.to_vec()))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(err("BatchGetItem"))?,
             );
             let mut attempt = 0;
             while let Some(request) = pending.take() {
@@ -335,11 +340,15 @@ impl DynamoStore {
                 if let Some(mut responses) = out.responses {
                     found.extend(responses.remove(&self.table.name).unwrap_or_default());
                 }
-                pending = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table.name)).filter(|k| !k.keys.is_empty());
+                pending =
+                    out.unprocessed_keys.and_then(|mut u| u.remove(&self.table.name)).filter(|k| !k.keys.is_empty());
                 if pending.is_some() {
                     attempt += 1;
                     if attempt >= MAX_ATTEMPTS {
-                        return Err(StoreError::Dynamo(DynamoError::Contended { operation: "BatchGetItem", attempts: attempt }));
+                        return Err(StoreError::Dynamo(DynamoError::Contended {
+                            operation: "BatchGetItem",
+                            attempts: attempt,
+                        }));
                     }
                     backoff(attempt).await;
                 }
@@ -350,7 +359,14 @@ impl DynamoStore {
 
     /// The items of a partition whose sort keys lie in `from..=to`, following pages until
     /// `limit` items (all of them without a limit).
-    async fn query(&self, pk: &str, from: &str, to: &str, forward: bool, limit: Option<usize>) -> StoreResult<Vec<Item>> {
+    async fn query(
+        &self,
+        pk: &str,
+        from: &str,
+        to: &str,
+        forward: bool,
+        limit: Option<usize>,
+    ) -> StoreResult<Vec<Item>> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -439,7 +455,13 @@ impl DynamoStore {
                 user_values,
             )?);
             if let Some(group) = &previous {
-                items.push(self.update(key("GROUPS", group_sk(group)), "ADD #members :minus", None, &["members"], values([(":minus", n(-1))]))?);
+                items.push(self.update(
+                    key("GROUPS", group_sk(group)),
+                    "ADD #members :minus",
+                    None,
+                    &["members"],
+                    values([(":minus", n(-1))]),
+                )?);
                 items.push(self.delete(key("GROUPS", member_sk(group, user_id)))?);
             }
             match self.transact(items).await? {
@@ -485,7 +507,12 @@ impl DynamoStore {
 
     /// When the old token of `rotation` was retired by this same rotation within its grace
     /// window, in a family still live: the time of that rotation.
-    async fn recent_rotation(&self, rotation: &RefreshRotation<'_>, family_id: &str, now: i64) -> StoreResult<Option<i64>> {
+    async fn recent_rotation(
+        &self,
+        rotation: &RefreshRotation<'_>,
+        family_id: &str,
+        now: i64,
+    ) -> StoreResult<Option<i64>> {
         let Some(old) = self.get(key(format!("TOKEN#{}", rotation.old_hash), "TOKEN")).await? else {
             return Ok(None);
         };
@@ -600,7 +627,9 @@ impl Store for DynamoStore {
             .await;
         match updated {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Err(StoreError::NotFound),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(StoreError::NotFound)
+            }
             Err(e) => Err(err("UpdateItem")(e)),
         }
     }
@@ -709,7 +738,10 @@ impl Store for DynamoStore {
         meta.insert("created_at".into(), n(now_ms()));
         let mut listed = key("ROOMS", open_room_sk(room_id));
         listed.insert("room_id".into(), n(room_id.get()));
-        let items = vec![self.put(meta, "attribute_not_exists(#pk)", &[PK])?, self.put(listed, "attribute_not_exists(#pk)", &[PK])?];
+        let items = vec![
+            self.put(meta, "attribute_not_exists(#pk)", &[PK])?,
+            self.put(listed, "attribute_not_exists(#pk)", &[PK])?,
+        ];
         match self.transact(items).await? {
             Transaction::Committed => Ok(RoomRecord {
                 room_id,
@@ -807,7 +839,9 @@ impl Store for DynamoStore {
             .await;
         match updated {
             Ok(out) => room_from_item(&out.attributes.unwrap_or_default()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Err(StoreError::NotFound),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(StoreError::NotFound)
+            }
             Err(e) => Err(err("UpdateItem")(e)),
         }
     }
@@ -858,7 +892,9 @@ impl Store for DynamoStore {
             match opt_s(item, "user_id") {
                 None => groups.push((get_n(item, "created_at")?, group_id, Vec::new())),
                 Some(member) => match groups.last_mut() {
-                    Some((_, last, members)) if *last == group_id => members.push(UserId::parse(&member).map_err(corrupt)?),
+                    Some((_, last, members)) if *last == group_id => {
+                        members.push(UserId::parse(&member).map_err(corrupt)?)
+                    }
                     // A member item left over from a removed group.
                     _ => {}
                 },
@@ -875,7 +911,8 @@ impl Store for DynamoStore {
     }
 
     async fn append_message(&self, message: &NewMessage) -> StoreResult<StoredMessage> {
-        let idempotency_key = message.client_msg_id.as_ref().map(|id| key(format!("IDEM#{}#{id}", message.sender), "IDEM"));
+        let idempotency_key =
+            message.client_msg_id.as_ref().map(|id| key(format!("IDEM#{}#{id}", message.sender), "IDEM"));
         let mut expected_seq = match message.room_id {
             None => None,
             Some(room_id) => match self.seq_hint(room_id) {
@@ -911,8 +948,12 @@ impl Store for DynamoStore {
                         .set_key(Some(key(room_pk(room_id), "META")))
                         .update_expression("SET #seq = :next, #room_id = :room")
                         .condition_expression(condition)
-                        .set_expression_attribute_names(names(&["seq", "room_id", "closed_at"][..if room_id.is_lobby() { 2 } else { 3 }]))
-                        .set_expression_attribute_values(Some(seq_values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
+                        .set_expression_attribute_names(names(
+                            &["seq", "room_id", "closed_at"][..if room_id.is_lobby() { 2 } else { 3 }],
+                        ))
+                        .set_expression_attribute_values(Some(
+                            seq_values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+                        ))
                         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
                         .build()
                         .map_err(err("Update"))?;
@@ -928,11 +969,14 @@ impl Store for DynamoStore {
                     item
                 }
                 (None, None, Some(recipient)) => {
-                    let mut item = key(whisper_pk(&message.sender, recipient), message_sk(message_id, MESSAGE_ID_WIDTH));
+                    let mut item =
+                        key(whisper_pk(&message.sender, recipient), message_sk(message_id, MESSAGE_ID_WIDTH));
                     item.insert("recipient".into(), s(recipient.as_str()));
                     item
                 }
-                (None, None, None) => return Err(StoreError::Corrupt("a message needs a room, group or recipient".into())),
+                (None, None, None) => {
+                    return Err(StoreError::Corrupt("a message needs a room, group or recipient".into()));
+                }
             };
             item.insert("message_id".into(), n(message_id));
             item.insert("sender".into(), s(message.sender.as_str()));
@@ -969,7 +1013,12 @@ impl Store for DynamoStore {
                     if let (Some(room_id), Some(seq), Ok(mut hints)) = (message.room_id, seq, self.seq_hints.lock()) {
                         hints.insert(room_id.get(), seq);
                     }
-                    return Ok(StoredMessage { message_id: MessageId::from_stored(message_id), seq, sent_at_ms: now, duplicate: false });
+                    return Ok(StoredMessage {
+                        message_id: MessageId::from_stored(message_id),
+                        seq,
+                        sent_at_ms: now,
+                        duplicate: false,
+                    });
                 }
                 Err(reasons) => reasons.into_iter().unzip(),
             };
@@ -1020,8 +1069,9 @@ impl Store for DynamoStore {
         }
         let newest_first = bounds.after.is_none();
         let wanted = limit as usize + 1;
-        let items =
-            self.query(&pk, &message_sk(lowest, width), &message_sk(highest, width), !newest_first, Some(wanted)).await?;
+        let items = self
+            .query(&pk, &message_sk(lowest, width), &message_sk(highest, width), !newest_first, Some(wanted))
+            .await?;
         let has_more = items.len() > limit as usize;
         let items = &items[..items.len().min(limit as usize)];
         let senders = self.senders(items).await?;

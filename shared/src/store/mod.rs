@@ -94,7 +94,10 @@ pub enum Rotation {
     /// The token was live and is now retired with its successor stored in its family, or it
     /// was retired by this same rotation within the grace window: either way the successor
     /// is live, and `rotated_at_ms` is when it was made.
-    Rotated { user_id: UserId, rotated_at_ms: i64 },
+    Rotated {
+        user_id: UserId,
+        rotated_at_ms: i64,
+    },
     /// The token was retired or revoked already: its whole family is now revoked.
     Reused,
     Expired,

@@ -12,8 +12,9 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Row};
 
 use super::{
-    GroupMove, HistoryPage, HistoryScope, MessageRecord, NewMessage, NewRefreshToken, NewRoom, Numbered, RoomChanges,
-    RefreshRotation, RoomInsert, RoomRecord, Rotation, Store, StoreError, StoreResult, StoredMessage, UserRecord,
+    GroupMove, HistoryPage, HistoryScope, MessageRecord, NewMessage, NewRefreshToken, NewRoom, Numbered,
+    RefreshRotation, RoomChanges, RoomInsert, RoomRecord, Rotation, Store, StoreError, StoreResult, StoredMessage,
+    UserRecord,
 };
 use crate::clock::now_ms;
 use crate::domain::{Capacity, GroupId, MessageId, MessageText, Nick, RoomId, RoomTitle, UserId};
@@ -46,7 +47,13 @@ impl Dialect {
 
 /// Runs an `INSERT` and returns the auto-increment id it assigned: SQLite's `Any` driver
 /// does not report it, so there the statement asks for it with `RETURNING`.
-async fn insert_returning_id<'c, E>(dialect: Dialect, executor: E, sql: &str, id_column: &str, binds: Vec<Bind>) -> StoreResult<i64>
+async fn insert_returning_id<'c, E>(
+    dialect: Dialect,
+    executor: E,
+    sql: &str,
+    id_column: &str,
+    binds: Vec<Bind>,
+) -> StoreResult<i64>
 where
     E: sqlx::Executor<'c, Database = sqlx::Any>,
 {
@@ -63,7 +70,9 @@ where
     }
     match dialect {
         Dialect::Sqlite => Ok(query.fetch_one(executor).await?.try_get(0)?),
-        Dialect::MySql => query.execute(executor).await?.last_insert_id().ok_or_else(|| StoreError::Corrupt("no insert id".into())),
+        Dialect::MySql => {
+            query.execute(executor).await?.last_insert_id().ok_or_else(|| StoreError::Corrupt("no insert id".into()))
+        }
     }
 }
 
@@ -105,7 +114,12 @@ fn user_from_row(row: &AnyRow) -> StoreResult<UserRecord> {
     Ok(UserRecord {
         user_id: UserId::parse(&row.try_get::<String, _>("user_id")?).map_err(corrupt)?,
         nick: Nick::from_stored(&row.try_get::<String, _>("nick")?).map_err(corrupt)?,
-        group_id: row.try_get::<Option<String>, _>("group_id")?.as_deref().map(GroupId::parse).transpose().map_err(corrupt)?,
+        group_id: row
+            .try_get::<Option<String>, _>("group_id")?
+            .as_deref()
+            .map(GroupId::parse)
+            .transpose()
+            .map_err(corrupt)?,
         password_hash: row.try_get("password_hash")?,
     })
 }
@@ -123,7 +137,8 @@ fn room_from_row(row: &AnyRow) -> StoreResult<RoomRecord> {
 
 fn message_from_row(row: &AnyRow) -> StoreResult<MessageRecord> {
     let room_id = row.try_get::<Option<i64>, _>("room_id")?.map(RoomId::from_stored);
-    let group_id = row.try_get::<Option<String>, _>("group_id")?.as_deref().map(GroupId::parse).transpose().map_err(corrupt)?;
+    let group_id =
+        row.try_get::<Option<String>, _>("group_id")?.as_deref().map(GroupId::parse).transpose().map_err(corrupt)?;
     let recipient =
         row.try_get::<Option<String>, _>("recipient")?.as_deref().map(UserId::parse).transpose().map_err(corrupt)?;
     let kind = if room_id.is_some() {
@@ -215,7 +230,12 @@ impl SqlStore {
         self.dialect
     }
 
-    async fn group_move(&self, user_id: &UserId, previous: Option<GroupId>, now_in: Option<&GroupId>) -> StoreResult<GroupMove> {
+    async fn group_move(
+        &self,
+        user_id: &UserId,
+        previous: Option<GroupId>,
+        now_in: Option<&GroupId>,
+    ) -> StoreResult<GroupMove> {
         let Some(previous) = previous.filter(|p| Some(p) != now_in) else {
             return Ok(GroupMove::default());
         };
@@ -241,13 +261,12 @@ impl SqlStore {
     /// one gives up its id so that the new message can take it.
     async fn idempotent_replay(&self, message: &NewMessage) -> StoreResult<Option<StoredMessage>> {
         let Some(client_msg_id) = &message.client_msg_id else { return Ok(None) };
-        let row = sqlx::query(
-            "SELECT message_id, seq, created_at FROM messages WHERE sender = ? AND client_msg_id = ?",
-        )
-        .bind(message.sender.as_str())
-        .bind(client_msg_id.as_str())
-        .fetch_optional(self.ready().await?)
-        .await?;
+        let row =
+            sqlx::query("SELECT message_id, seq, created_at FROM messages WHERE sender = ? AND client_msg_id = ?")
+                .bind(message.sender.as_str())
+                .bind(client_msg_id.as_str())
+                .fetch_optional(self.ready().await?)
+                .await?;
         let Some(row) = row else { return Ok(None) };
         let sent_at_ms: i64 = row.try_get("created_at")?;
         let message_id: i64 = row.try_get("message_id")?;
@@ -291,7 +310,10 @@ impl SqlStore {
     }
 
     /// Inserts, or finds the message a `clientMsgId` already names.
-    async fn insert_unless_duplicate(&self, message: &NewMessage) -> StoreResult<Result<(MessageId, i64), StoredMessage>> {
+    async fn insert_unless_duplicate(
+        &self,
+        message: &NewMessage,
+    ) -> StoreResult<Result<(MessageId, i64), StoredMessage>> {
         // An old message holding the same `clientMsgId` gives it up in `idempotent_replay`;
         // the insert is then tried again (twice is enough: only a concurrent retry of the
         // same send can take the id back meanwhile, and that one is then found).
@@ -327,24 +349,28 @@ impl SqlStore {
         let mut tx = self.ready().await?.begin().await?;
         in_transaction(1);
         // The room's row is the lock: numberings of one room, from any process, take turns.
-        let last_seq: Option<i64> = match self.dialect {
-            Dialect::Sqlite => {
-                sqlx::query_scalar("UPDATE rooms SET last_seq = last_seq WHERE room_id = ? AND closed_at IS NULL RETURNING last_seq")
-                    .bind(room_id.get())
-                    .fetch_optional(&mut *tx)
-                    .await?
-            }
-            Dialect::MySql => {
-                sqlx::query_scalar("SELECT last_seq FROM rooms WHERE room_id = ? AND closed_at IS NULL FOR UPDATE")
-                    .bind(room_id.get())
-                    .fetch_optional(&mut *tx)
-                    .await?
-            }
-        };
+        let last_seq: Option<i64> =
+            match self.dialect {
+                Dialect::Sqlite => sqlx::query_scalar(
+                    "UPDATE rooms SET last_seq = last_seq WHERE room_id = ? AND closed_at IS NULL RETURNING last_seq",
+                )
+                .bind(room_id.get())
+                .fetch_optional(&mut *tx)
+                .await?,
+                Dialect::MySql => {
+                    sqlx::query_scalar("SELECT last_seq FROM rooms WHERE room_id = ? AND closed_at IS NULL FOR UPDATE")
+                        .bind(room_id.get())
+                        .fetch_optional(&mut *tx)
+                        .await?
+                }
+            };
         let Some(last_seq) = last_seq else {
             // A closed room never numbers again: what waits in it would wait for ever.
             in_transaction(2);
-            sqlx::query("DELETE FROM messages WHERE room_id = ? AND seq IS NULL").bind(room_id.get()).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM messages WHERE room_id = ? AND seq IS NULL")
+                .bind(room_id.get())
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             return Err(StoreError::NotFound);
         };
@@ -372,7 +398,11 @@ impl SqlStore {
             }
             in_transaction(2);
             numbering.execute(&mut *tx).await?;
-            sqlx::query("UPDATE rooms SET last_seq = ? WHERE room_id = ?").bind(newest).bind(room_id.get()).execute(&mut *tx).await?;
+            sqlx::query("UPDATE rooms SET last_seq = ? WHERE room_id = ?")
+                .bind(newest)
+                .bind(room_id.get())
+                .execute(&mut *tx)
+                .await?;
         }
         let own_stored = match batch.iter().find(|m| m.message_id == own) {
             Some(record) => Some((record.seq, record.sent_at_ms)),
@@ -415,13 +445,15 @@ fn redact_url(url: &str) -> String {
 #[async_trait]
 impl Store for SqlStore {
     async fn create_user(&self, user_id: &UserId, nick: &Nick, password_hash: &str) -> StoreResult<()> {
-        let result = sqlx::query("INSERT INTO users (user_id, password_hash, nick, group_id, created_at) VALUES (?, ?, ?, NULL, ?)")
-            .bind(user_id.as_str())
-            .bind(password_hash)
-            .bind(nick.as_str())
-            .bind(now_ms())
-            .execute(self.ready().await?)
-            .await;
+        let result = sqlx::query(
+            "INSERT INTO users (user_id, password_hash, nick, group_id, created_at) VALUES (?, ?, ?, NULL, ?)",
+        )
+        .bind(user_id.as_str())
+        .bind(password_hash)
+        .bind(nick.as_str())
+        .bind(now_ms())
+        .execute(self.ready().await?)
+        .await;
         match result {
             Ok(_) => Ok(()),
             Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict),
@@ -513,7 +545,8 @@ impl Store for SqlStore {
             return Ok(Rotation::Unknown);
         };
         let family_id: String = row.try_get("family_id")?;
-        let user_id = || -> StoreResult<UserId> { UserId::parse(&row.try_get::<String, _>("user_id")?).map_err(corrupt) };
+        let user_id =
+            || -> StoreResult<UserId> { UserId::parse(&row.try_get::<String, _>("user_id")?).map_err(corrupt) };
         if retired == 1 {
             let session_ends_at: i64 = row.try_get("session_ends_at")?;
             in_transaction(2);
@@ -604,11 +637,18 @@ impl Store for SqlStore {
             return Ok(None);
         }
         let sql = format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE room_id = ?");
-        sqlx::query(&sql).bind(room_id.get()).fetch_optional(self.ready().await?).await?.as_ref().map(room_from_row).transpose()
+        sqlx::query(&sql)
+            .bind(room_id.get())
+            .fetch_optional(self.ready().await?)
+            .await?
+            .as_ref()
+            .map(room_from_row)
+            .transpose()
     }
 
     async fn open_rooms(&self) -> StoreResult<Vec<RoomRecord>> {
-        let sql = format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE room_id > 0 AND closed_at IS NULL ORDER BY room_id DESC");
+        let sql =
+            format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE room_id > 0 AND closed_at IS NULL ORDER BY room_id DESC");
         sqlx::query(&sql).fetch_all(self.ready().await?).await?.iter().map(room_from_row).collect()
     }
 
@@ -690,7 +730,10 @@ impl Store for SqlStore {
         if previous.is_none() {
             return Ok(GroupMove::default());
         }
-        sqlx::query("UPDATE users SET group_id = NULL WHERE user_id = ?").bind(user_id.as_str()).execute(self.ready().await?).await?;
+        sqlx::query("UPDATE users SET group_id = NULL WHERE user_id = ?")
+            .bind(user_id.as_str())
+            .execute(self.ready().await?)
+            .await?;
         self.group_move(user_id, previous, None).await
     }
 
@@ -704,7 +747,12 @@ impl Store for SqlStore {
         let mut groups: Vec<(GroupId, Vec<UserId>)> = Vec::new();
         for row in &rows {
             let group_id = GroupId::parse(&row.try_get::<String, _>("group_id")?).map_err(corrupt)?;
-            let member = row.try_get::<Option<String>, _>("user_id")?.as_deref().map(UserId::parse).transpose().map_err(corrupt)?;
+            let member = row
+                .try_get::<Option<String>, _>("user_id")?
+                .as_deref()
+                .map(UserId::parse)
+                .transpose()
+                .map_err(corrupt)?;
             match groups.last_mut() {
                 Some((last, members)) if *last == group_id => members.extend(member),
                 _ => groups.push((group_id, member.into_iter().collect())),
@@ -765,7 +813,9 @@ impl Store for SqlStore {
     async fn history(&self, scope: &HistoryScope, bounds: Bounds, limit: u32) -> StoreResult<HistoryPage> {
         let (filter, key, room_param, text_params): (&str, &str, Option<i64>, Vec<&str>) = match scope {
             // Messages still waiting for their `seq` are not history yet.
-            HistoryScope::Room(room_id) => ("m.room_id = ? AND m.seq IS NOT NULL", "m.seq", Some(room_id.get()), vec![]),
+            HistoryScope::Room(room_id) => {
+                ("m.room_id = ? AND m.seq IS NOT NULL", "m.seq", Some(room_id.get()), vec![])
+            }
             HistoryScope::Group(group_id) => ("m.group_id = ?", "m.message_id", None, vec![group_id.as_str()]),
             HistoryScope::Whisper(a, b) => (
                 "m.room_id IS NULL AND m.group_id IS NULL AND \

@@ -88,7 +88,12 @@ impl Warm {
     async fn start(setup: &Setup, profile: &str, function: &str) -> anyhow::Result<Self> {
         let binary = function_binary(function, profile)?;
         let runtime = RuntimeApi::start(function).await?;
-        let process = FunctionProcess::start(Launch { binary: &binary, runtime: &runtime, env: setup.env(function), capture_output: false })?;
+        let process = FunctionProcess::start(Launch {
+            binary: &binary,
+            runtime: &runtime,
+            env: setup.env(function),
+            capture_output: false,
+        })?;
         Ok(Self { process, runtime })
     }
 
@@ -121,7 +126,12 @@ impl Cold {
         let binary = function_binary(function, profile)?;
         let runtime = RuntimeApi::start(function).await?;
         let answer = runtime.enqueue(event);
-        let process = FunctionProcess::start(Launch { binary: &binary, runtime: &runtime, env: setup.env(function), capture_output: false })?;
+        let process = FunctionProcess::start(Launch {
+            binary: &binary,
+            runtime: &runtime,
+            env: setup.env(function),
+            capture_output: false,
+        })?;
         let outcome = tokio::time::timeout(Duration::from_secs(30), answer)
             .await
             .with_context(|| format!("{function} gave no answer within 30 s"))?
@@ -246,7 +256,8 @@ impl Case {
             Case::Connect => {
                 let (first, second) = (events::connection_id(), events::connection_id());
                 let at = events::now_ms();
-                let (cold, response) = Cold::start(setup, profile, function, events::ws_connect(&first, Some(&helpers.access))).await?;
+                let (cold, response) =
+                    Cold::start(setup, profile, function, events::ws_connect(&first, Some(&helpers.access))).await?;
                 expect_status(function, &response, 200)?;
                 let (sample, response) = cold.warm(events::ws_connect(&second, Some(&helpers.access))).await?;
                 expect_status(function, &response, 200)?;
@@ -256,7 +267,9 @@ impl Case {
             }
             Case::Message => {
                 let (connection, at) = helpers.connection().await?;
-                let me = || events::ws_message(&connection, at, &json!({ "action": "user.me", "requestId": "1" }).to_string());
+                let me = || {
+                    events::ws_message(&connection, at, &json!({ "action": "user.me", "requestId": "1" }).to_string())
+                };
                 let (cold, response) = Cold::start(setup, profile, function, me()).await?;
                 if body(&response)["ok"] != true {
                     bail!("user.me failed: {response}");
@@ -292,14 +305,20 @@ fn millis(d: Duration) -> f64 {
 fn stats(mut values: Vec<Duration>) -> (f64, f64, f64) {
     values.sort();
     let n = values.len();
-    let median = if n % 2 == 1 { millis(values[n / 2]) } else { (millis(values[n / 2 - 1]) + millis(values[n / 2])) / 2.0 };
+    let median =
+        if n % 2 == 1 { millis(values[n / 2]) } else { (millis(values[n / 2 - 1]) + millis(values[n / 2])) / 2.0 };
     (median, millis(values[0]), millis(values[n - 1]))
 }
 
 fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|info| info.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_owned()))
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown CPU".to_owned())
 }
 
@@ -325,7 +344,8 @@ async fn main() -> anyhow::Result<()> {
     if status != 200 {
         bail!("login answered {status}: {answer}");
     }
-    let token = |name: &str| answer["data"][name].as_str().map(str::to_owned).with_context(|| format!("no {name}: {answer}"));
+    let token =
+        |name: &str| answer["data"][name].as_str().map(str::to_owned).with_context(|| format!("no {name}: {answer}"));
     let (access, refresh) = (token("accessToken")?, token("refreshToken")?);
     drop(auth);
     let connect = Warm::start(&setup, profile, "ws-connect").await?;

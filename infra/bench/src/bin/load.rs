@@ -52,7 +52,8 @@ impl Load {
         let (users, rest) = raw.split_once('x').context("--load USERSxMESSAGES@RATE, e.g. 100x10@1")?;
         let (messages, rate) = rest.split_once('@').context("--load USERSxMESSAGES@RATE, e.g. 100x10@1")?;
         let load = Load { users: users.parse()?, messages_per_user: messages.parse()?, rate_per_user: rate.parse()? };
-        if load.users < 2 || load.messages_per_user == 0 || !load.rate_per_user.is_finite() || load.rate_per_user <= 0.0 {
+        if load.users < 2 || load.messages_per_user == 0 || !load.rate_per_user.is_finite() || load.rate_per_user <= 0.0
+        {
             bail!("--load {raw}: at least 2 users, 1 message and a positive rate");
         }
         Ok(load)
@@ -123,7 +124,9 @@ fn parse_args() -> anyhow::Result<Options> {
             "--push-cpu" => options.push_cpu = Some(options.push_cpu.unwrap_or(10_000)),
             "--calls" => options.push_cpu = Some(args.next().context("--calls N")?.parse()?),
             "--help" | "-h" => {
-                println!("usage: load [--backend embedded|mysql|all] [--load 100x10@1]... [--server [LABEL=]PATH]... [--label NAME]");
+                println!(
+                    "usage: load [--backend embedded|mysql|all] [--load 100x10@1]... [--server [LABEL=]PATH]... [--label NAME]"
+                );
                 println!("       load --push-cpu [--calls N] [--server PATH]");
                 std::process::exit(0);
             }
@@ -218,7 +221,8 @@ impl Server {
     fn cpu_seconds(&self) -> f64 {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap_or_default();
         // Fields after the command name, which is in parentheses and may hold spaces.
-        let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+        let fields: Vec<&str> =
+            stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
         let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
         // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
         (ticks(11) + ticks(12)) as f64 / clock_ticks_per_second()
@@ -260,7 +264,8 @@ async fn users(server: &Server, count: usize) -> anyhow::Result<Vec<(String, Str
         let user_id = format!("u{i}_{run}").chars().take(30).collect::<String>();
         async move {
             let (status, body) =
-                post(http, signup_url, json!({"userId": user_id, "password": "password123", "nick": format!("u{i}")})).await?;
+                post(http, signup_url, json!({"userId": user_id, "password": "password123", "nick": format!("u{i}")}))
+                    .await?;
             anyhow::ensure!(status == 201, "signup answered {status}: {body}");
             let (status, body) = post(http, login_url, json!({"userId": user_id, "password": "password123"})).await?;
             anyhow::ensure!(status == 200, "login answered {status}: {body}");
@@ -378,7 +383,8 @@ async fn run_load(label: &str, binary: &std::path::Path, backend: Backend, load:
     let rss_after_logins = server.rss_mib();
     let mut sockets = Vec::with_capacity(load.users);
     for (_, token) in &sessions {
-        let (socket, _) = tokio_tungstenite::connect_async(format!("{}?token={token}", server.ws)).await.context("connect")?;
+        let (socket, _) =
+            tokio_tungstenite::connect_async(format!("{}?token={token}", server.ws)).await.context("connect")?;
         sockets.push(socket);
     }
     // The lobby's join events settle before the load starts; they are not measured.
@@ -540,7 +546,19 @@ async fn push_cpu(options: &Options, calls: usize) -> anyhow::Result<Value> {
 fn print_load_table(rows: &[Value]) {
     println!(
         "{:<9} {:<14} {:<10} {:>15} {:>9} {:>9} {:>9} {:>7} {:>7} {:>7} {:>7} {:>6} {:>6}",
-        "label", "backend", "load", "delivered", "p50 ms", "p99 ms", "max ms", "rss-in", "rss-co", "rss-pk", "hwm", "cpu%", "errors"
+        "label",
+        "backend",
+        "load",
+        "delivered",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "rss-in",
+        "rss-co",
+        "rss-pk",
+        "hwm",
+        "cpu%",
+        "errors"
     );
     for r in rows {
         println!(
@@ -560,7 +578,9 @@ fn print_load_table(rows: &[Value]) {
             r["replyErrors"].as_u64().unwrap_or(0) + r["closedEarly"].as_u64().unwrap_or(0),
         );
     }
-    println!("rss-in / rss-co / rss-pk: server RSS (MiB) after the logins, after the connects, peak while sending; hwm: the process's peak");
+    println!(
+        "rss-in / rss-co / rss-pk: server RSS (MiB) after the logins, after the connects, peak while sending; hwm: the process's peak"
+    );
 }
 
 fn write_json(name: &str, value: &Value) -> anyhow::Result<()> {
