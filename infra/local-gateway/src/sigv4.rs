@@ -113,7 +113,11 @@ pub fn verify(request: &SignedParts<'_>, key: &SigningKeys, now: SystemTime) -> 
     }
     let amz_date = header("x-amz-date").ok_or(Refusal::Incomplete("no X-Amz-Date"))?;
     let signed_at = parse_amz_date(amz_date).ok_or(Refusal::Incomplete("malformed X-Amz-Date"))?;
-    let skew = now.duration_since(signed_at).or_else(|ahead| Ok::<_, ()>(ahead.duration())).unwrap_or(Duration::MAX);
+    // A signature from the future is as suspect as an old one.
+    let skew = match now.duration_since(signed_at) {
+        Ok(age) => age,
+        Err(ahead) => ahead.duration(),
+    };
     if skew > MAX_CLOCK_SKEW {
         return Err(Refusal::Expired);
     }
@@ -215,10 +219,10 @@ fn signature(key: &SigningKeys, amz_date: &str, region: &str, service: &str, can
     );
     let step = |key: &[u8], data: &str| hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data.as_bytes());
     let secret = format!("AWS4{}", key.secret_access_key);
-    let signing_key = [date, region, service, "aws4_request"].into_iter().fold(None, |k: Option<hmac::Tag>, part| {
-        Some(step(k.as_ref().map_or(secret.as_bytes(), |k| k.as_ref()), part))
-    });
-    let signing_key = signing_key.expect("four derivation steps");
+    let signing_key = step(secret.as_bytes(), date);
+    let signing_key = step(signing_key.as_ref(), region);
+    let signing_key = step(signing_key.as_ref(), service);
+    let signing_key = step(signing_key.as_ref(), "aws4_request");
     hex(step(signing_key.as_ref(), &string_to_sign).as_ref())
 }
 
