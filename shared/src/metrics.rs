@@ -102,9 +102,24 @@ pub struct ActionStats {
 /// Per action name (one of [`crate::protocol::ACTIONS`], or `unknown`).
 static ACTIONS: Mutex<BTreeMap<&'static str, ActionStats>> = Mutex::new(BTreeMap::new());
 
+/// `action` as a metrics label: its own name when it is one of [`crate::protocol::ACTIONS`],
+/// else `unknown`.
+pub fn action_label(action: &str) -> &'static str {
+    crate::protocol::ACTIONS.iter().copied().find(|known| *known == action).unwrap_or("unknown")
+}
+
+/// The action handled since `before` was taken (an invocation of `ws-message` handles one
+/// frame); `None` when no frame was.
+pub fn action_since(before: &BTreeMap<&'static str, ActionStats>) -> Option<&'static str> {
+    actions()
+        .into_iter()
+        .find(|(action, now)| before.get(action).map_or(0, |then| then.count) < now.count)
+        .map(|(action, _)| action)
+}
+
 /// Counts one handled frame of `action`: how long it took and whether it failed (`error`).
 pub fn record_action(action: &str, took: Duration, failed: bool) {
-    let label = crate::protocol::ACTIONS.iter().copied().find(|known| *known == action).unwrap_or("unknown");
+    let label = action_label(action);
     if let Ok(mut actions) = ACTIONS.lock() {
         let stats = actions.entry(label).or_default();
         stats.count += 1;
@@ -159,8 +174,7 @@ pub fn prometheus(
 /// handled a frame. CloudWatch turns the line into metrics in namespace `chatting`, per
 /// function and per function and action.
 pub fn emf_line(function: &str, action: Option<&str>, took: Duration, added: &Snapshot, timestamp_ms: i64) -> String {
-    let action =
-        action.map(|a| crate::protocol::ACTIONS.iter().copied().find(|known| *known == a).unwrap_or("unknown"));
+    let action = action.map(action_label);
     let mut dimensions = vec![json!(["Function"])];
     let mut record = json!({ "Function": function, "Latency": took.as_secs_f64() * 1000.0 });
     if let Some(action) = action {
@@ -207,6 +221,17 @@ pub fn snapshot() -> Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_action_of_an_invocation_is_read_off_the_per_action_counts() {
+        let before = actions();
+        assert_eq!(action_since(&before), None, "nothing handled");
+        record_action("chat.send", Duration::from_millis(2), false);
+        assert_eq!(action_since(&before), Some("chat.send"));
+        let before = actions();
+        record_action("drop table", Duration::ZERO, false);
+        assert_eq!(action_since(&before), Some("unknown"), "a client's own name is not a label");
+    }
 
     #[test]
     fn an_emf_record_declares_each_metric_it_gives_per_function_and_action() {

@@ -272,15 +272,6 @@ pub struct Bounds {
     pub after: Option<i64>,
 }
 
-/// The `action` of a client frame, read without the rest (metrics label invocations by it).
-pub fn action_of(text: &str) -> Option<String> {
-    #[derive(Deserialize)]
-    struct ActionOnly {
-        action: Option<String>,
-    }
-    serde_json::from_str::<ActionOnly>(text).ok()?.action
-}
-
 /// Every action a client may send: metrics label actions by these names (a client's own
 /// strings would give an unbounded number of labels).
 pub const ACTIONS: &[&str] = &[

@@ -28,15 +28,14 @@ pub enum StartupError {
 
 /// Runs one Lambda invocation of `function` and then writes what it did as one CloudWatch
 /// Embedded Metric Format line on stdout (CloudWatch Logs turns it into metrics): latency,
-/// the counters it added, and `action` as a dimension when it handled a frame.
-pub async fn with_metrics<T>(
-    function: &str,
-    action: Option<&str>,
-    invocation: impl std::future::Future<Output = T>,
-) -> T {
-    let (before, started) = (crate::metrics::snapshot(), std::time::Instant::now());
+/// the counters it added, and the action as a dimension when it handled a frame (read off
+/// the per-action counters: one instance runs one invocation at a time).
+pub async fn with_metrics<T>(function: &str, invocation: impl std::future::Future<Output = T>) -> T {
+    let (before, actions_before) = (crate::metrics::snapshot(), crate::metrics::actions());
+    let started = std::time::Instant::now();
     let outcome = invocation.await;
     let added = crate::metrics::snapshot().since(&before);
+    let action = crate::metrics::action_since(&actions_before);
     // A line of its own, not a log event: CloudWatch reads EMF only from whole JSON lines.
     println!("{}", crate::metrics::emf_line(function, action, started.elapsed(), &added, crate::clock::now_ms()));
     outcome

@@ -9,7 +9,7 @@ async fn main() -> Result<(), Error> {
     chatting_shared::startup::init_tracing();
     let chat = chatting_shared::startup::chat_from_lambda_env().await?;
     run(service_fn(|event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
-        with_metrics("ws-disconnect", None, ws_disconnect::handle(&chat, event.payload))
+        with_metrics("ws-disconnect", ws_disconnect::handle(&chat, event.payload))
     }))
     .await
 }

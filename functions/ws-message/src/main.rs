@@ -9,9 +9,7 @@ async fn main() -> Result<(), Error> {
     chatting_shared::startup::init_tracing();
     let chat = chatting_shared::startup::chat_from_lambda_env().await?;
     run(service_fn(|event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
-        let action = event.payload.body.as_deref().and_then(chatting_shared::protocol::action_of);
-        let chat = &chat;
-        async move { with_metrics("ws-message", action.as_deref(), ws_message::handle(chat, event.payload)).await }
+        with_metrics("ws-message", ws_message::handle(&chat, event.payload))
     }))
     .await
 }
