@@ -179,6 +179,15 @@ impl RuntimeApi {
     }
 
     /// Waits (at most `within`) for the first `invocation/next`.
+    /// Waits (at most `within`) until the function has asked for `calls` events in all: it
+    /// has answered `calls - 1` and is waiting for the next.
+    pub async fn wait_next_calls(&self, calls: u64, within: Duration) {
+        let deadline = Instant::now() + within;
+        while self.next_calls() < calls && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     pub async fn wait_first_next(&self, within: Duration) -> Option<Instant> {
         let mut calls = self.shared.first_next.subscribe();
 

@@ -48,10 +48,7 @@ impl Function {
     /// Checks that the instance is still alive, warm and waiting for its next event after
     /// answering `invocations` events: one cold start served them all.
     async fn assert_warm_after(&mut self, invocations: u64) -> anyhow::Result<()> {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while self.runtime.next_calls() < invocations + 1 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        self.runtime.wait_next_calls(invocations + 1, WAIT).await;
         assert_eq!(self.runtime.next_calls(), invocations + 1, "{} asked for events", self.process.name);
         assert!(self.process.try_exit()?.is_none(), "{} exited", self.process.name);
         assert!(self.runtime.init_error().is_none());
@@ -368,10 +365,7 @@ async fn trace_logs_of_a_real_function_carry_no_event_and_no_secret() -> anyhow:
     let response = runtime.invoke(events::http("GET", "/auth/me", None, Some(&access_token))).await?;
     assert_eq!(response["statusCode"], 200, "{response}");
     // The next event's poll is the last thing the runtime logs about these.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while runtime.next_calls() < 5 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    runtime.wait_next_calls(5, WAIT).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     let logs = process.output();
@@ -417,10 +411,7 @@ async fn a_real_function_logs_json_at_lambdas_level_and_writes_emf_metrics() -> 
     assert_eq!(response["statusCode"], 201, "{response}");
     let response = runtime.invoke(events::http("GET", "/health", None, None)).await?;
     assert_eq!(response["statusCode"], 200, "{response}");
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while runtime.next_calls() < 3 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    runtime.wait_next_calls(3, WAIT).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     let output = process.output();

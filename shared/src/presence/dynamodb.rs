@@ -813,7 +813,8 @@ impl DynamoPresence {
                 backoff(attempt).await;
             }
             let now = millis(epoch());
-            let SlidingWindow { slots, current, .. } = SlidingWindow::new(window_ms, now);
+            let sliding = SlidingWindow::new(window_ms, now);
+            let (slots, current) = (sliding.slots, sliding.current);
             let gone: Vec<String> = (current.saturating_sub(2 * slots)..=current.saturating_sub(slots))
                 .filter(|slot| *slot + slots <= current)
                 .map(|slot| format!("#w{slot}"))
@@ -843,8 +844,7 @@ impl DynamoPresence {
                 .await;
             match answer {
                 Ok(out) => {
-                    let window = SlidingWindow::new(window_ms, now);
-                    return Ok(window.verdict(&slot_counts(out.attributes.as_ref()), limit, Counted::ThisOne));
+                    return Ok(sliding.verdict(&slot_counts(out.attributes.as_ref()), limit, Counted::ThisOne));
                 }
                 Err(err) => {
                     let service = err.as_service_error();
@@ -875,8 +875,7 @@ impl DynamoPresence {
                 .await;
             match restarted {
                 Ok(_) => {
-                    let window = SlidingWindow::new(window_ms, now);
-                    return Ok(window.verdict(&BTreeMap::from([(current, 1)]), limit, Counted::ThisOne));
+                    return Ok(sliding.verdict(&BTreeMap::from([(current, 1)]), limit, Counted::ThisOne));
                 }
                 Err(err) => {
                     let service = err.as_service_error();
