@@ -103,6 +103,13 @@ fn jwt_secret(raw: String) -> Result<Secret, ConfigError> {
     Ok(Secret::from_config(raw))
 }
 
+/// Where the service runs: the few settings whose defaults differ.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Where {
+    Lambda,
+    Local,
+}
+
 impl Config {
     /// In Lambda every backend is named explicitly; nothing is generated.
     pub fn from_lambda_env() -> Result<Self, ConfigError> {
@@ -119,31 +126,8 @@ impl Config {
                     .ok_or(ConfigError::Missing("CHATTING_JWT_SECRET (or CHATTING_JWT_SECRET_ARN)"))?,
             )?,
         };
-        Ok(Self {
-            database_url: var("CHATTING_DATABASE_URL").ok_or(ConfigError::Missing("CHATTING_DATABASE_URL"))?,
-            dynamodb_endpoint: dynamodb_endpoint_from_env(),
-            dynamodb_create_table: false,
-            redis_url: var("CHATTING_REDIS_URL"),
-            redis_prefix: var("CHATTING_REDIS_PREFIX").unwrap_or_else(|| "chatting".into()),
-            redis_ca_file: var("CHATTING_REDIS_CA_FILE").map(PathBuf::from),
-            jwt_secret: jwt,
-            management_endpoint: var("CHATTING_MANAGEMENT_ENDPOINT"),
-            access_ttl: seconds("CHATTING_ACCESS_TTL_SECS", 900)?,
-            refresh_ttl: seconds("CHATTING_REFRESH_TTL_SECS", 30 * 24 * 3600)?,
-            session_lifetime: seconds("CHATTING_SESSION_LIFETIME_SECS", 90 * 24 * 3600)?,
-            refresh_grace: seconds("CHATTING_REFRESH_GRACE_SECS", 10)?,
-            connection_lease: seconds("CHATTING_CONNECTION_LEASE_SECS", crate::presence::CONNECTION_LEASE.as_secs())?,
-            // One request at a time per Lambda instance: a small pool is plenty.
-            db_max_connections: count("CHATTING_DB_MAX_CONNECTIONS", 2)?,
-            chat_sends_per_10s: count("CHATTING_CHAT_SENDS_PER_10S", 20)?,
-            changes_per_10s: count("CHATTING_CHANGES_PER_10S", 10)?,
-            changes_per_user_per_10s: count("CHATTING_CHANGES_PER_USER_PER_10S", 20)?,
-            changes_window: seconds("CHATTING_CHANGES_WINDOW_SECS", 10)?,
-            allowed_origins: origins(),
-            login_attempts_per_user: count("CHATTING_LOGIN_ATTEMPTS_PER_USER", 10)?,
-            login_attempts_per_address: count("CHATTING_LOGIN_ATTEMPTS_PER_ADDRESS", 100)?,
-            signups_per_address: count("CHATTING_SIGNUPS_PER_ADDRESS", 20)?,
-        })
+        let database_url = var("CHATTING_DATABASE_URL").ok_or(ConfigError::Missing("CHATTING_DATABASE_URL"))?;
+        Self::read(database_url, jwt, Where::Lambda)
     }
 
     /// Locally everything has a default: a SQLite file and a generated JWT secret, both
@@ -165,10 +149,17 @@ impl Config {
             Some(raw) => jwt_secret(raw)?,
             None => Secret::from_config(local_secret(&data_dir.join("jwt-secret")).map_err(data_dir_error)?),
         };
+        Self::read(database_url, jwt_secret, Where::Local)
+    }
+
+    /// Everything but the store's URL and the JWT key, which each place finds its own way;
+    /// the same names and defaults everywhere but where `place` says otherwise.
+    fn read(database_url: String, jwt_secret: Secret, place: Where) -> Result<Self, ConfigError> {
         Ok(Self {
             database_url,
             dynamodb_endpoint: dynamodb_endpoint_from_env(),
-            dynamodb_create_table: true,
+            // Locally the table is made on first use; in AWS the stack owns it.
+            dynamodb_create_table: place == Where::Local,
             redis_url: var("CHATTING_REDIS_URL"),
             redis_prefix: var("CHATTING_REDIS_PREFIX").unwrap_or_else(|| "chatting".into()),
             redis_ca_file: var("CHATTING_REDIS_CA_FILE").map(PathBuf::from),
@@ -179,7 +170,8 @@ impl Config {
             session_lifetime: seconds("CHATTING_SESSION_LIFETIME_SECS", 90 * 24 * 3600)?,
             refresh_grace: seconds("CHATTING_REFRESH_GRACE_SECS", 10)?,
             connection_lease: seconds("CHATTING_CONNECTION_LEASE_SECS", crate::presence::CONNECTION_LEASE.as_secs())?,
-            db_max_connections: count("CHATTING_DB_MAX_CONNECTIONS", 8)?,
+            // One request at a time per Lambda instance: a small pool is plenty.
+            db_max_connections: count("CHATTING_DB_MAX_CONNECTIONS", if place == Where::Lambda { 2 } else { 8 })?,
             chat_sends_per_10s: count("CHATTING_CHAT_SENDS_PER_10S", 20)?,
             changes_per_10s: count("CHATTING_CHANGES_PER_10S", 10)?,
             changes_per_user_per_10s: count("CHATTING_CHANGES_PER_USER_PER_10S", 20)?,
