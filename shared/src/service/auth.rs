@@ -85,6 +85,17 @@ async fn ask_limiter(
     }
 }
 
+/// `duration` in the store's unit, milliseconds (saturating: a configured lifetime is
+/// never negative).
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The store's time `duration` from now.
+fn from_now(duration: Duration) -> i64 {
+    now_ms().saturating_add(millis(duration))
+}
+
 fn wrong() -> ServiceError {
     ServiceError::Wrong("wrong user id or password".into())
 }
@@ -191,8 +202,7 @@ impl AuthService {
                 user_id: user_id.clone(),
                 family_id,
                 expires_at_ms: self.refresh_expiry(),
-                session_ends_at_ms: now_ms()
-                    .saturating_add(i64::try_from(self.session_lifetime.as_millis()).unwrap_or(i64::MAX)),
+                session_ends_at_ms: from_now(self.session_lifetime),
             })
             .await?;
         self.session(&record.user_id, refresh, self.keys.issue(&record.user_id)?).await
@@ -208,7 +218,7 @@ impl AuthService {
             old_hash: &auth::token_hash(refresh_token),
             new_hash: &new_hash,
             new_expires_at_ms: self.refresh_expiry(),
-            grace_ms: i64::try_from(self.refresh_grace.as_millis()).unwrap_or(i64::MAX),
+            grace_ms: millis(self.refresh_grace),
         };
         match self.store.rotate_refresh_token(&rotation).await? {
             Rotation::Rotated { user_id, rotated_at_ms } => {
@@ -243,7 +253,7 @@ impl AuthService {
     }
 
     fn refresh_expiry(&self) -> i64 {
-        now_ms() + self.refresh_ttl.as_millis() as i64
+        from_now(self.refresh_ttl)
     }
 
     async fn session(
