@@ -20,8 +20,7 @@ const FALLBACK_REGION: &str = "us-east-1";
 /// The endpoint the environment names for a service: `AWS_ENDPOINT_URL_<SERVICE>` (e.g.
 /// `DYNAMODB`, `SECRETS_MANAGER`), else `AWS_ENDPOINT_URL`.
 pub fn endpoint_from_env(service: &str) -> Option<String> {
-    let var = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-    var(&format!("AWS_ENDPOINT_URL_{service}")).or_else(|| var("AWS_ENDPOINT_URL"))
+    crate::config::var(&format!("AWS_ENDPOINT_URL_{service}")).or_else(|| crate::config::var("AWS_ENDPOINT_URL"))
 }
 
 /// The shared configuration for clients of AWS itself (`endpoint: None`) or of a local

@@ -75,7 +75,8 @@ fn origins() -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn var(name: &str) -> Option<String> {
+/// A setting from the environment, trimmed; unset and blank are the same.
+pub(crate) fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 

@@ -50,12 +50,9 @@ const JWT: &str = "CHATTING_JWT_SECRET_ARN";
 const DATABASE: &str = "CHATTING_DATABASE_SECRET_ARN";
 const REDIS: &str = "CHATTING_REDIS_SECRET_ARN";
 
-fn arn(variable: &str) -> Option<String> {
-    std::env::var(variable).ok().filter(|v| !v.trim().is_empty())
-}
-
 /// Reads every secret the environment names, all at once; none named, no request.
 pub async fn read_from_env() -> Result<LambdaSecrets, SecretsError> {
+    let arn = crate::config::var;
     let (jwt_arn, database_arn, redis_arn) = (arn(JWT), arn(DATABASE), arn(REDIS));
     if jwt_arn.is_none() && database_arn.is_none() && redis_arn.is_none() {
         return Ok(LambdaSecrets::default());
