@@ -36,6 +36,12 @@ const CLOSED_MARK_TTL_SECS: u64 = 7 * 24 * 3600;
 
 /// Entering and leaving a room and counting attempts, shared by the scripts below.
 const LIBRARY: &str = r#"
+-- Redis's clock in ms (one clock for every instance), and the TIME reply it came from.
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), t
+end
+
 -- The ms until enough of the `count` attempts recorded under `key` have left the window
 -- for one more to be within `limit`.
 local function retry_after(key, count, now, window, limit)
@@ -47,8 +53,7 @@ end
 
 -- Counts one attempt in a sliding window; -1 when allowed, else the ms to wait.
 local function hit(key, window, limit)
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local now, t = now_ms()
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
   redis.call('ZADD', key, now, t[1] .. t[2] .. ':' .. redis.call('INCR', key .. ':n'))
   redis.call('PEXPIRE', key, window)
@@ -60,8 +65,7 @@ end
 
 -- What hit would answer for one more attempt, without counting it.
 local function peek(key, window, limit)
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local now = now_ms()
   local count = redis.call('ZCOUNT', key, '(' .. (now - window), '+inf')
   if count < limit then return -1 end
   return retry_after(key, count, now, window, limit)
@@ -69,8 +73,7 @@ end
 
 -- Starts or extends (`XX`: only an existing one) a connection's lease in the `leases` index.
 local function lease(p, cid, lease_ms, mode)
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local now = now_ms()
   if mode then
     redis.call('ZADD', p .. 'leases', mode, now + lease_ms, cid)
   else
@@ -195,9 +198,7 @@ return hit(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
 
 /// ARGV: prefix, limit → the connections whose lease has ended, longest expired first.
 const EXPIRED: &str = r#"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-return redis.call('ZRANGEBYSCORE', ARGV[1] .. 'leases', '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+return redis.call('ZRANGEBYSCORE', ARGV[1] .. 'leases', '-inf', now_ms(), 'LIMIT', 0, tonumber(ARGV[2]))
 "#;
 
 /// As [`RATE_LIMIT`], for one more attempt that is not counted.
@@ -272,7 +273,7 @@ impl RedisPresence {
             disconnect: Script::new(&format!("{LIBRARY}{DISCONNECT}")),
             rate_limit: Script::new(&format!("{LIBRARY}{RATE_LIMIT}")),
             rate_peek: Script::new(&format!("{LIBRARY}{RATE_PEEK}")),
-            expired: Script::new(EXPIRED),
+            expired: Script::new(&format!("{LIBRARY}{EXPIRED}")),
             lease: super::CONNECTION_LEASE,
             set_profile: Script::new(SET_PROFILE),
             sender_context: Script::new(&format!("{LIBRARY}{SENDER_CONTEXT}")),
