@@ -264,11 +264,16 @@ async fn login_answer_and_time_do_not_tell_whether_an_id_exists() -> anyhow::Res
     let report: Vec<String> =
         cases.iter().zip(&medians).map(|((what, ..), m)| format!("{what}: {:.1} ms", ms(*m))).collect();
     println!("login median times: {}", report.join(", "));
-    let (fastest, slowest) =
-        (medians.iter().min().copied().unwrap_or_default(), medians.iter().max().copied().unwrap_or_default());
+    // Only an existing and an unknown well-formed id could be told apart by time. A malformed
+    // id or password also pays the password hash but skips the store and the per-user limit,
+    // so on a slow backend it is answered sooner; that says nothing about any account. The
+    // margin is for a loaded 2-core machine; an unknown id answered without the hash would take
+    // a fraction of the time, far outside it.
+    let (existing, unknown) = (medians[0], medians[1]);
+    let (faster, slower) = (existing.min(unknown), existing.max(unknown));
     assert!(
-        slowest <= fastest * 2 + Duration::from_millis(10),
-        "login times differ enough to tell ids apart: {report:?}"
+        slower <= faster * 3 / 2 + Duration::from_millis(5),
+        "login times for an existing and an unknown id differ enough to tell them apart: {report:?}"
     );
     Ok(())
 }
