@@ -1,144 +1,34 @@
 // The chatting browser client: sign up / log in, lobby, rooms, groups, whispers.
 // Wire contract: PROTOCOL.md (HTTP /auth/*, WebSocket frames {action, requestId, data}).
 
-import { authApi, Session } from './api.js';
+import { authApi } from './api.js';
 import { ChatSocket } from './socket.js';
 import { ChatError, describeError } from './errors.js';
 import { $, el, show, hashOf, formatTime, formatFull, formatDay, codePoints } from './dom.js';
+import {
+  ROOM_KEY,
+  session,
+  socket,
+  setSocket,
+  state,
+  resetState,
+  makeConv,
+  addMessages,
+  cursor,
+  historyScope,
+  nickOf,
+  rememberNick,
+  roomConv,
+  request,
+  readSavedRoom,
+  saveRoom,
+} from './state.js';
+import { toast, formError } from './toast.js';
 
 const USER_ID = /^[a-z0-9_]{3,30}$/;
 const GROUP_ID = /^[A-Za-z0-9_-]{1,30}$/;
 const HISTORY_PAGE = 50;
 const CATCH_UP_PAGE = 100;
-const ROOM_KEY = 'chatting.room'; // sessionStorage: the room this tab is in, to restore on reload
-
-const session = new Session();
-let socket = null;
-
-// ---------------------------------------------------------------------------
-// State
-
-/** @returns the fresh per-login state */
-function initialState() {
-  return {
-    me: null, // User {userId, nick, groupId}
-    roomId: 0, // the room this connection is in (0: lobby) or is re-entering
-    room: null, // RoomInfo while in a room
-    roomPassword: '', // remembered to re-enter after a reconnect
-    lobbyUsers: new Map(), // userId -> User
-    rooms: new Map(), // roomId -> RoomSummary
-    groups: new Map(), // groupId -> {groupId, members, online}
-    nicks: new Map(), // userId -> newest nick seen
-    convs: new Map(), // key -> Conversation
-    active: 'room',
-    outbox: [], // chat.send waiting for a reply or for the connection
-    connection: 'connecting',
-  };
-}
-let state = initialState();
-
-/**
- * A conversation tab: the current room (or the lobby), the group, or a whisper
- * thread. Messages are kept by messageId (dedupe) and shown sorted by it.
- */
-function makeConv(key, kind, extra = {}) {
-  return {
-    key,
-    kind, // 'room' | 'group' | 'whisper'
-    roomId: null,
-    groupId: null,
-    peer: null,
-    ...extra,
-    messages: new Map(),
-    order: [],
-    hasMore: false,
-    loaded: false,
-    loading: false,
-    unread: 0,
-  };
-}
-
-function byMessageId(a, b) {
-  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
-}
-
-/** Adds messages, ignoring ones already there; returns the new ones. */
-function addMessages(conv, messages) {
-  const added = [];
-  for (const message of messages) {
-    if (!message || !message.messageId || conv.messages.has(message.messageId)) continue;
-    conv.messages.set(message.messageId, message);
-    added.push(message);
-    if (message.from) rememberNick(message.from.userId, message.from.nick, false);
-  }
-  if (added.length) conv.order = [...conv.messages.keys()].sort(byMessageId);
-  return added;
-}
-
-/** The history bound past the newest (`after`) or oldest (`before`) message held. */
-function cursor(conv, newest) {
-  if (!conv.order.length) return null;
-  const id = newest ? conv.order[conv.order.length - 1] : conv.order[0];
-  if (conv.kind !== 'room') return id;
-  const seqs = conv.order.map((key) => conv.messages.get(key).seq).filter((s) => typeof s === 'number');
-  if (!seqs.length) return null;
-  return newest ? Math.max(...seqs) : Math.min(...seqs);
-}
-
-function historyScope(conv) {
-  if (conv.kind === 'room') return { roomId: conv.roomId };
-  if (conv.kind === 'group') return { groupId: conv.groupId };
-  return { with: conv.peer };
-}
-
-function nickOf(userId, fallback) {
-  return state.nicks.get(userId) || fallback || userId;
-}
-
-function rememberNick(userId, nick, authoritative = true) {
-  if (!userId || !nick) return;
-  if (authoritative || !state.nicks.has(userId)) state.nicks.set(userId, nick);
-}
-
-function roomConv() {
-  return state.convs.get('room');
-}
-
-// ---------------------------------------------------------------------------
-// Requests
-
-function request(action, data) {
-  if (!socket) return Promise.reject(new ChatError('offline', 'Not connected.'));
-  return socket.request(action, data);
-}
-
-// ---------------------------------------------------------------------------
-// Toasts
-
-function toast(text, kind = 'error') {
-  const box = $('toasts');
-  const item = el(
-    'div',
-    { class: `toast toast--${kind}`, 'data-testid': 'toast', 'data-kind': kind },
-    el('span', { class: 'toast__text', text }),
-    el('button', {
-      type: 'button',
-      class: 'toast__close',
-      'aria-label': 'Dismiss',
-      text: '×',
-      onclick: () => item.remove(),
-    }),
-  );
-  box.append(item);
-  while (box.children.length > 4) box.firstElementChild.remove();
-  setTimeout(() => item.remove(), kind === 'error' ? 9000 : 5000);
-}
-
-function formError(id, text) {
-  const node = $(id);
-  node.textContent = text || '';
-  show(node, Boolean(text));
-}
 
 // ---------------------------------------------------------------------------
 // Auth view
@@ -266,7 +156,7 @@ function wireAuth() {
 
 function startChat() {
   if (socket) socket.stop();
-  state = initialState();
+  resetState();
   state.me = session.user;
   if (state.me) rememberNick(state.me.userId, state.me.nick);
   const saved = readSavedRoom();
@@ -277,7 +167,7 @@ function startChat() {
   show($('auth-view'), false);
   show($('chat-view'), true);
   renderAll();
-  socket = new ChatSocket({ token: ({ force }) => session.accessToken({ force }) });
+  setSocket(new ChatSocket({ token: ({ force }) => session.accessToken({ force }) }));
   socket.addEventListener('state', (event) => renderConnection(event.detail));
   socket.addEventListener('open', (event) =>
     onOpen(event.detail).catch((err) => {
@@ -293,27 +183,10 @@ function startChat() {
 
 function stopChat() {
   if (socket) socket.stop();
-  socket = null;
+  setSocket(null);
   closeDialogs();
   sessionStorage.removeItem(ROOM_KEY);
-  state = initialState();
-}
-
-function readSavedRoom() {
-  try {
-    const saved = JSON.parse(sessionStorage.getItem(ROOM_KEY) || 'null');
-    return saved && Number.isInteger(saved.roomId) && saved.roomId > 0 ? saved : null;
-  } catch {
-    return null;
-  }
-}
-
-function saveRoom() {
-  if (state.roomId > 0) {
-    sessionStorage.setItem(ROOM_KEY, JSON.stringify({ roomId: state.roomId, password: state.roomPassword }));
-  } else {
-    sessionStorage.removeItem(ROOM_KEY);
-  }
+  resetState();
 }
 
 /** Where each conversation stood when the connection dropped. */
