@@ -4,7 +4,7 @@
 import { authApi } from './api.js';
 import { ChatSocket } from './socket.js';
 import { ChatError, describeError } from './errors.js';
-import { $, el, show, hashOf, formatTime, formatFull, formatDay, codePoints } from './dom.js';
+import { $, show, codePoints } from './dom.js';
 import {
   ROOM_KEY,
   session,
@@ -16,7 +16,6 @@ import {
   addMessages,
   cursor,
   historyScope,
-  nickOf,
   rememberNick,
   roomConv,
   request,
@@ -24,6 +23,25 @@ import {
   saveRoom,
 } from './state.js';
 import { toast, formError } from './toast.js';
+import {
+  renderTabs,
+  activateConv,
+  renderConvIfActive,
+  renderHistoryControls,
+  renderActiveConv,
+  noteUnread,
+} from './render-conv.js';
+import {
+  setPanelActions,
+  renderAll,
+  renderMe,
+  renderLocation,
+  renderConnection,
+  renderRooms,
+  renderRoom,
+  renderGroups,
+  renderPeople,
+} from './render-panels.js';
 
 const USER_ID = /^[a-z0-9_]{3,30}$/;
 const GROUP_ID = /^[A-Za-z0-9_-]{1,30}$/;
@@ -450,13 +468,6 @@ function onChatIn(message) {
   renderTabs();
 }
 
-function noteUnread(conv, added) {
-  const fromOthers = added.filter((m) => !state.me || m.from.userId !== state.me.userId).length;
-  if (!fromOthers) return;
-  if (conv.key !== state.active || document.hidden) conv.unread += fromOthers;
-  renderTitle();
-}
-
 // ---------------------------------------------------------------------------
 // Sending
 
@@ -528,399 +539,6 @@ async function sendItem(item) {
     if (!input.value && state.active === conv.key) input.value = payload.text;
   }
   renderConvIfActive(conv, { stick: true });
-}
-
-// ---------------------------------------------------------------------------
-// Rendering
-
-function renderAll() {
-  renderMe();
-  renderLocation();
-  renderRooms();
-  renderRoom();
-  renderGroups();
-  renderPeople();
-  renderTabs();
-  renderActiveConv({ stick: true });
-}
-
-function renderMe() {
-  if (!state.me) return;
-  $('me-nick').textContent = state.me.nick || state.me.userId;
-  $('me-id').textContent = `@${state.me.userId}`;
-}
-
-function renderLocation() {
-  $('location').textContent = state.room ? `Lobby › ${state.room.title}` : 'Lobby';
-}
-
-let countdownTimer = null;
-function renderConnection(detail) {
-  state.connection = detail.state;
-  const node = $('conn-state');
-  node.dataset.state = detail.state;
-  clearInterval(countdownTimer);
-  const paint = () => {
-    let text;
-    if (detail.state === 'open') text = 'Connected';
-    else if (detail.state === 'closed') text = 'Offline';
-    else if (detail.retryAt && !detail.connecting) {
-      const seconds = Math.max(0, Math.ceil((detail.retryAt - Date.now()) / 1000));
-      text = `${detail.state === 'reconnecting' ? 'Connection lost. Reconnecting' : 'Cannot connect. Retrying'} in ${seconds} s`;
-    } else text = detail.state === 'reconnecting' ? 'Reconnecting…' : 'Connecting…';
-    node.textContent = text;
-  };
-  paint();
-  if (detail.retryAt && !detail.connecting) countdownTimer = setInterval(paint, 1000);
-  show($('conn-retry'), detail.state !== 'open' && detail.state !== 'closed' && Boolean(detail.retryAt) && !detail.connecting);
-  renderActiveConv();
-}
-
-function renderRooms() {
-  const inLobby = !state.room;
-  show($('lobby-panel'), inLobby);
-  const list = $('room-list');
-  list.replaceChildren();
-  const rooms = [...state.rooms.values()].sort((a, b) => b.roomId - a.roomId);
-  for (const room of rooms) {
-    const full = room.count >= room.capacity;
-    list.append(
-      el(
-        'li',
-        { class: 'room', 'data-testid': 'room-item', 'data-room-id': room.roomId },
-        el(
-          'div',
-          { class: 'room__main' },
-          el('span', { class: 'room__title', 'data-testid': 'room-item-title', text: room.title }),
-          room.hasPassword ? el('span', { class: 'badge badge--lock', text: 'Password' }) : null,
-          full ? el('span', { class: 'badge badge--full', text: 'Full' }) : null,
-        ),
-        el(
-          'div',
-          { class: 'room__meta' },
-          el('span', { 'data-testid': 'room-item-count', text: `${room.count}/${room.capacity}` }),
-          ` · owner ${nickOf(room.owner)}`,
-        ),
-        el('button', {
-          type: 'button',
-          class: 'btn btn--small room__join',
-          'data-testid': 'room-join',
-          'aria-label': `Join ${room.title}`,
-          text: 'Join',
-          onclick: () => joinRoom(room),
-        }),
-      ),
-    );
-  }
-  show($('room-list-empty'), rooms.length === 0);
-}
-
-function renderRoom() {
-  const room = state.room;
-  show($('room-panel'), Boolean(room));
-  if (!room) return;
-  $('room-title').textContent = room.title;
-  $('room-owner').textContent = `${nickOf(room.owner)} (@${room.owner})`;
-  $('room-count').textContent = `${room.count} of ${room.capacity}`;
-  $('room-access').textContent = room.hasPassword ? 'Password protected' : 'Open';
-  show($('room-settings-button'), Boolean(state.me && room.owner === state.me.userId));
-}
-
-function renderGroups() {
-  const mine = state.me && state.me.groupId;
-  show($('group-current'), Boolean(mine));
-  $('group-current-id').textContent = mine || '';
-  const list = $('group-list');
-  list.replaceChildren();
-  const groups = [...state.groups.values()].sort((a, b) => a.groupId.localeCompare(b.groupId));
-  for (const group of groups) {
-    const isMine = group.groupId === mine;
-    list.append(
-      el(
-        'li',
-        { class: `group${isMine ? ' group--mine' : ''}`, 'data-testid': 'group-item', 'data-group-id': group.groupId },
-        el(
-          'div',
-          { class: 'group__main' },
-          el('span', { class: 'group__id', text: group.groupId }),
-          el('span', { class: 'muted', text: `${group.members} member${group.members === 1 ? '' : 's'} · ${group.online} online` }),
-        ),
-        isMine
-          ? el('span', { class: 'badge badge--group', text: 'Yours' })
-          : el('button', {
-              type: 'button',
-              class: 'btn btn--small',
-              'data-testid': 'group-join-button',
-              'aria-label': `Join group ${group.groupId}`,
-              text: 'Join',
-              onclick: () => joinGroup(group.groupId),
-            }),
-      ),
-    );
-  }
-  show($('group-list-empty'), groups.length === 0);
-}
-
-function avatar(userId, nick) {
-  const letter = [...(nick || userId || '?')][0].toUpperCase();
-  return el('span', { class: `avatar avatar--${hashOf(userId || '', 8)}`, 'aria-hidden': 'true', text: letter });
-}
-
-function renderPeople() {
-  const inRoom = Boolean(state.room);
-  const users = inRoom ? state.room.members || [] : [...state.lobbyUsers.values()];
-  $('people-heading').textContent = inRoom
-    ? `In this room (${users.length}/${state.room.capacity})`
-    : `Online in the lobby (${users.length})`;
-  const list = $('user-list');
-  list.dataset.scope = inRoom ? 'room' : 'lobby';
-  list.replaceChildren();
-  const meId = state.me && state.me.userId;
-  for (const user of users) {
-    const nick = nickOf(user.userId, user.nick);
-    const isMe = user.userId === meId;
-    const isOwner = inRoom && state.room.owner === user.userId;
-    list.append(
-      el(
-        'li',
-        { class: `user${isMe ? ' user--me' : ''}`, 'data-testid': 'user-item', 'data-user-id': user.userId },
-        avatar(user.userId, nick),
-        el(
-          'span',
-          { class: 'user__name' },
-          el(
-            'span',
-            { class: 'user__line' },
-            el('span', { class: 'user__nick', 'data-testid': 'user-nick', text: nick }),
-            isOwner ? el('span', { class: 'badge badge--owner', 'data-testid': 'owner-badge', title: 'Room owner', text: 'Owner' }) : null,
-            isMe ? el('span', { class: 'badge', text: 'You' }) : null,
-          ),
-          el('span', { class: 'muted user__id', text: `@${user.userId}` }),
-        ),
-        isMe
-          ? null
-          : el('button', {
-              type: 'button',
-              class: 'btn btn--small btn--whisper',
-              'data-testid': 'whisper-button',
-              'aria-label': `Whisper to ${nick}`,
-              text: 'Whisper',
-              onclick: () => {
-                openWhisper(user.userId, nick);
-                $('composer-input').focus();
-              },
-            }),
-      ),
-    );
-  }
-  show($('user-list-empty'), users.filter((u) => u.userId !== meId).length === 0);
-}
-
-function convTitle(conv) {
-  if (conv.kind === 'room') return conv.roomId === 0 ? 'Lobby' : `# ${state.room ? state.room.title : 'Room'}`;
-  if (conv.kind === 'group') return `Group ${conv.groupId}`;
-  return `@ ${nickOf(conv.peer)}`;
-}
-
-function convOrder() {
-  const convs = [...state.convs.values()];
-  const rank = { room: 0, group: 1, whisper: 2 };
-  return convs.sort((a, b) => rank[a.kind] - rank[b.kind]);
-}
-
-function renderTabs() {
-  const bar = $('conv-tabs');
-  bar.replaceChildren();
-  for (const conv of convOrder()) {
-    const selected = conv.key === state.active;
-    const tab = el(
-      'button',
-      {
-        type: 'button',
-        role: 'tab',
-        class: `tab tab--${conv.kind}`,
-        'aria-selected': String(selected),
-        'aria-controls': 'messages',
-        tabindex: selected ? '0' : '-1',
-        'data-testid': 'conv-tab',
-        'data-conv': conv.key,
-        onclick: () => activateConv(conv.key),
-        onkeydown: (event) => moveTab(event, conv.key),
-      },
-      el('span', { class: 'tab__label', text: convTitle(conv) }),
-      conv.unread > 0
-        ? el('span', { class: 'tab__unread', 'data-testid': 'conv-unread', 'aria-label': `${conv.unread} unread`, text: String(conv.unread) })
-        : null,
-    );
-    const wrap = el('span', { class: 'tab-wrap' }, tab);
-    if (conv.kind === 'whisper') {
-      wrap.append(
-        el('button', {
-          type: 'button',
-          class: 'tab__close',
-          'data-testid': 'conv-close',
-          'aria-label': `Close conversation with ${nickOf(conv.peer)}`,
-          text: '×',
-          onclick: () => {
-            state.convs.delete(conv.key);
-            if (state.active === conv.key) state.active = 'room';
-            renderTabs();
-            renderActiveConv({ stick: true });
-          },
-        }),
-      );
-    }
-    bar.append(wrap);
-  }
-  renderComposerLabel();
-  renderTitle();
-}
-
-function moveTab(event, key) {
-  if (event.key !== 'ArrowLeft' && event.key !== 'ArrowRight') return;
-  const keys = convOrder().map((c) => c.key);
-  const index = keys.indexOf(key) + (event.key === 'ArrowRight' ? 1 : -1);
-  const next = keys[(index + keys.length) % keys.length];
-  activateConv(next);
-  const tab = $('conv-tabs').querySelector(`[data-conv="${CSS.escape(next)}"]`);
-  if (tab) tab.focus();
-}
-
-function activateConv(key) {
-  if (!state.convs.has(key)) return;
-  state.active = key;
-  state.convs.get(key).unread = 0;
-  renderTabs();
-  renderActiveConv({ stick: true });
-}
-
-function renderComposerLabel() {
-  const conv = state.convs.get(state.active);
-  let label = 'Message';
-  if (conv) {
-    if (conv.kind === 'room') label = conv.roomId === 0 ? 'Message everyone in the lobby' : `Message everyone in ${state.room ? state.room.title : 'the room'}`;
-    else if (conv.kind === 'group') label = `Message your group ${conv.groupId}`;
-    else label = `Whisper to ${nickOf(conv.peer)}`;
-  }
-  $('composer-label').textContent = label;
-  $('composer-form').dataset.kind = conv ? conv.kind : 'room';
-}
-
-function renderTitle() {
-  let unread = 0;
-  for (const conv of state.convs.values()) unread += conv.unread;
-  document.title = unread ? `(${unread}) chatting` : 'chatting';
-}
-
-function renderConvIfActive(conv, options) {
-  if (conv.key === state.active) renderActiveConv(options);
-}
-
-function renderHistoryControls() {
-  const conv = state.convs.get(state.active);
-  const button = $('load-older');
-  show(button, Boolean(conv && conv.loaded && conv.hasMore));
-  button.disabled = Boolean(conv && conv.loading);
-  button.textContent = conv && conv.loading ? 'Loading…' : 'Load older messages';
-  show($('history-start'), Boolean(conv && conv.loaded && !conv.hasMore));
-}
-
-/** A message that directly follows one of the same sender and kind is shown compactly. */
-function continues(previous, message) {
-  if (!previous || previous.from.userId !== message.from.userId || previous.type !== message.type) return false;
-  const gap = new Date(message.sentAt) - new Date(previous.sentAt);
-  return gap >= 0 && gap < 5 * 60 * 1000;
-}
-
-function messageItem(message, compact = false) {
-  const mine = state.me && message.from.userId === state.me.userId;
-  const nick = nickOf(message.from.userId, message.from.nick);
-  const sent = new Date(message.sentAt);
-  let tag = null;
-  if (message.type === 'whisper') {
-    tag = mine ? `whisper to ${nickOf(message.to)}` : 'whispers to you';
-  } else if (message.type === 'group') {
-    tag = `group ${message.groupId}`;
-  }
-  return el(
-    'li',
-    {
-      class: `msg msg--${message.type}${mine ? ' msg--mine' : ''}${compact ? ' msg--cont' : ''}`,
-      'data-testid': 'message',
-      'data-message-id': message.messageId,
-      'data-type': message.type,
-    },
-    avatar(message.from.userId, nick),
-    el(
-      'div',
-      { class: 'msg__body' },
-      el(
-        'div',
-        { class: 'msg__meta' },
-        el('span', { class: 'msg__nick', 'data-testid': 'message-nick', 'data-user-id': message.from.userId, text: nick }),
-        tag ? el('span', { class: 'msg__tag', 'data-testid': 'message-tag', text: tag }) : null,
-        el('time', { class: 'msg__time', datetime: message.sentAt, title: formatFull(sent), text: formatTime(sent) }),
-      ),
-      el('p', { class: 'msg__text', 'data-testid': 'message-text', text: message.text }),
-    ),
-  );
-}
-
-function pendingItem(item) {
-  const offline = !socket || socket.state !== 'open';
-  return el(
-    'li',
-    { class: `msg msg--${item.payload.type} msg--mine msg--pending`, 'data-testid': 'message-pending' },
-    avatar(state.me.userId, state.me.nick),
-    el(
-      'div',
-      { class: 'msg__body' },
-      el(
-        'div',
-        { class: 'msg__meta' },
-        el('span', { class: 'msg__nick', text: state.me.nick }),
-        el('span', { class: 'msg__tag', text: offline ? 'waiting for the connection…' : 'sending…' }),
-      ),
-      el('p', { class: 'msg__text', text: item.payload.text }),
-    ),
-  );
-}
-
-/**
- * Redraws the active conversation. `stick` scrolls to the newest message;
- * otherwise the view stays at the bottom only if it was there, and `keepAnchor`
- * keeps the visible messages in place while older ones are added on top.
- */
-function renderActiveConv({ stick = false, keepAnchor = false } = {}) {
-  const conv = state.convs.get(state.active);
-  const box = $('messages');
-  const list = $('message-list');
-  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 60;
-  const fromBottom = box.scrollHeight - box.scrollTop;
-  list.replaceChildren();
-  if (conv) {
-    list.dataset.conv = conv.key;
-    let lastDay = '';
-    let previous = null;
-    for (const id of conv.order) {
-      const message = conv.messages.get(id);
-      const day = new Date(message.sentAt).toDateString();
-      if (day !== lastDay) {
-        list.append(el('li', { class: 'day', role: 'separator', text: formatDay(new Date(message.sentAt)) }));
-        lastDay = day;
-        previous = null;
-      }
-      list.append(messageItem(message, continues(previous, message)));
-      previous = message;
-    }
-    for (const item of state.outbox) if (item.conv === conv) list.append(pendingItem(item));
-    if (conv.loaded && !conv.order.length && !state.outbox.some((i) => i.conv === conv)) {
-      list.append(el('li', { class: 'empty-conv', text: 'No messages yet. Say hello!' }));
-    }
-  }
-  renderHistoryControls();
-  if (keepAnchor) box.scrollTop = box.scrollHeight - fromBottom;
-  else if (stick || atBottom) box.scrollTop = box.scrollHeight;
 }
 
 // ---------------------------------------------------------------------------
@@ -1220,6 +838,7 @@ window.chattingDebug = {
 
 // ---------------------------------------------------------------------------
 
+setPanelActions({ joinRoom, joinGroup, openWhisper });
 wireAuth();
 wireDialogs();
 wireMain();
