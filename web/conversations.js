@@ -1,0 +1,183 @@
+// The conversations' history (first page, older pages, catching up after a reconnect) and
+// where the user is: me, the room or the lobby, the group tab and the whisper tabs.
+
+import { describeError } from './errors.js';
+import {
+  session,
+  socket,
+  state,
+  makeConv,
+  addMessages,
+  cursor,
+  historyScope,
+  rememberNick,
+  roomConv,
+  request,
+  saveRoom,
+} from './state.js';
+import { toast } from './toast.js';
+import { renderAll, renderMe, renderGroups } from './render-panels.js';
+import {
+  renderTabs,
+  activateConv,
+  renderConvIfActive,
+  renderHistoryControls,
+  renderActiveConv,
+  noteUnread,
+} from './render-conv.js';
+
+const HISTORY_PAGE = 50;
+const CATCH_UP_PAGE = 100;
+
+/** Where each conversation stood when the connection dropped. */
+export function snapshotCursors() {
+  const cursors = new Map();
+  for (const conv of state.convs.values()) {
+    if (conv.loaded) cursors.set(conv.key, { conv, after: cursor(conv, true) });
+  }
+  return cursors;
+}
+
+/** Fetches every message newer than `after` (none lost, none doubled: dedupe by id). */
+export async function catchUp(conv, after) {
+  if (after == null) {
+    if (conv.kind === 'room') after = 0;
+    else return loadInitial(conv);
+  }
+  for (let page = 0; page < 50; page++) {
+    let reply;
+    try {
+      reply = await request('chat.history', { ...historyScope(conv), after, limit: CATCH_UP_PAGE });
+    } catch (err) {
+      if (err.code !== 'offline') toast(describeError(err, 'history'));
+      return;
+    }
+    const added = addMessages(conv, reply.messages || []);
+    noteUnread(conv, added);
+    renderConvIfActive(conv);
+    renderTabs();
+    if (!reply.hasMore || !reply.messages || !reply.messages.length) return;
+    const last = reply.messages[reply.messages.length - 1];
+    after = conv.kind === 'room' ? last.seq : last.messageId;
+  }
+}
+
+export async function loadInitial(conv) {
+  conv.loading = true;
+  try {
+    const reply = await request('chat.history', { ...historyScope(conv), limit: HISTORY_PAGE });
+    if (state.convs.get(conv.key) !== conv) return;
+    addMessages(conv, reply.messages || []);
+    conv.hasMore = Boolean(reply.hasMore);
+    conv.loaded = true;
+  } catch (err) {
+    if (err.code !== 'offline') toast(describeError(err, 'history'));
+  } finally {
+    conv.loading = false;
+  }
+  renderConvIfActive(conv, { stick: true });
+  renderTabs();
+}
+
+export async function loadOlder(conv) {
+  if (conv.loading || !conv.hasMore) return;
+  const before = cursor(conv, false);
+  if (before == null) return;
+  conv.loading = true;
+  renderHistoryControls();
+  try {
+    const reply = await request('chat.history', { ...historyScope(conv), before, limit: HISTORY_PAGE });
+    if (state.convs.get(conv.key) !== conv) return;
+    addMessages(conv, reply.messages || []);
+    conv.hasMore = Boolean(reply.hasMore);
+    conv.loading = false;
+    renderConvIfActive(conv, { keepAnchor: true });
+  } catch (err) {
+    toast(describeError(err, 'history'));
+  } finally {
+    conv.loading = false;
+    renderHistoryControls();
+  }
+}
+
+export function setMe(user) {
+  const previousGroup = state.me ? state.me.groupId : null;
+  state.me = { ...(state.me || {}), ...user };
+  rememberNick(user.userId, user.nick);
+  session.user = { userId: state.me.userId, nick: state.me.nick, groupId: state.me.groupId ?? null };
+  renderMe();
+  if (previousGroup !== state.me.groupId) syncGroupConv();
+}
+
+export function enterRoom(info, password = '') {
+  const changed = state.roomId !== info.roomId || !state.room;
+  state.roomId = info.roomId;
+  state.room = info;
+  state.roomPassword = password || '';
+  saveRoom();
+  for (const member of info.members || []) rememberNick(member.userId, member.nick);
+  let conv = roomConv();
+  if (!conv || conv.roomId !== info.roomId) {
+    conv = makeConv('room', 'room', { roomId: info.roomId });
+    state.convs.set('room', conv);
+    loadInitial(conv);
+  }
+  if (changed) state.active = 'room';
+  renderAll();
+}
+
+export async function enterLobby() {
+  state.roomId = 0;
+  state.room = null;
+  state.roomPassword = '';
+  saveRoom();
+  let conv = roomConv();
+  if (!conv || conv.roomId !== 0) {
+    conv = makeConv('room', 'room', { roomId: 0 });
+    state.convs.set('room', conv);
+    state.active = 'room';
+    loadInitial(conv);
+  }
+  renderAll();
+  const [users, rooms] = await Promise.all([request('user.listInLobby'), request('room.list')]);
+  state.lobbyUsers = new Map((users.users || []).map((u) => [u.userId, u]));
+  for (const u of users.users || []) rememberNick(u.userId, u.nick);
+  state.rooms = new Map((rooms.rooms || []).map((r) => [r.roomId, r]));
+  renderAll();
+}
+
+export function applyGroupList(reply) {
+  state.groups = new Map((reply.groups || []).map((g) => [g.groupId, g]));
+  renderGroups();
+}
+
+/** The group tab follows the user's group. */
+export function syncGroupConv() {
+  const groupId = state.me && state.me.groupId;
+  const conv = state.convs.get('group');
+  if (conv && conv.groupId === groupId) return;
+  if (conv) state.convs.delete('group');
+  if (groupId) {
+    const fresh = makeConv('group', 'group', { groupId });
+    state.convs.set('group', fresh);
+    if (socket && socket.state === 'open') loadInitial(fresh);
+  }
+  if (!state.convs.has(state.active)) state.active = 'room';
+  renderTabs();
+  renderGroups();
+  renderActiveConv({ stick: true });
+}
+
+export function openWhisper(userId, nick, { activate = true } = {}) {
+  const key = `dm:${userId}`;
+  let conv = state.convs.get(key);
+  if (!conv) {
+    conv = makeConv(key, 'whisper', { peer: userId });
+    state.convs.set(key, conv);
+    rememberNick(userId, nick, false);
+    loadInitial(conv);
+  }
+  if (activate) activateConv(key);
+  else renderTabs();
+  return conv;
+}

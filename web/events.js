@@ -1,0 +1,83 @@
+// Server events pushed over the socket.
+
+import { ChatError, describeError } from './errors.js';
+import { state, addMessages, rememberNick, roomConv } from './state.js';
+import { toast } from './toast.js';
+import { renderRooms, renderRoom, renderGroups, renderPeople, renderLocation } from './render-panels.js';
+import { renderTabs, renderConvIfActive, renderActiveConv, noteUnread } from './render-conv.js';
+import { setMe, openWhisper } from './conversations.js';
+
+export function onEvent(event, data) {
+  switch (event) {
+    case 'chat.in':
+      return onChatIn(data);
+    case 'room.list.refresh':
+      if (data.room) state.rooms.set(data.roomId, data.room);
+      else state.rooms.delete(data.roomId);
+      return renderRooms();
+    case 'room.info.refresh':
+      if (data.roomId === state.roomId && state.room) {
+        state.room = data;
+        for (const member of data.members || []) rememberNick(member.userId, member.nick);
+        renderRoom();
+        renderPeople();
+        renderLocation();
+        renderTabs();
+      }
+      return undefined;
+    case 'user.listInLobby.refresh':
+      return onUserChange(state.lobbyUsers, data.change, data.user);
+    case 'user.listInRoom.refresh':
+      if (data.roomId === state.roomId && state.room) {
+        const members = new Map((state.room.members || []).map((u) => [u.userId, u]));
+        onUserChange(members, data.change, data.user);
+        state.room.members = [...members.values()];
+        state.room.count = state.room.members.length;
+        renderRoom();
+        renderPeople();
+      }
+      return undefined;
+    case 'group.list.refresh':
+      if (data.members > 0) state.groups.set(data.groupId, data);
+      else state.groups.delete(data.groupId);
+      return renderGroups();
+    case 'system.error':
+      return toast(describeError(new ChatError(data.code || 'error', data.message)));
+    default:
+      return undefined;
+  }
+}
+
+function onUserChange(map, change, user) {
+  if (!user) return;
+  if (change === 'left') map.delete(user.userId);
+  else map.set(user.userId, user);
+  if (change === 'updated') {
+    rememberNick(user.userId, user.nick);
+    if (state.me && user.userId === state.me.userId) setMe({ nick: user.nick, groupId: user.groupId ?? null });
+    renderActiveConv();
+    renderTabs();
+  }
+  renderPeople();
+}
+
+function onChatIn(message) {
+  if (!message || !state.me) return;
+  let conv = null;
+  if (message.type === 'all') {
+    const room = roomConv();
+    if (room && message.roomId === room.roomId && message.roomId === state.roomId) conv = room;
+  } else if (message.type === 'group') {
+    const group = state.convs.get('group');
+    if (group && group.groupId === message.groupId) conv = group;
+  } else if (message.type === 'whisper') {
+    const mine = message.from.userId === state.me.userId;
+    const peer = mine ? message.to : message.from.userId;
+    conv = state.convs.get(`dm:${peer}`) || openWhisper(peer, mine ? null : message.from.nick, { activate: false });
+  }
+  if (!conv) return;
+  const added = addMessages(conv, [message]);
+  noteUnread(conv, added);
+  renderConvIfActive(conv);
+  renderTabs();
+}
