@@ -13,7 +13,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chatting_shared::config::Config;
 use chatting_shared::domain::{ConnectionId, Nick, UserId};
-use chatting_shared::presence;
 use chatting_shared::protocol::{FrameError, parse_frame};
 use chatting_shared::push::{PushError, Pusher};
 use chatting_shared::service::Chat;
@@ -44,11 +43,15 @@ fn world() -> &'static World {
         let dir = std::env::temp_dir().join(format!("chatting-fuzz-{}", std::process::id()));
         let chat = runtime.block_on(async {
             let mut config = Config::from_local_env(&dir).expect("a config");
-            config.database_url = format!("sqlite://{}?mode=rwc", dir.join("fuzz.db").display());
+            config.store = chatting_shared::config::StoreProfile::sql(format!(
+                "sqlite://{}?mode=rwc",
+                dir.join("fuzz.db").display()
+            ));
             // Sends are limited per 10 s; the fuzzer sends thousands a second.
             config.chat_sends_per_10s = u32::MAX;
             let store = startup::open_store(&config).await.expect("the store");
-            let presence = presence::connect(None, "fuzz", presence::CONNECTION_LEASE).await.expect("presence");
+            config.redis = None;
+            let presence = startup::open_presence(&config).await.expect("presence");
             let chat = startup::chat(&config, store, presence, Arc::new(Discard));
             for name in ["alice", "bob_2", "carol"] {
                 let user = UserId::parse(name).expect("a user id");

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::aws::AwsSettings;
 use crate::domain::Secret;
 
 #[derive(Debug, thiserror::Error)]
@@ -17,19 +18,14 @@ pub enum ConfigError {
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `sqlite://…`, `mysql://…` or `dynamodb://<table-name>` (the no-VPC profile: store and,
-    /// without `redis_url`, presence on that one table).
-    pub database_url: String,
-    /// Where DynamoDB is reached instead of AWS's regional endpoint (an emulator).
-    pub dynamodb_endpoint: Option<String>,
-    /// Creates the DynamoDB table when missing: locally; in AWS the stack owns it.
-    pub dynamodb_create_table: bool,
-    /// Unset: in-process presence (single node only).
-    pub redis_url: Option<String>,
+    /// Where users, rooms, groups and messages live (`CHATTING_DATABASE_URL`).
+    pub store: StoreProfile,
+    /// Presence in Redis (`CHATTING_REDIS_URL`); without it see [`Config::presence`].
+    pub redis: Option<RedisSettings>,
     /// Every presence key starts with this, so deployments and tests can share a server.
     pub redis_prefix: String,
-    /// CA certificates (PEM) a `rediss://` server must chain to, instead of the system's roots.
-    pub redis_ca_file: Option<PathBuf>,
+    /// The environment's AWS key and region, for clients of local endpoints.
+    pub aws: AwsSettings,
     pub jwt_secret: Secret,
     /// Where the Management API lives; the local gateway fills in its own address.
     pub management_endpoint: Option<String>,
@@ -61,9 +57,160 @@ pub struct Config {
     pub signups_per_address: u32,
 }
 
+/// `CHATTING_DATABASE_URL`'s choice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreProfile {
+    /// `sqlite://…` or `mysql://…`.
+    Sql { url: String },
+    /// `dynamodb://<table-name>`: the no-VPC profile, store and (without Redis) presence on
+    /// that one table.
+    DynamoDb(DynamoDbSettings),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DynamoDbSettings {
+    pub table: String,
+    /// Where DynamoDB is reached instead of AWS's regional endpoint (an emulator).
+    pub endpoint: Option<String>,
+    /// Creates the table when missing: locally; in AWS the stack owns it.
+    pub create_table: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisSettings {
+    /// `redis://…` or `rediss://…` (in-transit encryption).
+    pub url: String,
+    /// CA certificates (PEM) a `rediss://` server must chain to, instead of the system's roots.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl RedisSettings {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self { url: url.into(), ca_file: None }
+    }
+}
+
+/// Where presence lives, as the configuration implies it.
+#[derive(Debug, Clone, Copy)]
+pub enum PresenceProfile<'a> {
+    Redis(&'a RedisSettings),
+    /// On the store's DynamoDB table.
+    DynamoDb(&'a DynamoDbSettings),
+    /// In this process: one node only.
+    Memory,
+}
+
+const DYNAMODB_SCHEME: &str = "dynamodb://";
+
+impl StoreProfile {
+    pub fn sql(url: impl Into<String>) -> Self {
+        Self::Sql { url: url.into() }
+    }
+
+    /// A `CHATTING_DATABASE_URL`; a DynamoDB table is reached at `dynamodb_endpoint` when
+    /// given and made first when `create_table`.
+    pub fn from_url(url: &str, dynamodb_endpoint: Option<String>, create_table: bool) -> Result<Self, ConfigError> {
+        let Some(table) = url.strip_prefix(DYNAMODB_SCHEME) else {
+            return Ok(Self::sql(url));
+        };
+        let table = table.trim_end_matches('/');
+        // DynamoDB's naming rules.
+        let valid = (3..=255).contains(&table.len())
+            && table.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        if !valid {
+            return Err(ConfigError::Bad {
+                name: "CHATTING_DATABASE_URL",
+                reason: format!("{url}: a DynamoDB table name is 3-255 of a-z, A-Z, 0-9, '_', '-' and '.'"),
+            });
+        }
+        Ok(Self::DynamoDb(DynamoDbSettings { table: table.to_owned(), endpoint: dynamodb_endpoint, create_table }))
+    }
+}
+
+impl Config {
+    /// Redis when configured; otherwise the DynamoDB profile keeps presence in its table,
+    /// and the embedded default in this process.
+    pub fn presence(&self) -> PresenceProfile<'_> {
+        match (&self.redis, &self.store) {
+            (Some(redis), _) => PresenceProfile::Redis(redis),
+            (None, StoreProfile::DynamoDb(table)) => PresenceProfile::DynamoDb(table),
+            (None, StoreProfile::Sql { .. }) => PresenceProfile::Memory,
+        }
+    }
+}
+
+/// How the local gateway's events reach its connections (`CHATTING_PUSH`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushMode {
+    /// Through the AWS SDK and a Management API (the gateway's own, unless
+    /// `CHATTING_MANAGEMENT_ENDPOINT` names another), as in AWS: one signed HTTP request
+    /// per recipient.
+    Sdk,
+    /// Straight into the gateway's connection table: the default when the connections
+    /// are its own, since a signed request to oneself buys nothing but CPU.
+    Direct,
+}
+
+impl PushMode {
+    /// `CHATTING_PUSH`'s values.
+    pub fn parse(raw: &str) -> Option<PushMode> {
+        match raw {
+            "sdk" => Some(PushMode::Sdk),
+            "direct" => Some(PushMode::Direct),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PushMode::Sdk => "sdk",
+            PushMode::Direct => "direct",
+        }
+    }
+}
+
+/// What only the local gateway (`cargo run`) reads: where it listens, keeps its data and
+/// finds the web client.
+#[derive(Debug, Clone)]
+pub struct GatewaySettings {
+    /// `CHATTING_DATA_DIR`: the SQLite file and the generated JWT secret (default `data`).
+    pub data_dir: PathBuf,
+    /// `CHATTING_ADDR` (default 127.0.0.1:3000).
+    pub address: String,
+    /// `CHATTING_IDLE_TIMEOUT_SECS`: unset keeps the gateway's default (API Gateway's 10 minutes).
+    pub idle_timeout: Option<Duration>,
+    /// `CHATTING_PUSH`: unset lets the gateway choose.
+    pub push: Option<PushMode>,
+    /// `CHATTING_WEB_DIR`: unset serves the web client from the source tree.
+    pub web_dir: Option<PathBuf>,
+}
+
+impl GatewaySettings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let idle_timeout = match var("CHATTING_IDLE_TIMEOUT_SECS") {
+            None => None,
+            Some(_) => Some(seconds("CHATTING_IDLE_TIMEOUT_SECS", 0)?),
+        };
+        let push = match var("CHATTING_PUSH") {
+            None => None,
+            Some(raw) => Some(PushMode::parse(&raw).ok_or_else(|| ConfigError::Bad {
+                name: "CHATTING_PUSH",
+                reason: format!("{raw}: expected sdk or direct"),
+            })?),
+        };
+        Ok(Self {
+            data_dir: PathBuf::from(var("CHATTING_DATA_DIR").unwrap_or_else(|| "data".into())),
+            address: var("CHATTING_ADDR").unwrap_or_else(|| "127.0.0.1:3000".into()),
+            idle_timeout,
+            push,
+            web_dir: var("CHATTING_WEB_DIR").map(PathBuf::from),
+        })
+    }
+}
+
 /// `CHATTING_DYNAMODB_ENDPOINT`, else the SDK's own `AWS_ENDPOINT_URL_DYNAMODB` or
 /// `AWS_ENDPOINT_URL`.
-pub fn dynamodb_endpoint_from_env() -> Option<String> {
+fn dynamodb_endpoint_from_env() -> Option<String> {
     var("CHATTING_DYNAMODB_ENDPOINT").or_else(|| crate::aws::endpoint_from_env("DYNAMODB"))
 }
 
@@ -156,14 +303,14 @@ impl Config {
     /// Everything but the store's URL and the JWT key, which each place finds its own way;
     /// the same names and defaults everywhere but where `place` says otherwise.
     fn read(database_url: String, jwt_secret: Secret, place: Where) -> Result<Self, ConfigError> {
+        let redis = var("CHATTING_REDIS_URL")
+            .map(|url| RedisSettings { url, ca_file: var("CHATTING_REDIS_CA_FILE").map(PathBuf::from) });
         Ok(Self {
-            database_url,
-            dynamodb_endpoint: dynamodb_endpoint_from_env(),
             // Locally the table is made on first use; in AWS the stack owns it.
-            dynamodb_create_table: place == Where::Local,
-            redis_url: var("CHATTING_REDIS_URL"),
+            store: StoreProfile::from_url(&database_url, dynamodb_endpoint_from_env(), place == Where::Local)?,
+            redis,
             redis_prefix: var("CHATTING_REDIS_PREFIX").unwrap_or_else(|| "chatting".into()),
-            redis_ca_file: var("CHATTING_REDIS_CA_FILE").map(PathBuf::from),
+            aws: AwsSettings::from_env(),
             jwt_secret,
             management_endpoint: var("CHATTING_MANAGEMENT_ENDPOINT"),
             access_ttl: seconds("CHATTING_ACCESS_TTL_SECS", 900)?,
@@ -249,12 +396,32 @@ mod tests {
         std::fs::set_permissions(dir.join("jwt-secret"), std::fs::Permissions::from_mode(old_umask_would_allow))
             .unwrap();
         let config = Config::from_local_env(&dir).unwrap();
-        assert!(config.database_url.starts_with("sqlite://"));
+        assert!(matches!(&config.store, StoreProfile::Sql { url } if url.starts_with("sqlite://")));
         for file in ["jwt-secret", "chatting.db"] {
             let mode = std::fs::metadata(dir.join(file)).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600, "{file} is {mode:o}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_database_url_chooses_the_store_profile() {
+        let dynamodb = StoreProfile::from_url("dynamodb://chat.v2_x/", Some("http://127.0.0.1:1".into()), false);
+        assert_eq!(
+            dynamodb.unwrap(),
+            StoreProfile::DynamoDb(DynamoDbSettings {
+                table: "chat.v2_x".into(),
+                endpoint: Some("http://127.0.0.1:1".into()),
+                create_table: false
+            })
+        );
+        assert_eq!(
+            StoreProfile::from_url("mysql://root@db/chat", None, false).unwrap(),
+            StoreProfile::sql("mysql://root@db/chat")
+        );
+        for bad in ["dynamodb://ab", "dynamodb://no spaces", "dynamodb://"] {
+            assert!(matches!(StoreProfile::from_url(bad, None, false), Err(ConfigError::Bad { .. })), "{bad}");
+        }
     }
 
     #[test]

@@ -23,15 +23,9 @@ pub const PK: &str = "pk";
 pub const SK: &str = "sk";
 /// Expiry attribute (epoch seconds) that the table's TTL is enabled on.
 pub const TTL: &str = "ttl";
-/// `CHATTING_DATABASE_URL` scheme naming the table: `dynamodb://<table-name>`.
-pub const URL_SCHEME: &str = "dynamodb://";
-/// Overrides the service endpoint, e.g. an emulator on `http://127.0.0.1:5005`.
-pub const ENDPOINT_VAR: &str = "CHATTING_DYNAMODB_ENDPOINT";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DynamoError {
-    #[error("not a dynamodb table url (expected dynamodb://<table-name>): {0}")]
-    BadUrl(String),
     #[error("dynamodb {operation}: {message}")]
     Request { operation: &'static str, message: String },
     #[error("table {0} did not become active")]
@@ -78,29 +72,6 @@ impl Table {
             .map_err(|err| DynamoError::request("GetItem", err))?;
         Ok(out.item)
     }
-
-    /// The table a `dynamodb://<table-name>` URL names, reached as [`crate::aws`] says, at
-    /// the endpoint the environment names, if any.
-    pub async fn from_url(url: &str) -> Result<Self, DynamoError> {
-        let name = table_name(url)?;
-        let endpoint = crate::config::dynamodb_endpoint_from_env();
-        Ok(Self { client: client(&crate::aws::sdk_config(endpoint.as_deref()).await), name })
-    }
-}
-
-/// The table name of a `dynamodb://<table-name>` URL, checked against DynamoDB's naming rules.
-pub fn table_name(url: &str) -> Result<String, DynamoError> {
-    let name = url.strip_prefix(URL_SCHEME).ok_or_else(|| DynamoError::BadUrl(url.to_owned()))?.trim_end_matches('/');
-    let valid = (3..=255).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
-    if !valid {
-        return Err(DynamoError::BadUrl(url.to_owned()));
-    }
-    Ok(name.to_owned())
-}
-
-pub fn is_dynamodb_url(url: &str) -> bool {
-    url.starts_with(URL_SCHEME)
 }
 
 /// Runs an SDK call with the SDK's own tracing events muted: at TRACE they print whole requests
@@ -224,18 +195,4 @@ fn key_element(name: &str, key_type: KeyType) -> Result<KeySchemaElement, Dynamo
         .key_type(key_type)
         .build()
         .map_err(|e| DynamoError::request("CreateTable", e))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn table_urls_name_valid_tables_only() {
-        assert_eq!(table_name("dynamodb://chatting-prod").unwrap(), "chatting-prod");
-        assert_eq!(table_name("dynamodb://chat.v2_x/").unwrap(), "chat.v2_x");
-        assert!(table_name("dynamodb://ab").is_err());
-        assert!(table_name("dynamodb://bad name").is_err());
-        assert!(table_name("mysql://root@db/chat").is_err());
-    }
 }

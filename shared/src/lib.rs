@@ -13,8 +13,10 @@
 //! - [`service`]: the use cases, which turn commands into replies and events;
 //!   [`websocket_event`]: reading API Gateway WebSocket events and answering them.
 //! - [`metrics`]: counters of SQL statements, Redis round trips and pushes per request.
-//! - [`config`]: configuration from the environment; [`startup`]: clients built once per cold
-//!   start; [`clock`]: time as the wire shows it.
+//! - [`config`]: the environment read once into typed settings (store and presence profiles,
+//!   limits, the local gateway's own); [`aws`]: AWS keys, region and endpoints, the secret
+//!   parts wrapped; [`startup`]: clients built once per cold start; [`clock`]: time as the
+//!   wire shows it.
 
 pub mod auth;
 pub mod aws;

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use tokio::sync::OnceCell;
 
+use crate::aws::AwsKeys;
 use crate::domain::ConnectionId;
 
 #[derive(Debug, thiserror::Error)]
@@ -23,35 +24,6 @@ pub trait Pusher: Send + Sync {
     async fn push(&self, connection: &ConnectionId, frame: &str) -> Result<(), PushError>;
 }
 
-/// Credentials for signing Management API calls.
-#[derive(Clone)]
-pub struct SigningKeys {
-    pub access_key_id: String,
-    pub secret_access_key: String,
-    pub session_token: Option<String>,
-    pub region: String,
-}
-
-impl std::fmt::Debug for SigningKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKeys").field("region", &self.region).finish_non_exhaustive()
-    }
-}
-
-impl SigningKeys {
-    /// Lambda puts the function role's credentials in the environment for the life of the
-    /// execution environment; locally any non-empty pair signs for the local gateway.
-    pub fn from_env() -> Self {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        Self {
-            access_key_id: var("AWS_ACCESS_KEY_ID").unwrap_or_else(|| "local".into()),
-            secret_access_key: var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|| "local".into()),
-            session_token: var("AWS_SESSION_TOKEN"),
-            region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).unwrap_or_else(|| "us-east-1".into()),
-        }
-    }
-}
-
 /// The Management API client. `endpoint` is `https://{api}.execute-api.{region}.amazonaws.com/{stage}`
 /// in AWS and the local gateway's own address locally.
 #[derive(Clone, Debug)]
@@ -62,7 +34,7 @@ pub struct ApiGatewayPusher {
 
 impl ApiGatewayPusher {
     /// Signing with one fixed key: the local gateway's own, a test's.
-    pub fn new(endpoint: &str, keys: SigningKeys) -> Self {
+    pub fn new(endpoint: &str, keys: AwsKeys) -> Self {
         let client = Self::client_for(&crate::aws::static_config(&keys), endpoint);
         Self { client: Arc::new(OnceCell::new_with(Some(client))), endpoint: endpoint.into() }
     }
@@ -88,7 +60,7 @@ impl ApiGatewayPusher {
 
     async fn client(&self) -> &aws_sdk_apigatewaymanagement::Client {
         self.client
-            .get_or_init(|| async { Self::client_for(&crate::aws::sdk_config(None).await, &self.endpoint) })
+            .get_or_init(|| async { Self::client_for(&crate::aws::standard_config().await, &self.endpoint) })
             .await
     }
 }

@@ -58,7 +58,8 @@ pub async fn read_from_env() -> Result<LambdaSecrets, SecretsError> {
         return Ok(LambdaSecrets::default());
     }
     let endpoint = crate::aws::endpoint_from_env("SECRETS_MANAGER");
-    let client = aws_sdk_secretsmanager::Client::new(&crate::aws::sdk_config(endpoint.as_deref()).await);
+    let client =
+        aws_sdk_secretsmanager::Client::new(&crate::aws::AwsSettings::from_env().sdk_config(endpoint.as_deref()).await);
     let read = |variable: &'static str, arn: Option<String>| {
         let client = client.clone();
         async move {

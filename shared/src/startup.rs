@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use crate::auth::TokenKeys;
-use crate::config::{Config, ConfigError};
+#[cfg(feature = "dynamodb")]
+use crate::config::DynamoDbSettings;
+use crate::config::{Config, ConfigError, PresenceProfile, StoreProfile};
 use crate::presence::{self, Presence, PresenceError};
 use crate::push::{ApiGatewayPusher, Pusher};
 use crate::service::auth::{AuthService, LoginLimits};
@@ -57,7 +59,8 @@ pub fn init_tracing() {
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
 
-    let lambda = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    // Read before the configuration: its errors must already be logged.
+    let lambda = crate::config::var;
     let fallback = match lambda("AWS_LAMBDA_LOG_LEVEL").map(|level| level.to_ascii_lowercase()).as_deref() {
         Some("fatal") => "error".to_owned(),
         Some(level @ ("trace" | "debug" | "info" | "warn" | "error")) => level.to_owned(),
@@ -83,55 +86,70 @@ pub fn init_tracing() {
 }
 
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
-    #[cfg(feature = "dynamodb")]
-    if let Some(table) = dynamodb_table(config).await? {
-        return Ok(Arc::new(store::dynamodb::DynamoStore::new(table)));
+    match &config.store {
+        StoreProfile::Sql { url } => Ok(store::connect(url, config.db_max_connections).await?),
+        #[cfg(feature = "dynamodb")]
+        StoreProfile::DynamoDb(settings) => {
+            Ok(Arc::new(store::dynamodb::DynamoStore::new(open_dynamodb_table(config, settings).await?)))
+        }
+        #[cfg(not(feature = "dynamodb"))]
+        StoreProfile::DynamoDb(settings) => {
+            Err(StoreError::UnsupportedUrl(format!("dynamodb://{}", settings.table)).into())
+        }
     }
-    Ok(store::connect(&config.database_url, config.db_max_connections).await?)
 }
 
-/// The table `CHATTING_DATABASE_URL=dynamodb://<table-name>` names, created first when the
-/// configuration says so (locally); `None` for the other profiles.
+/// The table of the DynamoDB profile, created first when the configuration says so (locally).
 #[cfg(feature = "dynamodb")]
-pub async fn dynamodb_table(config: &Config) -> Result<Option<crate::dynamodb::Table>, StartupError> {
+async fn open_dynamodb_table(
+    config: &Config,
+    settings: &DynamoDbSettings,
+) -> Result<crate::dynamodb::Table, StartupError> {
     use crate::dynamodb;
-    if !dynamodb::is_dynamodb_url(&config.database_url) {
-        return Ok(None);
-    }
-    let table = dynamodb::Table {
-        client: dynamodb::client(&crate::aws::sdk_config(config.dynamodb_endpoint.as_deref()).await),
-        name: dynamodb::table_name(&config.database_url)?,
-    };
-    if config.dynamodb_create_table {
+    let sdk = config.aws.sdk_config(settings.endpoint.as_deref()).await;
+    let table = dynamodb::Table { client: dynamodb::client(&sdk), name: settings.table.clone() };
+    if settings.create_table {
         dynamodb::ensure_table(&table).await?;
     }
-    Ok(Some(table))
+    Ok(table)
 }
 
-/// Redis when `CHATTING_REDIS_URL` is set; otherwise the DynamoDB profile keeps presence in
-/// its table, and the embedded default in this process.
-pub async fn open_presence(config: &Config) -> Result<Arc<dyn Presence>, StartupError> {
-    #[cfg(feature = "dynamodb")]
-    if config.redis_url.is_none()
-        && let Some(table) = dynamodb_table(config).await?
-    {
-        return Ok(Arc::new(presence::dynamodb::DynamoPresence::new(table).with_lease(config.connection_lease)));
+/// The table `CHATTING_DATABASE_URL=dynamodb://<table-name>` names (see
+/// [`open_dynamodb_table`]); `None` for the other profiles.
+#[cfg(feature = "dynamodb")]
+pub async fn dynamodb_table(config: &Config) -> Result<Option<crate::dynamodb::Table>, StartupError> {
+    match &config.store {
+        StoreProfile::DynamoDb(settings) => Ok(Some(open_dynamodb_table(config, settings).await?)),
+        StoreProfile::Sql { .. } => Ok(None),
     }
-    let ca_file = config.redis_ca_file.as_deref();
-    Ok(presence::connect(config.redis_url.as_deref(), &config.redis_prefix, ca_file, config.connection_lease).await?)
+}
+
+/// The presence [`Config::presence`] names.
+pub async fn open_presence(config: &Config) -> Result<Arc<dyn Presence>, StartupError> {
+    let lease = config.connection_lease;
+    match config.presence() {
+        PresenceProfile::Redis(redis) => {
+            Ok(presence::connect(Some(&redis.url), &config.redis_prefix, redis.ca_file.as_deref(), lease).await?)
+        }
+        PresenceProfile::Memory => Ok(presence::connect(None, &config.redis_prefix, None, lease).await?),
+        #[cfg(feature = "dynamodb")]
+        PresenceProfile::DynamoDb(settings) => Ok(Arc::new(
+            presence::dynamodb::DynamoPresence::new(open_dynamodb_table(config, settings).await?).with_lease(lease),
+        )),
+        #[cfg(not(feature = "dynamodb"))]
+        PresenceProfile::DynamoDb(_) => Err(PresenceError::UnsupportedUrl.into()),
+    }
 }
 
 /// The store and presence the configuration names; on the DynamoDB profile they share one
 /// client, so a cold start opens one connection to DynamoDB, not two.
 pub async fn open_backends(config: &Config) -> Result<(Arc<dyn Store>, Arc<dyn Presence>), StartupError> {
     #[cfg(feature = "dynamodb")]
-    if let Some(table) = dynamodb_table(config).await? {
+    if let (StoreProfile::DynamoDb(settings), PresenceProfile::DynamoDb(_)) = (&config.store, config.presence()) {
+        let table = open_dynamodb_table(config, settings).await?;
         let store: Arc<dyn Store> = Arc::new(store::dynamodb::DynamoStore::new(table.clone()));
-        let presence: Arc<dyn Presence> = match config.redis_url {
-            None => Arc::new(presence::dynamodb::DynamoPresence::new(table).with_lease(config.connection_lease)),
-            Some(_) => open_presence(config).await?,
-        };
-        return Ok((store, presence));
+        let presence = presence::dynamodb::DynamoPresence::new(table).with_lease(config.connection_lease);
+        return Ok((store, Arc::new(presence)));
     }
     Ok((open_store(config).await?, open_presence(config).await?))
 }
@@ -183,8 +201,12 @@ async fn lambda_config() -> Result<Config, StartupError> {
     {
         let secrets = crate::secrets::read_from_env().await?;
         let mut config = Config::from_lambda_env_with(secrets.jwt.clone())?;
-        config.database_url = secrets.database_url(std::mem::take(&mut config.database_url))?;
-        config.redis_url = secrets.redis_url(config.redis_url.take())?;
+        if let StoreProfile::Sql { url } = &mut config.store {
+            *url = secrets.database_url(std::mem::take(url))?;
+        }
+        if let Some(redis) = &mut config.redis {
+            redis.url = secrets.redis_url(Some(std::mem::take(&mut redis.url)))?.unwrap_or_default();
+        }
         Ok(config)
     }
     #[cfg(not(feature = "secrets"))]
@@ -211,31 +233,12 @@ mod tests {
     use super::*;
 
     fn config(database_url: &str) -> Config {
-        Config {
-            database_url: database_url.to_owned(),
-            dynamodb_endpoint: Some("http://127.0.0.1:1".to_owned()),
-            // Nothing is created, so nothing is sent: the endpoint above answers nothing.
-            dynamodb_create_table: false,
-            redis_url: None,
-            redis_prefix: "t".to_owned(),
-            jwt_secret: crate::domain::Secret::from_config("x".repeat(32)),
-            management_endpoint: None,
-            access_ttl: std::time::Duration::from_secs(900),
-            refresh_ttl: std::time::Duration::from_secs(3600),
-            session_lifetime: std::time::Duration::from_secs(7200),
-            refresh_grace: std::time::Duration::from_secs(10),
-            connection_lease: crate::presence::CONNECTION_LEASE,
-            redis_ca_file: None,
-            db_max_connections: 1,
-            chat_sends_per_10s: 20,
-            changes_per_10s: 10,
-            changes_per_user_per_10s: 20,
-            changes_window: std::time::Duration::from_secs(10),
-            allowed_origins: Vec::new(),
-            login_attempts_per_user: 10,
-            login_attempts_per_address: 100,
-            signups_per_address: 20,
-        }
+        let dir = std::env::temp_dir().join(format!("chatting-startup-{}", std::process::id()));
+        let mut config = Config::from_local_env(&dir).unwrap();
+        // Nothing is created, so nothing is sent: this endpoint answers nothing.
+        config.store = StoreProfile::from_url(database_url, Some("http://127.0.0.1:1".to_owned()), false).unwrap();
+        config.redis = None;
+        config
     }
 
     #[tokio::test]
@@ -243,9 +246,5 @@ mod tests {
         let table = dynamodb_table(&config("dynamodb://chat-prod")).await.unwrap().expect("a table");
         assert_eq!(table.name, "chat-prod");
         assert!(dynamodb_table(&config("mysql://root@db/chat")).await.unwrap().is_none());
-        assert!(
-            matches!(dynamodb_table(&config("dynamodb://x")).await, Err(StartupError::Dynamo(_))),
-            "too short a name"
-        );
     }
 }

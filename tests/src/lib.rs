@@ -16,7 +16,7 @@ use anyhow::{Context as _, anyhow, bail};
 use std::sync::Arc;
 
 use chatting_local_gateway::{Gateway, GatewayOptions, PushMode, start};
-use chatting_shared::config::Config;
+use chatting_shared::config::{Config, RedisSettings, StoreProfile};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt as _;
@@ -68,7 +68,7 @@ pub async fn fresh_dynamodb_table() -> anyhow::Result<chatting_shared::dynamodb:
     use chatting_shared::dynamodb;
     let endpoint = dynamodb_endpoint();
     // The emulator takes any credentials; the environment's, if set, are left alone.
-    let sdk = chatting_shared::aws::sdk_config(Some(&endpoint)).await;
+    let sdk = chatting_shared::aws::AwsSettings::from_env().sdk_config(Some(&endpoint)).await;
     let table = dynamodb::Table { client: dynamodb::client(&sdk), name: unique("chatting-t-") };
     dynamodb::ensure_table(&table).await.with_context(|| {
         format!("a DynamoDB emulator must answer at {endpoint} (scripts/dynamodb-emulator starts it)")
@@ -178,12 +178,10 @@ impl TestServer {
         let mut config = Config::from_local_env(&data_dir)?;
         let backend = Backend::from_env()?;
         let (database_url, redis_url) = backend.fresh(&data_dir).await?;
-        config.database_url = database_url;
-        config.redis_url = redis_url;
+        let endpoint = (backend == Backend::DynamoDb).then(dynamodb_endpoint);
+        config.store = StoreProfile::from_url(&database_url, endpoint, true)?;
+        config.redis = redis_url.map(RedisSettings::new);
         config.redis_prefix = unique("t");
-        if backend == Backend::DynamoDb {
-            config.dynamodb_endpoint = Some(dynamodb_endpoint());
-        }
         config.management_endpoint = None;
         // Every test client logs in from 127.0.0.1, far more often than people do; the login
         // limits are tested where they are set back (tests/security.rs).
@@ -279,7 +277,7 @@ impl TestServer {
         method: &str,
         path: &str,
         body: &[u8],
-        key: Option<&chatting_shared::push::SigningKeys>,
+        key: Option<&chatting_shared::aws::AwsKeys>,
     ) -> anyhow::Result<reqwest::Response> {
         self.management_with(method, path, body, key, &[]).await
     }
@@ -290,7 +288,7 @@ impl TestServer {
         method: &str,
         path: &str,
         body: &[u8],
-        key: Option<&chatting_shared::push::SigningKeys>,
+        key: Option<&chatting_shared::aws::AwsKeys>,
         extra: &[(&str, &str)],
     ) -> anyhow::Result<reqwest::Response> {
         let method = reqwest::Method::from_bytes(method.as_bytes())?;

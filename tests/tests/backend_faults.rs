@@ -350,8 +350,8 @@ async fn redis_killed_and_restarted_mid_traffic_loses_and_doubles_nothing() -> a
     let redis_url = redis.url();
     let server = Arc::new(
         TestServer::start_with(|options| {
-            options.config.database_url = database;
-            options.config.redis_url = Some(redis_url);
+            options.config.store = chatting_shared::config::StoreProfile::sql(database);
+            options.config.redis = Some(chatting_shared::config::RedisSettings::new(redis_url));
             options.config.chat_sends_per_10s = 100_000;
         })
         .await?,
@@ -459,8 +459,8 @@ async fn server_with_cuttable_store() -> anyhow::Result<(Arc<FaultProxy>, TestSe
     let name = database.rsplit('/').next().unwrap_or_default().to_owned();
     let proxied = format!("mysql://root@127.0.0.1:{}/{name}", mariadb.port);
     let server = TestServer::start_with(|options| {
-        options.config.database_url = proxied;
-        options.config.redis_url = Some(REDIS_URL.to_owned());
+        options.config.store = chatting_shared::config::StoreProfile::sql(proxied);
+        options.config.redis = Some(chatting_shared::config::RedisSettings::new(REDIS_URL.to_owned()));
         options.config.chat_sends_per_10s = 100_000;
     })
     .await?;

@@ -196,8 +196,8 @@ async fn five_hundred_dropped_connections_leave_no_trace() -> anyhow::Result<()>
     // Redis itself: no key names a dead connection, a dead user or a closed room, but for
     // the closed rooms' markers.
     let mut redis_keys = None;
-    if let Some(url) = &server.config.redis_url {
-        let client = redis::Client::open(url.as_str())?;
+    if let Some(redis) = &server.config.redis {
+        let client = redis::Client::open(redis.url.as_str())?;
         let mut redis = client.get_multiplexed_async_connection().await?;
         let prefix = format!("{}:", server.config.redis_prefix);
         let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut redis).await?;

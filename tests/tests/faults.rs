@@ -39,8 +39,9 @@ async fn redis_outage_gives_error_replies_and_503_then_recovers() -> anyhow::Res
     let redis = FaultProxy::start("127.0.0.1:6379").await?;
     let database = fresh_mysql_database().await?;
     let server = TestServer::start_with(|options| {
-        options.config.database_url = database;
-        options.config.redis_url = Some(format!("redis://127.0.0.1:{}", redis.port));
+        options.config.store = chatting_shared::config::StoreProfile::sql(database);
+        options.config.redis =
+            Some(chatting_shared::config::RedisSettings::new(format!("redis://127.0.0.1:{}", redis.port)));
     })
     .await?;
     let (ann, mut ann_ws) = server.connected_user("ann").await?;
@@ -68,8 +69,9 @@ async fn database_outage_gives_503_and_error_replies_then_recovers() -> anyhow::
     // Down from the start: the gateway must still come up and answer.
     mariadb.stop().await;
     let server = TestServer::start_with(|options| {
-        options.config.database_url = format!("mysql://root@127.0.0.1:{}/{name}", mariadb.port);
-        options.config.redis_url = Some(REDIS_URL.to_owned());
+        options.config.store =
+            chatting_shared::config::StoreProfile::sql(format!("mysql://root@127.0.0.1:{}/{name}", mariadb.port));
+        options.config.redis = Some(chatting_shared::config::RedisSettings::new(REDIS_URL.to_owned()));
     })
     .await?;
     let signup = json!({"userId": "ann_db", "password": "password123", "nick": "Ann"});

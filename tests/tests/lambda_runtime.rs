@@ -159,8 +159,8 @@ async fn websocket_binaries_serve_a_connection_and_push_to_gateway_clients() -> 
     function_binary("ws-message", "debug")?;
     let database_url = fresh_mysql_database().await?;
     let server = TestServer::start_with(|options| {
-        options.config.database_url = database_url.clone();
-        options.config.redis_url = Some(REDIS_URL.to_owned());
+        options.config.store = chatting_shared::config::StoreProfile::sql(database_url.clone());
+        options.config.redis = Some(chatting_shared::config::RedisSettings::new(REDIS_URL.to_owned()));
         options.config.jwt_secret = Secret::from_config(JWT_SECRET);
     })
     .await?;
@@ -171,7 +171,7 @@ async fn websocket_binaries_serve_a_connection_and_push_to_gateway_clients() -> 
     let env = |name: &str| {
         let mut env = lambda_env(name, &database_url, &prefix, &server.http);
         env.push(("AWS_ACCESS_KEY_ID".into(), key.access_key_id.clone()));
-        env.push(("AWS_SECRET_ACCESS_KEY".into(), key.secret_access_key.clone()));
+        env.push(("AWS_SECRET_ACCESS_KEY".into(), key.secret_access_key.expose().to_owned()));
         env
     };
     let (auth, connect, message, disconnect) = tokio::try_join!(

@@ -176,7 +176,7 @@ fn management_client(server: &TestServer) -> aws_sdk_apigatewaymanagement::Clien
         .endpoint_url(&server.http)
         .credentials_provider(Credentials::new(
             &server.gateway.management_key.access_key_id,
-            &server.gateway.management_key.secret_access_key,
+            server.gateway.management_key.secret_access_key.expose(),
             None,
             None,
             "test",

@@ -49,8 +49,8 @@ async fn invoke(chat: &Chat, connection_id: &str, frame: Value) -> anyhow::Resul
 async fn shared_backend_server() -> anyhow::Result<TestServer> {
     let database = fresh_mysql_database().await?;
     TestServer::start_with(|options| {
-        options.config.database_url = database;
-        options.config.redis_url = Some(REDIS_URL.to_owned());
+        options.config.store = chatting_shared::config::StoreProfile::sql(database);
+        options.config.redis = Some(chatting_shared::config::RedisSettings::new(REDIS_URL.to_owned()));
     })
     .await
 }

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use chatting_e2e::{Client, TestServer, handshake_status, unique};
 use chatting_shared::auth::TokenKeys;
+use chatting_shared::aws::AwsKeys;
+use chatting_shared::config::StoreProfile;
 use chatting_shared::domain::{Secret, UserId};
 use futures::StreamExt as _;
 use serde_json::{Value, json};
@@ -439,7 +441,7 @@ async fn passwords_and_refresh_tokens_are_stored_only_as_hashes() -> anyhow::Res
     assert!(!stored.contains(&owner.refresh), "the raw refresh token is not stored");
     assert!(stored.contains(&chatting_shared::auth::token_hash(&owner.refresh)), "its hash is");
     assert!(!password_hashes.is_empty() && password_hashes.iter().all(|h| h.starts_with("$argon2id$")));
-    if server.config.database_url.starts_with("dynamodb://") {
+    if matches!(server.config.store, StoreProfile::DynamoDb(_)) {
         let items = chatting_e2e::dynamodb_items(&server.config).await?;
         assert!(items.iter().flat_map(|i| i.values()).all(|v| !v.contains(&owner.refresh)), "nowhere in the table");
     }
@@ -450,18 +452,21 @@ async fn passwords_and_refresh_tokens_are_stored_only_as_hashes() -> anyhow::Res
 async fn stored_token_and_password_hashes(
     config: &chatting_shared::config::Config,
 ) -> anyhow::Result<(Vec<String>, Vec<String>)> {
-    if config.database_url.starts_with("dynamodb://") {
-        let items = chatting_e2e::dynamodb_items(config).await?;
-        let tokens = items.iter().filter_map(|i| i.get("pk")?.strip_prefix("TOKEN#").map(str::to_owned)).collect();
-        let passwords = items
-            .iter()
-            .filter(|i| i.get("pk").is_some_and(|pk| pk.starts_with("USER#")))
-            .filter_map(|i| i.get("password_hash").cloned())
-            .collect();
-        return Ok((tokens, passwords));
-    }
+    let url = match &config.store {
+        StoreProfile::Sql { url } => url,
+        StoreProfile::DynamoDb(_) => {
+            let items = chatting_e2e::dynamodb_items(config).await?;
+            let tokens = items.iter().filter_map(|i| i.get("pk")?.strip_prefix("TOKEN#").map(str::to_owned)).collect();
+            let passwords = items
+                .iter()
+                .filter(|i| i.get("pk").is_some_and(|pk| pk.starts_with("USER#")))
+                .filter_map(|i| i.get("password_hash").cloned())
+                .collect();
+            return Ok((tokens, passwords));
+        }
+    };
     sqlx::any::install_default_drivers();
-    let mut db = <sqlx::AnyConnection as sqlx::Connection>::connect(&config.database_url).await?;
+    let mut db = <sqlx::AnyConnection as sqlx::Connection>::connect(url).await?;
     let rows: Vec<(String,)> = sqlx::query_as("SELECT token_hash FROM refresh_tokens").fetch_all(&mut db).await?;
     let passwords: Vec<(String,)> = sqlx::query_as("SELECT password_hash FROM users").fetch_all(&mut db).await?;
     Ok((rows.into_iter().map(|(h,)| h).collect(), passwords.into_iter().map(|(h,)| h).collect()))
@@ -769,12 +774,12 @@ async fn the_management_api_answers_only_requests_signed_with_the_gateways_key()
     let path = format!("/@connections/{connection}");
     let forged = br#"{"type":"event","event":"chat.in","data":{"text":"forged"}}"#;
     let key = server.gateway.management_key.clone();
-    let stranger = chatting_shared::push::SigningKeys {
+    let stranger = AwsKeys {
         access_key_id: "AKIASTRANGER".into(),
-        secret_access_key: "not the gateway's".into(),
+        secret_access_key: Secret::from_config("not the gateway's"),
         ..key.clone()
     };
-    let guessed_secret = chatting_shared::push::SigningKeys { secret_access_key: "local".into(), ..key.clone() };
+    let guessed_secret = AwsKeys { secret_access_key: Secret::from_config("local"), ..key.clone() };
 
     for (who, signer) in [
         ("unsigned", None),

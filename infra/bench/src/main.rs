@@ -18,6 +18,7 @@ use chatting_e2e::{
     Client, REDIS_URL, Session, TestServer, dynamodb_endpoint, fresh_dynamodb_table, fresh_mysql_database,
 };
 use chatting_local_gateway::PushMode;
+use chatting_shared::config::{RedisSettings, StoreProfile};
 use futures::StreamExt as _;
 use serde_json::{Value, json};
 
@@ -152,16 +153,15 @@ async fn start_server(backend: Backend, push: PushMode) -> anyhow::Result<TestSe
         Backend::MySqlRedis => (Some(fresh_mysql_database().await?), Some(REDIS_URL.to_owned())),
         Backend::DynamoDb => (Some(format!("dynamodb://{}", fresh_dynamodb_table().await?.name)), None),
     };
+    let endpoint = (backend == Backend::DynamoDb).then(dynamodb_endpoint);
+    let store = database.map(|url| StoreProfile::from_url(&url, endpoint, true)).transpose()?;
     TestServer::start_with(|options| {
         options.push = push;
         // Load generators send faster than a person; the limit is not what is measured.
         options.config.chat_sends_per_10s = u32::MAX;
-        if let Some(database) = database {
-            options.config.database_url = database;
-            options.config.redis_url = redis;
-        }
-        if backend == Backend::DynamoDb {
-            options.config.dynamodb_endpoint = Some(dynamodb_endpoint());
+        if let Some(store) = store {
+            options.config.store = store;
+            options.config.redis = redis.map(RedisSettings::new);
         }
     })
     .await

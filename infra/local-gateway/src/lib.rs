@@ -13,4 +13,5 @@ pub mod server;
 pub mod sigv4;
 pub mod websocket;
 
-pub use server::{Gateway, GatewayOptions, PushMode, build, serve, start};
+pub use chatting_shared::config::PushMode;
+pub use server::{Gateway, GatewayOptions, build, serve, start};

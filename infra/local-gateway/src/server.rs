@@ -13,8 +13,10 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::serve::ListenerExt as _;
-use chatting_shared::config::Config;
-use chatting_shared::push::{ApiGatewayPusher, Pusher, SigningKeys};
+use chatting_shared::aws::AwsKeys;
+use chatting_shared::config::{Config, PushMode};
+use chatting_shared::domain::Secret;
+use chatting_shared::push::{ApiGatewayPusher, Pusher};
 use chatting_shared::service::Chat;
 use chatting_shared::service::auth::AuthService;
 use chatting_shared::startup;
@@ -22,36 +24,6 @@ use tokio::net::TcpListener;
 
 use crate::connections::{DirectPusher, Registry, SendOutcome};
 use crate::events::{HttpRequestParts, http_event_json};
-
-/// How events reach connections.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PushMode {
-    /// Through the AWS SDK and a Management API (this gateway's own, unless
-    /// `CHATTING_MANAGEMENT_ENDPOINT` names another), as in AWS: one signed HTTP request
-    /// per recipient.
-    Sdk,
-    /// Straight into this gateway's connection table: the default when the connections
-    /// are this gateway's own, since a signed request to oneself buys nothing but CPU.
-    Direct,
-}
-
-impl PushMode {
-    /// `CHATTING_PUSH`'s values.
-    pub fn parse(raw: &str) -> Option<PushMode> {
-        match raw {
-            "sdk" => Some(PushMode::Sdk),
-            "direct" => Some(PushMode::Direct),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            PushMode::Sdk => "sdk",
-            PushMode::Direct => "direct",
-        }
-    }
-}
 
 pub struct GatewayOptions {
     pub config: Config,
@@ -67,13 +39,14 @@ pub struct GatewayOptions {
     pub web_dir: Option<PathBuf>,
     /// The Management API and `/metrics` answer only requests signed (SigV4) with this key;
     /// the gateway's own SDK pushes sign with it too.
-    pub management_key: SigningKeys,
+    pub management_key: AwsKeys,
 }
 
 impl GatewayOptions {
     pub fn new(config: Config) -> Self {
         // Another endpoint holds the connections: only the Management API reaches them.
         let push = if config.management_endpoint.is_some() { PushMode::Sdk } else { PushMode::Direct };
+        let management_key = management_key(&config);
         Self {
             config,
             idle_timeout: Duration::from_secs(600),
@@ -82,7 +55,7 @@ impl GatewayOptions {
             outbound_bytes: 1024 * 1024,
             max_lifetime: Duration::from_secs(2 * 3600),
             web_dir: None,
-            management_key: management_key_from_env(),
+            management_key,
         }
     }
 }
@@ -90,10 +63,9 @@ impl GatewayOptions {
 /// The environment's AWS key when it has one, so functions run beside the gateway (`sam
 /// local`, the Runtime API emulator) can sign with the same; otherwise a key made for this
 /// process, which only the gateway itself knows.
-fn management_key_from_env() -> SigningKeys {
-    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty());
-    if set("AWS_ACCESS_KEY_ID") && set("AWS_SECRET_ACCESS_KEY") {
-        return SigningKeys::from_env();
+fn management_key(config: &Config) -> AwsKeys {
+    if let Some(keys) = &config.aws.keys {
+        return keys.clone();
     }
     let mut secret = [0u8; 32];
     let secret_access_key = match aws_lc_rs::rand::fill(&mut secret) {
@@ -104,7 +76,12 @@ fn management_key_from_env() -> SigningKeys {
             String::new()
         }
     };
-    SigningKeys { access_key_id: "chatting-local-gateway".into(), secret_access_key, ..SigningKeys::from_env() }
+    AwsKeys {
+        access_key_id: "chatting-local-gateway".into(),
+        secret_access_key: Secret::from_config(secret_access_key),
+        session_token: None,
+        region: config.aws.region.clone(),
+    }
 }
 
 pub struct Gateway {
@@ -114,7 +91,7 @@ pub struct Gateway {
     pub idle_timeout: Duration,
     pub max_lifetime: Duration,
     pub outbound_queue: usize,
-    pub management_key: SigningKeys,
+    pub management_key: AwsKeys,
 }
 
 /// Serves until `shutdown` resolves. Tests bind `127.0.0.1:0` and read the address back.
@@ -176,7 +153,7 @@ pub async fn build(address: SocketAddr, options: GatewayOptions) -> anyhow::Resu
             let endpoint = config.management_endpoint.clone().unwrap_or_else(|| format!("http://{address}"));
             // Another endpoint is API Gateway's or another gateway's: the environment's key.
             let keys = if config.management_endpoint.is_some() {
-                SigningKeys::from_env()
+                config.aws.local_keys()
             } else {
                 options.management_key.clone()
             };

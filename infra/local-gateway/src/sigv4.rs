@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_lc_rs::{digest, hmac};
 use axum::http::{HeaderMap, Method};
-use chatting_shared::push::SigningKeys;
+use chatting_shared::aws::AwsKeys;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
@@ -105,10 +105,10 @@ fn parse_authorization(value: &str) -> Result<Authorization<'_>, Refusal> {
 }
 
 /// Checks that `request` was signed by `key` within the last few minutes.
-pub fn verify(request: &SignedParts<'_>, key: &SigningKeys, now: SystemTime) -> Result<(), Refusal> {
+pub fn verify(request: &SignedParts<'_>, key: &AwsKeys, now: SystemTime) -> Result<(), Refusal> {
     let header = |name: &str| request.headers.get(name).and_then(|v| v.to_str().ok());
     let authorization = parse_authorization(header("authorization").ok_or(Refusal::Missing)?)?;
-    if authorization.key_id != key.access_key_id || key.secret_access_key.is_empty() {
+    if authorization.key_id != key.access_key_id || key.secret_access_key.expose().is_empty() {
         return Err(Refusal::UnknownKey);
     }
     let amz_date = header("x-amz-date").ok_or(Refusal::Incomplete("no X-Amz-Date"))?;
@@ -129,7 +129,7 @@ pub fn verify(request: &SignedParts<'_>, key: &SigningKeys, now: SystemTime) -> 
         return Err(Refusal::Incomplete("host and x-amz-date must be signed"));
     }
     if let Some(token) = &key.session_token
-        && header("x-amz-security-token") != Some(token.as_str())
+        && header("x-amz-security-token") != Some(token.expose())
     {
         return Err(Refusal::UnknownKey);
     }
@@ -147,12 +147,12 @@ pub fn verify(request: &SignedParts<'_>, key: &SigningKeys, now: SystemTime) -> 
 
 /// The headers that sign `request` (whose headers must already hold `host`) with `key` at
 /// `now`: `x-amz-date` and `authorization`, plus `x-amz-security-token` for a session key.
-pub fn sign(request: &SignedParts<'_>, key: &SigningKeys, now: SystemTime) -> Vec<(&'static str, String)> {
+pub fn sign(request: &SignedParts<'_>, key: &AwsKeys, now: SystemTime) -> Vec<(&'static str, String)> {
     let amz_date = format_amz_date(now);
     let mut headers = request.headers.clone();
     let mut added = vec![("x-amz-date", amz_date.clone())];
     if let Some(token) = &key.session_token {
-        added.push(("x-amz-security-token", token.clone()));
+        added.push(("x-amz-security-token", token.expose().to_owned()));
     }
     for (name, value) in &added {
         if let Ok(value) = value.parse() {
@@ -211,14 +211,14 @@ fn canonical_query(query: Option<&str>) -> String {
     pairs.into_iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join("&")
 }
 
-fn signature(key: &SigningKeys, amz_date: &str, region: &str, service: &str, canonical: &str) -> String {
+fn signature(key: &AwsKeys, amz_date: &str, region: &str, service: &str, canonical: &str) -> String {
     let date = amz_date.get(..8).unwrap_or_default();
     let string_to_sign = format!(
         "{ALGORITHM}\n{amz_date}\n{date}/{region}/{service}/aws4_request\n{}",
         hex(digest::digest(&digest::SHA256, canonical.as_bytes()).as_ref())
     );
     let step = |key: &[u8], data: &str| hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data.as_bytes());
-    let secret = format!("AWS4{}", key.secret_access_key);
+    let secret = format!("AWS4{}", key.secret_access_key.expose());
     let signing_key = step(secret.as_bytes(), date);
     let signing_key = step(signing_key.as_ref(), region);
     let signing_key = step(signing_key.as_ref(), service);
@@ -279,12 +279,14 @@ fn parse_amz_date(raw: &str) -> Option<SystemTime> {
 
 #[cfg(test)]
 mod tests {
+    use chatting_shared::domain::Secret;
+
     use super::*;
 
-    fn key() -> SigningKeys {
-        SigningKeys {
+    fn key() -> AwsKeys {
+        AwsKeys {
             access_key_id: "AKIDEXAMPLE".into(),
-            secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
+            secret_access_key: Secret::from_config("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
             session_token: None,
             region: "us-east-1".into(),
         }
@@ -321,9 +323,9 @@ mod tests {
         );
         assert_eq!(verify(&SignedParts { path: "/@connections/other", ..signed }, &key(), now), Err(Refusal::Mismatch));
         assert_eq!(verify(&SignedParts { method: &Method::DELETE, ..signed }, &key(), now), Err(Refusal::Mismatch));
-        let other_secret = SigningKeys { secret_access_key: "another".into(), ..key() };
+        let other_secret = AwsKeys { secret_access_key: Secret::from_config("another"), ..key() };
         assert_eq!(verify(&signed, &other_secret, now), Err(Refusal::Mismatch));
-        let other_key = SigningKeys { access_key_id: "AKIDOTHER".into(), ..key() };
+        let other_key = AwsKeys { access_key_id: "AKIDOTHER".into(), ..key() };
         assert_eq!(verify(&signed, &other_key, now), Err(Refusal::UnknownKey));
         assert_eq!(verify(&signed, &key(), now + Duration::from_secs(6 * 60)), Err(Refusal::Expired));
         assert_eq!(verify(&SignedParts { headers: &unsigned, ..signed }, &key(), now), Err(Refusal::Missing));

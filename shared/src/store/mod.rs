@@ -43,9 +43,7 @@ impl StoreError {
         match self {
             StoreError::Backend(_) | StoreError::Migration(_) => true,
             #[cfg(feature = "dynamodb")]
-            StoreError::Dynamo(dynamo) => {
-                !matches!(dynamo, crate::dynamodb::DynamoError::Corrupt(_) | crate::dynamodb::DynamoError::BadUrl(_))
-            }
+            StoreError::Dynamo(dynamo) => !matches!(dynamo, crate::dynamodb::DynamoError::Corrupt(_)),
             StoreError::Conflict
             | StoreError::NotFound
             | StoreError::Corrupt(_)
@@ -272,12 +270,7 @@ pub trait Store: Send + Sync {
     async fn history(&self, scope: &HistoryScope, bounds: Bounds, limit: u32) -> StoreResult<HistoryPage>;
 }
 
-/// Opens the store a `CHATTING_DATABASE_URL` names and brings its schema up to date; a
-/// `dynamodb://<table-name>` is reached with the environment's credentials and endpoint.
+/// Opens the SQL database a `CHATTING_DATABASE_URL` names and brings its schema up to date.
 pub async fn connect(url: &str, max_connections: u32) -> StoreResult<std::sync::Arc<dyn Store>> {
-    #[cfg(feature = "dynamodb")]
-    if crate::dynamodb::is_dynamodb_url(url) {
-        return Ok(std::sync::Arc::new(dynamodb::DynamoStore::new(crate::dynamodb::Table::from_url(url).await?)));
-    }
     Ok(std::sync::Arc::new(sql::SqlStore::connect(url, max_connections).await?))
 }
