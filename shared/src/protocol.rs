@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::domain::{
-    Capacity, ClientMsgId, GroupId, Invalid, MessageId, MessageText, Nick, RoomId, RoomPassword, RoomTitle, UserId,
+    Bounds, Capacity, ClientMsgId, GroupId, Invalid, MessageId, MessageKind, MessageText, Nick, RoomId, RoomPassword,
+    RoomTitle, UserId,
 };
 
 /// Largest client frame a function accepts (API Gateway's own frame limit).
@@ -90,24 +91,6 @@ pub struct RoomInfo {
     #[serde(flatten)]
     pub summary: RoomSummary,
     pub members: Vec<User>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum MessageKind {
-    All,
-    Group,
-    Whisper,
-}
-
-impl MessageKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MessageKind::All => "all",
-            MessageKind::Group => "group",
-            MessageKind::Whisper => "whisper",
-        }
-    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -263,13 +246,6 @@ pub enum HistoryTarget {
     Room(Option<RoomId>),
     Whisper(UserId),
     Group(GroupId),
-}
-
-/// Page bounds: `seq` for rooms, message ids for whispers and groups.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Bounds {
-    pub before: Option<i64>,
-    pub after: Option<i64>,
 }
 
 /// Every action a client may send: metrics label actions by these names (a client's own

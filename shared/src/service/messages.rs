@@ -4,8 +4,8 @@ use serde_json::{Value, json};
 
 use super::{Caller, Chat, Delivery, ServiceError, to_user, unregistered};
 use crate::clock::rfc3339_ms;
-use crate::domain::{ClientMsgId, ConnectionId, MessageText, RoomId, UserId};
-use crate::protocol::{Bounds, Event, HistoryTarget, Message, MessageKind, User};
+use crate::domain::{Bounds, ClientMsgId, ConnectionId, MessageKind, MessageText, RoomId, UserId};
+use crate::protocol::{Event, HistoryTarget, Message, User};
 use crate::store::{HistoryScope, MessageRecord, NewMessage, RoomInsert, StoreError, StoredMessage};
 
 fn to_message(record: MessageRecord) -> Message {
