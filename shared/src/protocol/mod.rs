@@ -7,7 +7,7 @@
 //!
 //! - `frames`: the envelope of a client frame.
 //! - `actions`: every action a client may send, as a [`Command`].
-//! - `replies`: the answer to each action and each HTTP request.
+//! - `replies`: the answer to each action and each HTTP request, and how a refusal looks.
 //! - `events`: what the server sends unasked.
 //! - `shapes`: the objects replies and events carry (`User`, `RoomInfo`, `Message`, …).
 
@@ -22,7 +22,10 @@ use serde::{Deserialize, Serialize};
 pub use actions::{ACTIONS, Command, HistoryTarget};
 pub use events::Event;
 pub use frames::{ClientFrame, FrameError, parse_frame};
-pub use replies::{HttpEnvelope, Reply};
+pub use replies::{
+    Empty, Failure, GroupJoined, GroupList, Health, History, HttpData, HttpEnvelope, IdAvailable, LobbyUsers, Me, Pong,
+    Reply, ReplyData, RetryAfter, RoomLeft, RoomList, RoomUsers, Sent, Session, SignedUp, UserStatus,
+};
 pub use shapes::{Change, GroupSummary, Message, RoomInfo, RoomSummary, User};
 
 /// Largest client frame a function accepts (API Gateway's own frame limit).
@@ -131,13 +134,8 @@ mod tests {
 
     #[test]
     fn frames_serialize_as_the_protocol_shows() {
-        let reply = ServerFrame::Reply(Reply {
-            request_id: None,
-            ok: false,
-            code: Code::NoSpace,
-            data: None,
-            message: Some("room 7 is full".into()),
-        });
+        let failure = Failure { code: Code::NoSpace, message: "room 7 is full".into(), retry_after_ms: None };
+        let reply = ServerFrame::Reply(Reply::failure(None, &failure));
         assert_eq!(
             serde_json::to_value(&reply).unwrap(),
             json!({"type":"reply","requestId":null,"ok":false,"code":"noSpace","message":"room 7 is full"})
