@@ -1,7 +1,8 @@
 //! The chatting service's domain and use cases, shared by every Lambda function and the
 //! local gateway.
 //!
-//! - [`domain`]: ids and bounded strings that parse (`UserId`, `Nick`, `RoomTitle`, …).
+//! - [`domain`]: ids and bounded strings that parse (`UserId`, `Nick`, `RoomTitle`, …), message
+//!   kinds and history bounds.
 //! - [`protocol`]: the wire contract of PROTOCOL.md: codes, frames, commands, events, shapes.
 //! - [`auth`]: argon2id password hashes, JWT access tokens, refresh-token hashing.
 //! - [`store`]: durable data behind the [`store::Store`] trait (MySQL-compatible, SQLite or

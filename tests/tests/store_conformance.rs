@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use chatting_e2e::{fresh_dynamodb_table, fresh_mysql_database, unique};
 use chatting_shared::domain::{
-    Capacity, ClientMsgId, GroupId, MessageId, MessageText, Nick, RoomId, RoomTitle, UserId,
+    Bounds, Capacity, ClientMsgId, GroupId, MessageId, MessageKind, MessageText, Nick, RoomId, RoomTitle, UserId,
 };
-use chatting_shared::protocol::{Bounds, MessageKind};
 use chatting_shared::store::{
     GroupMove, HistoryScope, NewMessage, NewRefreshToken, NewRoom, RefreshRotation, RoomChanges, RoomInsert, Rotation,
     Store, StoreError,

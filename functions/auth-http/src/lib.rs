@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 
 use chatting_shared::domain::{Nick, Password, UserId};
-use chatting_shared::protocol::{Code, HttpEnvelope, MAX_HTTP_BODY_BYTES};
+use chatting_shared::protocol::{Code, Health, HttpData, HttpEnvelope, MAX_HTTP_BODY_BYTES};
 use chatting_shared::service::ServiceError;
 use chatting_shared::service::auth::AuthService;
 use lambda_http::http::{Method, StatusCode, header};
@@ -14,7 +14,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt as _, Response};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -38,32 +38,25 @@ struct RefreshBody {
 }
 
 fn respond(status: u16, envelope: &HttpEnvelope) -> Response<Body> {
-    let body = serde_json::to_string(envelope).unwrap_or_default();
     Response::builder()
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::CACHE_CONTROL, "no-store")
-        .body(Body::Text(body))
+        .body(Body::Text(envelope.to_json()))
         .unwrap_or_default()
 }
 
-fn success(status: u16, data: Value) -> Response<Body> {
-    respond(status, &HttpEnvelope { ok: true, code: Code::Success, data: Some(data), message: None })
+fn success(status: u16, data: &HttpData) -> Response<Body> {
+    respond(status, &HttpEnvelope::success(data))
 }
 
 fn failure(err: &ServiceError) -> Response<Body> {
     if err.code() == Code::Error {
         chatting_shared::metrics::FAILURES.add(1);
     }
-    let data = match err {
-        ServiceError::RateLimited { retry_after_ms } => Some(json!({ "retryAfterMs": retry_after_ms })),
-        _ => None,
-    };
-    let mut response = respond(
-        err.http_status(),
-        &HttpEnvelope { ok: false, code: err.code(), data, message: Some(err.public_message()) },
-    );
-    if let ServiceError::RateLimited { retry_after_ms } = err {
+    let failure = err.to_failure();
+    let mut response = respond(err.http_status(), &HttpEnvelope::failure(&failure));
+    if let Some(retry_after_ms) = failure.retry_after_ms {
         // Whole seconds, rounded up, as HTTP's Retry-After counts them.
         let seconds = retry_after_ms.div_ceil(1000).max(1);
         if let Ok(value) = header::HeaderValue::from_str(&seconds.to_string()) {
@@ -112,35 +105,35 @@ fn bearer(request: &Request) -> &str {
         .unwrap_or_default()
 }
 
-async fn route(auth: &AuthService, request: &Request) -> Result<(u16, Value), ServiceError> {
+async fn route(auth: &AuthService, request: &Request) -> Result<(u16, HttpData), ServiceError> {
     let path = request.uri().path().trim_end_matches('/');
     let method = request.method();
     match (method, path) {
-        (&Method::GET, "/health") => Ok((200, json!({ "status": "ok" }))),
+        (&Method::GET, "/health") => Ok((200, HttpData::Health(Health::OK))),
         (&Method::GET, _) if path.starts_with("/auth/id-check/") => {
             let raw = &path["/auth/id-check/".len()..];
             let decoded = percent_decode(raw);
-            Ok((200, auth.id_available(&UserId::parse(&decoded)?).await?))
+            Ok((200, HttpData::IdCheck(auth.id_available(&UserId::parse(&decoded)?).await?)))
         }
         (&Method::POST, "/auth/signup") => {
             let body: SignupBody = body_as(request)?;
             let (user_id, password, nick) =
                 (UserId::parse(&body.user_id)?, Password::parse(&body.password)?, Nick::parse(&body.nick)?);
-            Ok((201, auth.signup_attempt(&user_id, &password, &nick, source_ip(request)).await?))
+            Ok((201, HttpData::Signup(auth.signup_attempt(&user_id, &password, &nick, source_ip(request)).await?)))
         }
         (&Method::POST, "/auth/login") => {
             let body: LoginBody = body_as(request)?;
-            Ok((200, auth.login_attempt(&body.user_id, &body.password, source_ip(request)).await?))
+            Ok((200, HttpData::Login(auth.login_attempt(&body.user_id, &body.password, source_ip(request)).await?)))
         }
         (&Method::POST, "/auth/refresh") => {
             let body: RefreshBody = body_as(request)?;
-            Ok((200, auth.refresh(&body.refresh_token).await?))
+            Ok((200, HttpData::Refresh(auth.refresh(&body.refresh_token).await?)))
         }
         (&Method::POST, "/auth/logout") => {
             let body: RefreshBody = body_as(request)?;
-            Ok((200, auth.logout(&body.refresh_token).await?))
+            Ok((200, HttpData::Logout(auth.logout(&body.refresh_token).await?)))
         }
-        (&Method::GET, "/auth/me") => Ok((200, auth.me(bearer(request)).await?)),
+        (&Method::GET, "/auth/me") => Ok((200, HttpData::Me(auth.me(bearer(request)).await?))),
         _ => Err(ServiceError::NoInfo(format!("no route {method} {path}"))),
     }
 }
@@ -169,7 +162,7 @@ fn percent_decode(raw: &str) -> String {
 /// One HTTP request in, one envelope out. Never an `Err` for bad input.
 pub async fn handle(auth: &AuthService, request: Request) -> Result<Response<Body>, lambda_http::Error> {
     Ok(match route(auth, &request).await {
-        Ok((status, data)) => success(status, data),
+        Ok((status, data)) => success(status, &data),
         Err(err) => {
             err.log(request.uri().path());
             failure(&err)

@@ -13,17 +13,19 @@ pub async fn handle(
     event: ApiGatewayWebsocketProxyRequest,
 ) -> Result<ApiGatewayProxyResponse, lambda_runtime::Error> {
     let Some(connection) = connection_id(&event) else {
-        return Ok(response(400, json!({ "code": "invalid", "message": "no connection id" }).to_string()));
+        return Ok(refusal(&ServiceError::Invalid("no connection id".into())));
     };
     Ok(match chat.connect(&connection, query_token(&event), origin(&event)).await {
         Ok(_) => response(200, json!({ "code": "success" }).to_string()),
         Err(err) => {
             err.log("$connect");
-            let status = match &err {
-                ServiceError::Unauthenticated(_) => 401,
-                other => other.http_status(),
-            };
-            response(status, json!({ "code": err.code(), "message": err.public_message() }).to_string())
+            refusal(&err)
         }
     })
+}
+
+/// A refused handshake: API Gateway answers the client with this status and never opens the
+/// connection (a missing, invalid or expired token is 401).
+fn refusal(err: &ServiceError) -> ApiGatewayProxyResponse {
+    response(err.http_status(), err.to_failure().to_json())
 }

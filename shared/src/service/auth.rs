@@ -4,13 +4,12 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Value, json};
-
 use super::{ServiceError, to_user};
 use crate::auth::{self, TokenKeys};
 use crate::clock::now_ms;
 use crate::domain::{Nick, Password, UserId};
 use crate::presence::Presence;
+use crate::protocol::{Empty, IdAvailable, Session, SignedUp, User};
 use crate::store::{NewRefreshToken, RefreshRotation, Rotation, Store, StoreError};
 
 /// How many login attempts one user id may make, and how many failed logins one client
@@ -101,10 +100,10 @@ fn wrong() -> ServiceError {
 }
 
 impl AuthService {
-    pub async fn id_available(&self, user_id: &UserId) -> Result<Value, ServiceError> {
+    pub async fn id_available(&self, user_id: &UserId) -> Result<IdAvailable, ServiceError> {
         match self.store.user(user_id).await? {
             Some(_) => Err(ServiceError::Exist(format!("user id {user_id} is taken"))),
-            None => Ok(json!({ "available": true })),
+            None => Ok(IdAvailable { available: true }),
         }
     }
 
@@ -115,7 +114,7 @@ impl AuthService {
         password: &Password,
         nick: &Nick,
         client: Option<IpAddr>,
-    ) -> Result<Value, ServiceError> {
+    ) -> Result<SignedUp, ServiceError> {
         if let Some(address) = client {
             let key = format!("signup:addr:{}", address_key(address));
             if let Ok(Some(wait)) = self.over_limit(&key, self.login_limits.signups_per_address).await {
@@ -127,10 +126,10 @@ impl AuthService {
     }
 
     /// Creates an account; no rate limit (see [`Self::signup_attempt`]).
-    pub async fn signup(&self, user_id: &UserId, password: &Password, nick: &Nick) -> Result<Value, ServiceError> {
+    pub async fn signup(&self, user_id: &UserId, password: &Password, nick: &Nick) -> Result<SignedUp, ServiceError> {
         let hash = auth::hash_password(password.expose()).await?;
         match self.store.create_user(user_id, nick, &hash).await {
-            Ok(()) => Ok(json!({ "userId": user_id, "nick": nick })),
+            Ok(()) => Ok(SignedUp { user_id: user_id.clone(), nick: nick.clone() }),
             Err(StoreError::Conflict) => Err(ServiceError::Exist(format!("user id {user_id} is taken"))),
             Err(err) => Err(err.into()),
         }
@@ -153,7 +152,7 @@ impl AuthService {
         raw_user_id: &str,
         raw_password: &str,
         client: Option<IpAddr>,
-    ) -> Result<Value, ServiceError> {
+    ) -> Result<Session, ServiceError> {
         let limits = self.login_limits;
         let parsed = (UserId::parse(raw_user_id), Password::parse(raw_password));
         let address_key = client.map(|address| format!("login:addr:{}", address_key(address)));
@@ -186,7 +185,7 @@ impl AuthService {
     }
 
     /// Checks a well-formed id and password; no rate limit (see [`Self::login_attempt`]).
-    pub async fn login(&self, user_id: &UserId, password: &Password) -> Result<Value, ServiceError> {
+    pub async fn login(&self, user_id: &UserId, password: &Password) -> Result<Session, ServiceError> {
         let Some(record) = self.store.user(user_id).await? else {
             auth::verify_against_decoy(password.expose()).await?;
             return Err(wrong());
@@ -211,7 +210,7 @@ impl AuthService {
     /// Rotates a refresh token. A retry of the same rotation within `refresh_grace` (a lost
     /// answer, two tabs at once) gets the very same pair; a retired token presented later
     /// revokes its whole family.
-    pub async fn refresh(&self, refresh_token: &str) -> Result<Value, ServiceError> {
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Session, ServiceError> {
         let next = self.keys.refresh_successor(refresh_token);
         let new_hash = auth::token_hash(&next);
         let rotation = RefreshRotation {
@@ -234,22 +233,22 @@ impl AuthService {
         }
     }
 
-    pub async fn logout(&self, refresh_token: &str) -> Result<Value, ServiceError> {
+    pub async fn logout(&self, refresh_token: &str) -> Result<Empty, ServiceError> {
         if self.store.revoke_refresh_family(&auth::token_hash(refresh_token)).await? {
-            Ok(json!({}))
+            Ok(Empty {})
         } else {
             Err(ServiceError::Unauthenticated("unknown refresh token".into()))
         }
     }
 
-    pub async fn me(&self, access_token: &str) -> Result<Value, ServiceError> {
+    pub async fn me(&self, access_token: &str) -> Result<User, ServiceError> {
         let user_id = self.keys.verify(access_token)?;
         let record = self
             .store
             .user(&user_id)
             .await?
             .ok_or_else(|| ServiceError::Unauthenticated("the token's user does not exist".into()))?;
-        Ok(serde_json::to_value(to_user(&record)).unwrap_or(Value::Null))
+        Ok(to_user(&record))
     }
 
     fn refresh_expiry(&self) -> i64 {
@@ -261,18 +260,13 @@ impl AuthService {
         user_id: &UserId,
         refresh_token: String,
         access: auth::IssuedAccess,
-    ) -> Result<Value, ServiceError> {
+    ) -> Result<Session, ServiceError> {
         let record = self
             .store
             .user(user_id)
             .await?
             .ok_or_else(|| ServiceError::Unauthenticated("user no longer exists".into()))?;
-        Ok(json!({
-            "accessToken": access.token,
-            "refreshToken": refresh_token,
-            "expiresIn": access.expires_in,
-            "user": to_user(&record),
-        }))
+        Ok(Session { access_token: access.token, refresh_token, expires_in: access.expires_in, user: to_user(&record) })
     }
 }
 

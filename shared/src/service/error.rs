@@ -3,7 +3,7 @@
 use crate::auth::AuthError;
 use crate::domain::Invalid;
 use crate::presence::PresenceError;
-use crate::protocol::Code;
+use crate::protocol::{Code, Failure};
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -59,8 +59,18 @@ impl ServiceError {
         }
     }
 
+    /// How this failure goes on the wire, in every envelope: the WebSocket reply, the HTTP
+    /// body and the `$connect` answer.
+    pub fn to_failure(&self) -> Failure {
+        let retry_after_ms = match self {
+            ServiceError::RateLimited { retry_after_ms } => Some(*retry_after_ms),
+            _ => None,
+        };
+        Failure { code: self.code(), message: self.public_message(), retry_after_ms }
+    }
+
     /// What the client is told: never an internal cause.
-    pub fn public_message(&self) -> String {
+    fn public_message(&self) -> String {
         match self {
             ServiceError::Unavailable(_) => "the service is temporarily unavailable; try again".into(),
             ServiceError::Internal(_) => "internal error".into(),

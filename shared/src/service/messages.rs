@@ -1,11 +1,9 @@
 //! `chat.send` and `chat.history`.
 
-use serde_json::{Value, json};
-
 use super::{Caller, Chat, Delivery, ServiceError, to_user, unregistered};
 use crate::clock::rfc3339_ms;
-use crate::domain::{ClientMsgId, ConnectionId, MessageText, RoomId, UserId};
-use crate::protocol::{Bounds, Event, HistoryTarget, Message, MessageKind, User};
+use crate::domain::{Bounds, ClientMsgId, ConnectionId, MessageKind, MessageText, RoomId, UserId};
+use crate::protocol::{Event, History, HistoryTarget, Message, Sent, User};
 use crate::store::{HistoryScope, MessageRecord, NewMessage, RoomInsert, StoreError, StoredMessage};
 
 fn to_message(record: MessageRecord) -> Message {
@@ -51,8 +49,8 @@ fn trim_to_frame(messages: &mut Vec<Message>, keep_newest: bool) -> bool {
 }
 
 /// The reply to a `chat.send`.
-fn sent_reply(stored: &StoredMessage) -> Value {
-    json!({ "messageId": stored.message_id, "seq": stored.seq, "sentAt": rfc3339_ms(stored.sent_at_ms) })
+fn sent_reply(stored: &StoredMessage) -> Sent {
+    Sent { message_id: stored.message_id, seq: stored.seq, sent_at: rfc3339_ms(stored.sent_at_ms) }
 }
 
 /// The `chat.in` of a message just stored.
@@ -81,7 +79,7 @@ impl Chat {
         text: MessageText,
         to: Option<UserId>,
         client_msg_id: Option<ClientMsgId>,
-    ) -> Result<Value, ServiceError> {
+    ) -> Result<Sent, ServiceError> {
         crate::metrics::CHAT_SENDS.add(1);
         let limits = &self.limits;
         let rate_key = format!("send:{connection}");
@@ -212,7 +210,7 @@ impl Chat {
         target: HistoryTarget,
         bounds: Bounds,
         limit: u32,
-    ) -> Result<Value, ServiceError> {
+    ) -> Result<History, ServiceError> {
         let scope = match target {
             HistoryTarget::Room(room) => {
                 let room = room.unwrap_or(caller.room);
@@ -236,6 +234,6 @@ impl Chat {
         // is cut to fit, from the side away from where the reader is heading, and says so.
         let keep_newest = bounds.after.is_none();
         let trimmed = trim_to_frame(&mut messages, keep_newest);
-        Ok(json!({ "messages": messages, "hasMore": page.has_more || trimmed }))
+        Ok(History { messages, has_more: page.has_more || trimmed })
     }
 }

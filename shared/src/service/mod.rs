@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use serde_json::{Value, json};
+use serde_json::{Map, Value};
 
 pub use error::ServiceError;
 pub use room_order::RoomOrder;
@@ -26,7 +26,10 @@ use crate::auth::TokenKeys;
 use crate::clock::rfc3339_ms;
 use crate::domain::{ConnectionId, GroupId, RoomId, UserId};
 use crate::presence::{Departure, Presence, Profile};
-use crate::protocol::{self, Change, ClientFrame, Code, Command, Event, FrameError, Reply, ServerFrame, User};
+use crate::protocol::{
+    self, Change, ClientFrame, Code, Command, Event, FrameError, LobbyUsers, Pong, Reply, ReplyData, RoomUsers,
+    ServerFrame, User,
+};
 use crate::push::{PushError, Pusher};
 use crate::store::{Store, UserRecord};
 
@@ -110,17 +113,12 @@ fn unregistered() -> ServiceError {
     ServiceError::Unauthenticated("this connection is no longer registered; reconnect".into())
 }
 
-fn reply_ok(request_id: Option<String>, data: Value) -> String {
-    ServerFrame::Reply(Reply { request_id, ok: true, code: Code::Success, data: Some(data), message: None }).to_json()
+fn reply_ok(request_id: Option<String>, data: &ReplyData) -> String {
+    ServerFrame::Reply(Reply::success(request_id, data)).to_json()
 }
 
 fn reply_err(request_id: Option<String>, err: &ServiceError) -> String {
-    let data = match err {
-        ServiceError::RateLimited { retry_after_ms } => Some(json!({ "retryAfterMs": retry_after_ms })),
-        _ => None,
-    };
-    ServerFrame::Reply(Reply { request_id, ok: false, code: err.code(), data, message: Some(err.public_message()) })
-        .to_json()
+    ServerFrame::Reply(Reply::failure(request_id, &err.to_failure())).to_json()
 }
 
 fn system_error(code: Code, message: String) -> String {
@@ -230,7 +228,7 @@ impl Chat {
         let failed = outcome.as_ref().is_err_and(|err| err.code() == Code::Error);
         crate::metrics::record_action(&action, started.elapsed(), failed);
         match outcome {
-            Ok(data) => reply_ok(request_id, data),
+            Ok(data) => reply_ok(request_id, &data),
             Err(err) => {
                 err.log(&action);
                 reply_err(request_id, &err)
@@ -242,45 +240,51 @@ impl Chat {
         &self,
         connection: &ConnectionId,
         action: &str,
-        data: serde_json::Map<String, Value>,
-    ) -> Result<Value, ServiceError> {
+        data: Map<String, Value>,
+    ) -> Result<ReplyData, ServiceError> {
         let command = Command::parse(action, data)?;
         if let Command::ChatSend { kind, text, to, client_msg_id } = command {
             // The hot path reads its connection, audience and limit in one presence call.
-            return self.chat_send(connection, kind, text, to, client_msg_id).await;
+            return self.chat_send(connection, kind, text, to, client_msg_id).await.map(ReplyData::ChatSend);
         }
         let info = self.presence.connection(connection).await?.ok_or_else(unregistered)?;
         let caller = Caller { connection: connection.clone(), user: info.user, room: info.room };
         if command.changes_state() {
             self.count_change(&caller).await?;
         }
-        match command {
-            Command::Ping => Ok(json!({ "serverTime": rfc3339_ms(crate::clock::now_ms()) })),
-            Command::UserMe => self.user_me(&caller).await,
-            Command::UserInfo { user_id } => self.user_info(&user_id).await,
-            Command::UserUpdate { nick } => self.user_update(&caller, &nick).await,
-            Command::UserListInLobby => self.users_in(RoomId::LOBBY).await.map(|users| json!({ "users": users })),
+        Ok(match command {
+            Command::Ping => ReplyData::Ping(Pong { server_time: rfc3339_ms(crate::clock::now_ms()) }),
+            Command::UserMe => ReplyData::UserMe(self.user_me(&caller).await?),
+            Command::UserInfo { user_id } => ReplyData::UserInfo(self.user_info(&user_id).await?),
+            Command::UserUpdate { nick } => ReplyData::UserUpdate(self.user_update(&caller, &nick).await?),
+            Command::UserListInLobby => {
+                ReplyData::UserListInLobby(LobbyUsers { users: self.users_in(RoomId::LOBBY).await? })
+            }
             Command::UserListInRoom => {
                 let users = self.users_in(caller.room).await?;
-                Ok(json!({ "roomId": caller.room, "users": users }))
+                ReplyData::UserListInRoom(RoomUsers { room_id: caller.room, users })
             }
-            Command::RoomList => self.room_list().await,
+            Command::RoomList => ReplyData::RoomList(self.room_list().await?),
             Command::RoomCreate { title, password, capacity } => {
-                self.room_create(&caller, title, password, capacity).await
+                ReplyData::RoomCreate(self.room_create(&caller, title, password, capacity).await?)
             }
-            Command::RoomJoin { room_id, password } => self.room_join(&caller, room_id, password).await,
-            Command::RoomLeave => self.room_leave(&caller).await,
-            Command::RoomInfo { room_id } => self.room_info_of(&caller, room_id).await,
+            Command::RoomJoin { room_id, password } => {
+                ReplyData::RoomJoin(self.room_join(&caller, room_id, password).await?)
+            }
+            Command::RoomLeave => ReplyData::RoomLeave(self.room_leave(&caller).await?),
+            Command::RoomInfo { room_id } => ReplyData::RoomInfo(self.room_info_of(&caller, room_id).await?),
             Command::RoomUpdate { title, password, capacity } => {
-                self.room_update(&caller, title, password, capacity).await
+                ReplyData::RoomUpdate(self.room_update(&caller, title, password, capacity).await?)
             }
-            Command::GroupList => self.group_list().await,
-            Command::GroupCreate { group_id } => self.group_create(&caller, &group_id).await,
-            Command::GroupJoin { group_id } => self.group_join(&caller, &group_id).await,
-            Command::GroupLeave => self.group_leave(&caller).await,
-            Command::ChatSend { .. } => Err(ServiceError::Internal("chat.send is dispatched above".into())),
-            Command::ChatHistory { target, bounds, limit } => self.chat_history(&caller, target, bounds, limit).await,
-        }
+            Command::GroupList => ReplyData::GroupList(self.group_list().await?),
+            Command::GroupCreate { group_id } => ReplyData::GroupCreate(self.group_create(&caller, &group_id).await?),
+            Command::GroupJoin { group_id } => ReplyData::GroupJoin(self.group_join(&caller, &group_id).await?),
+            Command::GroupLeave => ReplyData::GroupLeave(self.group_leave(&caller).await?),
+            Command::ChatSend { .. } => return Err(ServiceError::Internal("chat.send is dispatched above".into())),
+            Command::ChatHistory { target, bounds, limit } => {
+                ReplyData::ChatHistory(self.chat_history(&caller, target, bounds, limit).await?)
+            }
+        })
     }
 
     /// Counts a state-changing action against the caller's connection and user.

@@ -188,7 +188,7 @@ mod tests {
         let room = RoomId::from_stored(1);
         let record = |id: i64, seq: i64| MessageRecord {
             message_id: MessageId::from_stored(id),
-            kind: crate::protocol::MessageKind::All,
+            kind: crate::domain::MessageKind::All,
             room_id: Some(room),
             group_id: None,
             recipient: None,

@@ -1,12 +1,10 @@
 //! `room.*` actions and the room events every membership change causes.
 
-use serde_json::{Value, json};
-
 use super::{Caller, Chat, Delivery, ServiceError};
 use crate::auth;
 use crate::domain::{Capacity, RoomId, RoomPassword, RoomTitle};
 use crate::presence::MoveOutcome;
-use crate::protocol::{Event, RoomInfo, RoomSummary};
+use crate::protocol::{Event, RoomInfo, RoomLeft, RoomList, RoomSummary};
 use crate::store::{NewRoom, RoomChanges, RoomRecord};
 
 fn summary(record: &RoomRecord, count: u32) -> RoomSummary {
@@ -74,7 +72,7 @@ impl Chat {
         Ok(())
     }
 
-    pub(super) async fn room_list(&self) -> Result<Value, ServiceError> {
+    pub(super) async fn room_list(&self) -> Result<RoomList, ServiceError> {
         let rooms = self.store.open_rooms().await?;
         let ids: Vec<RoomId> = rooms.iter().map(|r| r.room_id).collect();
         let counts = self.presence.room_counts(&ids).await?;
@@ -86,7 +84,7 @@ impl Chat {
             .filter(|(_, count)| *count > 0)
             .map(|(room, count)| summary(room, count))
             .collect();
-        Ok(json!({ "rooms": summaries }))
+        Ok(RoomList { rooms: summaries })
     }
 
     pub(super) async fn room_create(
@@ -95,14 +93,14 @@ impl Chat {
         title: RoomTitle,
         password: Option<RoomPassword>,
         capacity: Capacity,
-    ) -> Result<Value, ServiceError> {
+    ) -> Result<RoomInfo, ServiceError> {
         let password_hash = hash_room_password(password).await?;
         let record =
             self.store.create_room(&NewRoom { title, password_hash, capacity, owner: caller.user.clone() }).await?;
         self.presence.room_created(record.room_id).await?;
         tracing::info!(room = %record.room_id, owner = %caller.user, "room created");
         self.enter(caller, record.room_id, capacity.get()).await?;
-        Ok(json!(self.room_info(&record).await?))
+        self.room_info(&record).await
     }
 
     pub(super) async fn room_join(
@@ -110,7 +108,7 @@ impl Chat {
         caller: &Caller,
         room: RoomId,
         password: Option<RoomPassword>,
-    ) -> Result<Value, ServiceError> {
+    ) -> Result<RoomInfo, ServiceError> {
         let record = self.open_room(room).await?;
         if caller.room != room {
             let already_inside = self.presence.room_users(room).await?.contains(&caller.user);
@@ -120,7 +118,7 @@ impl Chat {
             self.enter(caller, room, record.capacity.get()).await?;
         }
         let record = self.open_room(room).await?;
-        Ok(json!(self.room_info(&record).await?))
+        self.room_info(&record).await
     }
 
     /// Limited per user and room, counting wrong passwords only, checked before the hash work.
@@ -145,21 +143,21 @@ impl Chat {
         Err(ServiceError::Wrong(format!("wrong password for room {room}")))
     }
 
-    pub(super) async fn room_leave(&self, caller: &Caller) -> Result<Value, ServiceError> {
+    pub(super) async fn room_leave(&self, caller: &Caller) -> Result<RoomLeft, ServiceError> {
         if caller.room.is_lobby() {
             return Err(ServiceError::Invalid("already in the lobby".into()));
         }
         self.enter(caller, RoomId::LOBBY, 0).await?;
-        Ok(json!({ "roomId": RoomId::LOBBY }))
+        Ok(RoomLeft { room_id: RoomId::LOBBY })
     }
 
-    pub(super) async fn room_info_of(&self, caller: &Caller, room: Option<RoomId>) -> Result<Value, ServiceError> {
+    pub(super) async fn room_info_of(&self, caller: &Caller, room: Option<RoomId>) -> Result<RoomInfo, ServiceError> {
         let room = room.unwrap_or(caller.room);
         if room.is_lobby() {
             return Err(ServiceError::NoInfo("the lobby is not a room".into()));
         }
         let record = self.open_room(room).await?;
-        Ok(json!(self.room_info(&record).await?))
+        self.room_info(&record).await
     }
 
     pub(super) async fn room_update(
@@ -168,7 +166,7 @@ impl Chat {
         title: Option<RoomTitle>,
         password: Option<RoomPassword>,
         capacity: Option<Capacity>,
-    ) -> Result<Value, ServiceError> {
+    ) -> Result<RoomInfo, ServiceError> {
         if caller.room.is_lobby() {
             return Err(ServiceError::Invalid("not in a room".into()));
         }
@@ -193,6 +191,6 @@ impl Chat {
         let record = self.store.update_room(caller.room, &changes).await?;
         let deliveries = self.room_refresh(caller.room).await?;
         self.deliver(deliveries).await;
-        Ok(json!(self.room_info(&record).await?))
+        self.room_info(&record).await
     }
 }

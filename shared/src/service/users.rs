@@ -1,30 +1,23 @@
 //! `user.*` actions.
 
-use serde_json::{Value, json};
-
 use super::{Caller, Chat, Delivery, ServiceError, to_user};
 use crate::domain::{Nick, UserId};
-use crate::protocol::{Change, Event};
+use crate::protocol::{Change, Event, Me, User, UserStatus};
 
 impl Chat {
-    pub(super) async fn user_me(&self, caller: &Caller) -> Result<Value, ServiceError> {
+    pub(super) async fn user_me(&self, caller: &Caller) -> Result<Me, ServiceError> {
         let record = self.user_record(&caller.user).await?;
-        let mut me = json!(to_user(&record));
-        me["roomId"] = json!(caller.room);
-        me["connectionId"] = json!(caller.connection);
-        Ok(me)
+        Ok(Me { user: to_user(&record), room_id: caller.room, connection_id: caller.connection.clone() })
     }
 
-    pub(super) async fn user_info(&self, user_id: &UserId) -> Result<Value, ServiceError> {
+    pub(super) async fn user_info(&self, user_id: &UserId) -> Result<UserStatus, ServiceError> {
         let record = self.user_record(user_id).await?;
         let online = !self.presence.online(std::slice::from_ref(user_id)).await?.is_empty();
-        let mut info = json!(to_user(&record));
-        info["online"] = json!(online);
-        Ok(info)
+        Ok(UserStatus { user: to_user(&record), online })
     }
 
     /// Renames the caller and tells every list that shows them.
-    pub(super) async fn user_update(&self, caller: &Caller, nick: &Nick) -> Result<Value, ServiceError> {
+    pub(super) async fn user_update(&self, caller: &Caller, nick: &Nick) -> Result<User, ServiceError> {
         self.store.set_nick(&caller.user, nick).await?;
         let record = self.refresh_profile(&caller.user).await?;
         let user = to_user(&record);
@@ -43,6 +36,6 @@ impl Chat {
             }
         }
         self.deliver(deliveries).await;
-        Ok(json!(user))
+        Ok(user)
     }
 }

@@ -40,9 +40,8 @@ use super::{
     RoomChanges, RoomRecord, Rotation, Store, StoreError, StoreResult, StoredMessage, UserRecord,
 };
 use crate::clock::now_ms;
-use crate::domain::{Capacity, GroupId, MessageId, MessageText, Nick, RoomId, RoomTitle, UserId};
+use crate::domain::{Bounds, Capacity, GroupId, MessageId, MessageKind, MessageText, Nick, RoomId, RoomTitle, UserId};
 use crate::dynamodb::{DynamoError, PK, Quiet, SK, TTL, Table};
-use crate::protocol::{Bounds, MessageKind};
 
 type Item = HashMap<String, AttributeValue>;
 

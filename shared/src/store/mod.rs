@@ -12,8 +12,9 @@ pub mod sql;
 
 use async_trait::async_trait;
 
-use crate::domain::{Capacity, ClientMsgId, GroupId, MessageId, MessageText, Nick, RoomId, RoomTitle, UserId};
-use crate::protocol::{Bounds, MessageKind};
+use crate::domain::{
+    Bounds, Capacity, ClientMsgId, GroupId, MessageId, MessageKind, MessageText, Nick, RoomId, RoomTitle, UserId,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

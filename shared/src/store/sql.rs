@@ -17,8 +17,7 @@ use super::{
     UserRecord,
 };
 use crate::clock::now_ms;
-use crate::domain::{Capacity, GroupId, MessageId, MessageText, Nick, RoomId, RoomTitle, UserId};
-use crate::protocol::{Bounds, MessageKind};
+use crate::domain::{Bounds, Capacity, GroupId, MessageId, MessageKind, MessageText, Nick, RoomId, RoomTitle, UserId};
 
 /// A `clientMsgId` makes `chat.send` idempotent for this long.
 pub const IDEMPOTENCY_WINDOW_MS: i64 = 10 * 60 * 1000;
