@@ -1,56 +1,19 @@
-//! The DynamoDB profile's one table, shared by [`crate::store::dynamodb`] and
-//! [`crate::presence::dynamodb`]: its schema, the client built from the Lambda environment,
-//! and `ensure_table` for development and tests (in AWS, `template.yaml` creates the table).
-//!
-//! Single-table design: every item has a string partition key `pk` and a string sort key
-//! `sk`; expiring items carry `ttl` in epoch seconds. Every access pattern of the store and
-//! presence is a key lookup, a query of one partition, or a transaction over known keys, so
-//! the table needs no secondary index (docs/deploy.md lists the item layout).
+//! The table and its client: the client built from the environment (counting its requests,
+//! its tracing muted), the table named by a `dynamodb://` URL, and `ensure_table` for
+//! development and tests (in AWS, `template.yaml` creates the table).
 
 use std::time::Duration;
 
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_dynamodb::error::{BoxError, DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_dynamodb::error::{BoxError, ProvideErrorMetadata};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
     TimeToLiveSpecification,
 };
 
-/// Partition key attribute.
-pub const PK: &str = "pk";
-/// Sort key attribute.
-pub const SK: &str = "sk";
-/// Expiry attribute (epoch seconds) that the table's TTL is enabled on.
-pub const TTL: &str = "ttl";
-/// `CHATTING_DATABASE_URL` scheme naming the table: `dynamodb://<table-name>`.
-pub const URL_SCHEME: &str = "dynamodb://";
-/// Overrides the service endpoint, e.g. an emulator on `http://127.0.0.1:5005`.
-pub const ENDPOINT_VAR: &str = "CHATTING_DYNAMODB_ENDPOINT";
-
-#[derive(Debug, thiserror::Error)]
-pub enum DynamoError {
-    #[error("not a dynamodb table url (expected dynamodb://<table-name>): {0}")]
-    BadUrl(String),
-    #[error("dynamodb {operation}: {message}")]
-    Request { operation: &'static str, message: String },
-    #[error("table {0} did not become active")]
-    NotActive(String),
-    #[error("stored item does not parse: {0}")]
-    Corrupt(String),
-    #[error("dynamodb {operation}: still contended after {attempts} attempts")]
-    Contended { operation: &'static str, attempts: u32 },
-}
-
-impl DynamoError {
-    /// The SDK error with its whole source chain, which is where the service's message is.
-    pub fn request<E>(operation: &'static str, err: E) -> Self
-    where
-        E: std::error::Error + 'static,
-    {
-        Self::Request { operation, message: DisplayErrorContext(&err).to_string() }
-    }
-}
+use super::codec::Item;
+use super::{DynamoError, PK, SK, TTL, URL_SCHEME};
 
 /// The table and the client that reaches it.
 #[derive(Clone, Debug)]
@@ -62,10 +25,7 @@ pub struct Table {
 impl Table {
     /// One item by its key, read strongly consistent (the store and presence both decide
     /// on what they read).
-    pub async fn get_item(
-        &self,
-        key: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
-    ) -> Result<Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>, DynamoError> {
+    pub async fn get_item(&self, key: Item) -> Result<Option<Item>, DynamoError> {
         let out = self
             .client
             .get_item()
