@@ -1,21 +1,32 @@
-//! The DynamoDB profile's one table, shared by [`crate::store::dynamodb`] and
-//! [`crate::presence::dynamodb`]: its schema, the client built from the Lambda environment,
-//! and `ensure_table` for development and tests (in AWS, `template.yaml` creates the table).
+//! The DynamoDB profile's toolkit, shared by [`crate::store::dynamodb`] and
+//! [`crate::presence::dynamodb`], which keep only their item layouts and algorithms:
+//!
+//! - [`table`]: the one table and the client that reaches it, and `ensure_table`;
+//! - [`codec`]: items, keys and attribute values, and reading attributes back;
+//! - [`expression`]: `#name` / `:value` placeholders derived from the expressions themselves;
+//! - [`write`]: conditional writes, alone or in one `TransactWriteItems`, and what a refused
+//!   or cancelled one reports;
+//! - [`read`]: batch gets answered in the order asked, and queries of one partition that
+//!   follow pages;
+//! - [`backoff`]: the pause before another attempt after a lost race.
 //!
 //! Single-table design: every item has a string partition key `pk` and a string sort key
 //! `sk`; expiring items carry `ttl` in epoch seconds. Every access pattern of the store and
 //! presence is a key lookup, a query of one partition, or a transaction over known keys, so
 //! the table needs no secondary index (docs/deploy.md lists the item layout).
 
-use std::time::Duration;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_dynamodb::error::{BoxError, DisplayErrorContext, ProvideErrorMetadata};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
-    TimeToLiveSpecification,
-};
+pub mod backoff;
+pub mod codec;
+pub mod expression;
+pub mod read;
+pub mod table;
+pub mod write;
+
+pub use backoff::backoff;
+pub use codec::{Item, ItemExt};
+pub use table::{Quiet, Table, client, delete_table, ensure_table};
 
 /// Partition key attribute.
 pub const PK: &str = "pk";
@@ -44,155 +55,9 @@ impl DynamoError {
     {
         Self::Request { operation, message: DisplayErrorContext(&err).to_string() }
     }
-}
 
-/// The table and the client that reaches it.
-#[derive(Clone, Debug)]
-pub struct Table {
-    pub client: aws_sdk_dynamodb::Client,
-    pub name: String,
-}
-
-impl Table {
-    /// One item by its key, read strongly consistent (the store and presence both decide
-    /// on what they read).
-    pub async fn get_item(
-        &self,
-        key: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
-    ) -> Result<Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>, DynamoError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.name)
-            .set_key(Some(key))
-            .consistent_read(true)
-            .send()
-            .quiet()
-            .await
-            .map_err(|err| DynamoError::request("GetItem", err))?;
-        Ok(out.item)
+    /// A stored item (or a value in it) that does not read as what it should be.
+    pub fn corrupt(what: impl std::fmt::Display) -> Self {
+        Self::Corrupt(what.to_string())
     }
-}
-
-/// Runs an SDK call with the SDK's own tracing events muted: at TRACE they print whole requests
-/// and responses, password hashes included. Failures still reach the caller as errors.
-pub trait Quiet: std::future::Future + Sized {
-    fn quiet(self) -> tracing::instrument::WithDispatch<Self> {
-        tracing::instrument::WithSubscriber::with_subscriber(self, tracing::subscriber::NoSubscriber::default())
-    }
-}
-
-impl<F: std::future::Future> Quiet for F {}
-
-/// Counts every attempt the SDK sends, retries included: each one is a billed request.
-#[derive(Debug)]
-struct CountRequests;
-
-impl Intercept for CountRequests {
-    fn name(&self) -> &'static str {
-        "CountRequests"
-    }
-
-    fn read_before_attempt(
-        &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        crate::metrics::DYNAMODB_REQUESTS.add(1);
-        Ok(())
-    }
-}
-
-/// A client on `sdk`'s credentials, region and endpoint, counting its requests.
-pub fn client(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
-    aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(CountRequests).build())
-}
-
-/// Creates the table (on-demand, TTL on `ttl`) unless it exists, and waits until it is active.
-pub async fn ensure_table(table: &Table) -> Result<(), DynamoError> {
-    if table_status(table).await?.is_none() {
-        let created = table
-            .client
-            .create_table()
-            .table_name(&table.name)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(key_attribute(PK)?)
-            .attribute_definitions(key_attribute(SK)?)
-            .key_schema(key_element(PK, KeyType::Hash)?)
-            .key_schema(key_element(SK, KeyType::Range)?)
-            .send()
-            .quiet()
-            .await;
-        match created {
-            Ok(_) => {}
-            // Another process created it first.
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {}
-            Err(err) => return Err(DynamoError::request("CreateTable", err)),
-        }
-        wait_active(table).await?;
-        let ttl = TimeToLiveSpecification::builder()
-            .enabled(true)
-            .attribute_name(TTL)
-            .build()
-            .map_err(|e| DynamoError::request("UpdateTimeToLive", e))?;
-        let enabled = table
-            .client
-            .update_time_to_live()
-            .table_name(&table.name)
-            .time_to_live_specification(ttl)
-            .send()
-            .quiet()
-            .await;
-        match enabled {
-            Ok(_) => {}
-            // The creator that won the race enabled it already.
-            Err(err) if err.message().is_some_and(|m| m.contains("already enabled")) => {}
-            Err(err) => return Err(DynamoError::request("UpdateTimeToLive", err)),
-        }
-    }
-    wait_active(table).await
-}
-
-/// Deletes the table; for tests that made their own.
-pub async fn delete_table(table: &Table) -> Result<(), DynamoError> {
-    match table.client.delete_table().table_name(&table.name).send().quiet().await {
-        Ok(_) => Ok(()),
-        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(()),
-        Err(err) => Err(DynamoError::request("DeleteTable", err)),
-    }
-}
-
-async fn table_status(table: &Table) -> Result<Option<TableStatus>, DynamoError> {
-    match table.client.describe_table().table_name(&table.name).send().quiet().await {
-        Ok(out) => Ok(Some(out.table().and_then(|t| t.table_status()).cloned().unwrap_or(TableStatus::Creating))),
-        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(None),
-        Err(err) => Err(DynamoError::request("DescribeTable", err)),
-    }
-}
-
-async fn wait_active(table: &Table) -> Result<(), DynamoError> {
-    for _ in 0..120 {
-        if table_status(table).await? == Some(TableStatus::Active) {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    Err(DynamoError::NotActive(table.name.clone()))
-}
-
-fn key_attribute(name: &str) -> Result<AttributeDefinition, DynamoError> {
-    AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(ScalarAttributeType::S)
-        .build()
-        .map_err(|e| DynamoError::request("CreateTable", e))
-}
-
-fn key_element(name: &str, key_type: KeyType) -> Result<KeySchemaElement, DynamoError> {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(key_type)
-        .build()
-        .map_err(|e| DynamoError::request("CreateTable", e))
 }

@@ -9,7 +9,8 @@
 //!   DynamoDB).
 //! - [`presence`]: who is connected where, behind [`presence::Presence`] (Redis, DynamoDB or
 //!   memory).
-//! - `dynamodb`: the DynamoDB profile's table and client, shared by its store and presence.
+//! - `dynamodb`: the DynamoDB profile's table, client and request toolkit, shared by its store
+//!   and presence.
 //! - [`push`]: frames to connections through API Gateway's Management API.
 //! - [`service`]: the use cases, which turn commands into replies and events;
 //!   [`websocket_event`]: reading API Gateway WebSocket events and answering them.
