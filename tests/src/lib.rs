@@ -5,7 +5,8 @@
 //! key prefix per test), `CHATTING_TEST_BACKEND=dynamodb` on a DynamoDB emulator (fresh table
 //! per test); the default is the embedded SQLite file + in-process presence.
 //!
-//! [`runtime_api`] runs the real function binaries under an emulated Lambda Runtime API.
+//! The real function binaries run under the Lambda Runtime API emulator of
+//! `infra/lambda-runtime-emulator`.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -25,8 +26,6 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub use serde_json;
-
-pub mod runtime_api;
 
 /// How long a test waits for something that should happen.
 pub const WAIT: Duration = Duration::from_secs(10);

@@ -157,9 +157,10 @@ impl RuntimeApi {
             .map_err(|_| anyhow!("{}: the invocation was dropped unanswered", self.shared.function_name))
     }
 
-    /// Invokes the function and returns its response (an error if it reported one).
+    /// Invokes the function and returns its response (an error if it reported one); waits as
+    /// long as Lambda would let it run.
     pub async fn invoke(&self, event: Value) -> anyhow::Result<Value> {
-        self.invoke_within(event, crate::WAIT).await?.response()
+        self.invoke_within(event, FUNCTION_TIMEOUT).await?.response()
     }
 
     /// What the runtime reported to `/runtime/init/error`, if anything yet.
@@ -288,8 +289,9 @@ pub fn target_dir() -> PathBuf {
     }
 }
 
+/// Two levels above this crate (`infra/lambda-runtime-emulator`).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).map(Path::to_path_buf).unwrap_or_default()
 }
 
 /// The command that builds the function binaries for `profile` (`debug` is cargo's `dev`).
@@ -479,11 +481,11 @@ pub mod events {
     use time::OffsetDateTime;
     use time::macros::format_description;
 
-    const HTTP_HEALTH: &str = include_str!("../../events/http-health.json");
-    const HTTP_LOGIN: &str = include_str!("../../events/http-login.json");
-    const WS_CONNECT: &str = include_str!("../../events/ws-connect.json");
-    const WS_MESSAGE: &str = include_str!("../../events/ws-message.json");
-    const WS_DISCONNECT: &str = include_str!("../../events/ws-disconnect.json");
+    const HTTP_HEALTH: &str = include_str!("../../../events/http-health.json");
+    const HTTP_LOGIN: &str = include_str!("../../../events/http-login.json");
+    const WS_CONNECT: &str = include_str!("../../../events/ws-connect.json");
+    const WS_MESSAGE: &str = include_str!("../../../events/ws-message.json");
+    const WS_DISCONNECT: &str = include_str!("../../../events/ws-disconnect.json");
 
     static NEXT: AtomicU64 = AtomicU64::new(0);
 
