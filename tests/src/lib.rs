@@ -13,6 +13,11 @@
 //!
 //! The real function binaries run under the Lambda Runtime API emulator of
 //! `infra/lambda-runtime-emulator`, outside this crate so that the benchmarks use it too.
+//!
+//! The test binaries group the suites by what they check: `tests/api` (the service end to
+//! end through the gateway), `tests/conformance` (every store and presence backend against
+//! one suite) and `tests/artefacts` (what is deployed: the template, the bundled events, the
+//! function binaries under the emulated Runtime API).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

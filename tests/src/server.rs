@@ -68,12 +68,12 @@ impl TestServer {
         }
         config.management_endpoint = None;
         // Every test client logs in from 127.0.0.1, far more often than people do; the login
-        // limits are tested where they are set back (tests/security.rs).
+        // limits are tested where they are set back (tests/api/security.rs).
         config.login_attempts_per_user = u32::MAX;
         config.login_attempts_per_address = u32::MAX;
         config.signups_per_address = u32::MAX;
         // Tests move users between rooms and groups far faster than people do; the limits
-        // on changes are tested where they are set back (tests/security.rs).
+        // on changes are tested where they are set back (tests/api/security.rs).
         config.changes_per_10s = u32::MAX;
         config.changes_per_user_per_10s = u32::MAX;
         let mut options = GatewayOptions::new(config);
