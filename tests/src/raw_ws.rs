@@ -11,8 +11,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::WAIT;
-use crate::server::TestServer;
+use chatting_harness::{TestServer, WAIT};
 
 /// A WebSocket client on a TCP socket the test owns, so that it can end the connection
 /// the ways networks do: a reset, a FIN without a close frame, or silence.

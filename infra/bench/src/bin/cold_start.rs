@@ -22,7 +22,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use chatting_e2e::{REDIS_URL, fresh_mysql_database, unique};
+use chatting_harness::{REDIS_URL, fresh_mysql_database, unique};
 use chatting_lambda_runtime_emulator::{FUNCTIONS, FunctionProcess, Launch, RuntimeApi, events, function_binary};
 use serde_json::{Value, json};
 
