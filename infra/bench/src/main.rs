@@ -14,7 +14,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use chatting_e2e::{
+use chatting_harness::{
     Client, REDIS_URL, Session, TestServer, dynamodb_endpoint, fresh_dynamodb_table, fresh_mysql_database,
 };
 use chatting_local_gateway::PushMode;

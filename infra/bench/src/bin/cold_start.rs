@@ -1,5 +1,5 @@
 //! `cold-start`: how long each function binary takes from process start to its first answer
-//! under the Lambda Runtime API emulator of `chatting_e2e::runtime_api`, against MariaDB and
+//! under the Lambda Runtime API emulator of `infra/lambda-runtime-emulator`, against MariaDB and
 //! Redis on this machine.
 //!
 //! ```text
@@ -22,8 +22,8 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use chatting_e2e::runtime_api::{FUNCTIONS, FunctionProcess, Launch, RuntimeApi, events, function_binary};
-use chatting_e2e::{REDIS_URL, fresh_mysql_database, unique};
+use chatting_harness::{REDIS_URL, fresh_mysql_database, unique};
+use chatting_lambda_runtime_emulator::{FUNCTIONS, FunctionProcess, Launch, RuntimeApi, events, function_binary};
 use serde_json::{Value, json};
 
 const JWT_SECRET: &str = "cold-start-bench-secret-of-at-least-32-bytes";

@@ -165,7 +165,7 @@ impl Drop for Server {
 
 impl Server {
     async fn start(binary: &std::path::Path, backend: Backend, extra_env: &[(&str, &str)]) -> anyhow::Result<Server> {
-        let data_dir = std::env::temp_dir().join(chatting_e2e::unique("chatting-load-"));
+        let data_dir = std::env::temp_dir().join(chatting_harness::unique("chatting-load-"));
         std::fs::create_dir_all(&data_dir)?;
         let mut command = tokio::process::Command::new(binary);
         command
@@ -184,9 +184,9 @@ impl Server {
             .kill_on_drop(true);
         if backend == Backend::MySqlRedis {
             command
-                .env("CHATTING_DATABASE_URL", chatting_e2e::fresh_mysql_database().await?)
-                .env("CHATTING_REDIS_URL", chatting_e2e::REDIS_URL)
-                .env("CHATTING_REDIS_PREFIX", chatting_e2e::unique("load"));
+                .env("CHATTING_DATABASE_URL", chatting_harness::fresh_mysql_database().await?)
+                .env("CHATTING_REDIS_URL", chatting_harness::REDIS_URL)
+                .env("CHATTING_REDIS_PREFIX", chatting_harness::unique("load"));
         }
         for (name, value) in extra_env {
             command.env(name, value);
@@ -253,7 +253,7 @@ async fn post(http: &reqwest::Client, url: &str, body: Value) -> anyhow::Result<
 /// Signs up and logs in `count` users; returns their ids and access tokens.
 async fn users(server: &Server, count: usize) -> anyhow::Result<Vec<(String, String)>> {
     let http = reqwest::Client::new();
-    let run = chatting_e2e::unique("");
+    let run = chatting_harness::unique("");
     let signup_url = format!("{}/auth/signup", server.http);
     let login_url = format!("{}/auth/login", server.http);
     let started = Instant::now();
@@ -498,7 +498,7 @@ fn thread_cpu() -> Duration {
 /// CPU per `PostToConnection` through the SDK, on one thread that does nothing else. The
 /// gateway runs in this process (on other threads) so that the connection's id is known.
 async fn push_cpu(options: &Options, calls: usize) -> anyhow::Result<Value> {
-    let server = chatting_e2e::TestServer::start().await?;
+    let server = chatting_harness::TestServer::start().await?;
     let (_session, client) = server.connected_user("pushcpu").await?;
     let connection = server.gateway.registry.ids().into_iter().next().context("the gateway holds no connection")?;
     let reader = tokio::spawn(client.drain());

@@ -2,7 +2,7 @@
 //!
 //! - A TCP reset, a FIN without a close frame, the idle timeout and a 410 from the
 //!   Management API clean up exactly like a clean close: `left` events, owner handover,
-//!   room closing, within seconds (500 at once: `tests/dead_connections.rs`).
+//!   room closing, within seconds (500 at once: `tests/api/dead_connections.rs`).
 //! - A client that stops reading delays no one; its bounded queue overflows, and it is
 //!   closed and cleaned up.
 

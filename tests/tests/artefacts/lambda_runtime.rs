@@ -10,8 +10,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chatting_e2e::runtime_api::{FunctionProcess, Launch, RuntimeApi, events, function_binary};
 use chatting_e2e::{MYSQL_ADMIN_URL, REDIS_URL, TestServer, WAIT, fresh_mysql_database, unique};
+use chatting_lambda_runtime_emulator::{FunctionProcess, Launch, RuntimeApi, events, function_binary};
 use chatting_local_gateway::connections::{Connection, Outbound};
 use chatting_shared::domain::Secret;
 use serde_json::{Value, json};

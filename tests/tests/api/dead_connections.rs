@@ -2,7 +2,7 @@
 //! without a close frame, the idle timeout, a 410 from the Management API), leave no
 //! trace: checked through the presence trait, in Redis key by key (on MariaDB + Redis),
 //! in the store (every room they emptied is closed) and in the gateway's table.
-//! `tests/reliability.rs` shows the same cleanup one connection at a time.
+//! `tests/api/reliability.rs` shows the same cleanup one connection at a time.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};

@@ -1,0 +1,21 @@
+//! The service end to end: a local gateway on a random port, driven by real HTTP and
+//! WebSocket clients, on the backends `CHATTING_TEST_BACKEND` picks. One binary for every
+//! suite, so the AWS SDK and sqlx are linked once rather than once per file.
+
+// What each part of the API does.
+mod auth_http;
+mod browser_facing;
+mod chat;
+mod groups;
+mod lobby;
+mod rooms;
+mod users;
+
+// What it withstands: bad input, attacks, dead connections, backend outages, many instances.
+mod backend_faults;
+mod bad_input;
+mod dead_connections;
+mod faults;
+mod many_instances;
+mod reliability;
+mod security;

@@ -1,0 +1,5 @@
+//! The conformance suites: one set of tests, written once, that every `Store` and every
+//! `Presence` implementation must pass.
+
+mod presence_conformance;
+mod store_conformance;
