@@ -9,6 +9,7 @@ import { renderAll } from './render-panels.js';
 import { renderTabs, activateConv } from './render-conv.js';
 import { loadOlder, setMe, enterRoom, enterLobby, applyGroupList } from './conversations.js';
 import { sendMessage } from './sending.js';
+import { tellTyping } from './typing.js';
 import { stopChat } from './chat.js';
 import { showAuth } from './auth.js';
 
@@ -220,6 +221,7 @@ export function wireMain() {
   });
 
   const input = $('composer-input');
+  input.addEventListener('input', tellTyping);
   input.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
       event.preventDefault();

@@ -4,6 +4,7 @@
 // The modules, each importing only the ones above it:
 //   state.js          the session, the socket, the per-login state, requests
 //   toast.js          toasts and form errors
+//   typing.js         "X is typing…": telling and showing
 //   render-conv.js    the conversation pane: tabs, composer label, messages
 //   render-panels.js  the header and the side panels
 //   conversations.js  history loading; entering rooms, the lobby, groups, whispers

@@ -29,6 +29,7 @@ import {
 } from './conversations.js';
 import { onEvent } from './events.js';
 import { flushOutbox } from './sending.js';
+import { forgetTypists } from './typing.js';
 
 export function startChat() {
   if (socket) socket.stop();
@@ -63,6 +64,7 @@ export function stopChat() {
   closeDialogs();
   sessionStorage.removeItem(ROOM_KEY);
   resetState();
+  forgetTypists();
 }
 
 function closeDialogs() {

@@ -6,6 +6,7 @@ import { toast } from './toast.js';
 import { renderRooms, renderRoom, renderGroups, renderPeople, renderLocation } from './render-panels.js';
 import { renderTabs, renderConvIfActive, renderActiveConv, noteUnread } from './render-conv.js';
 import { setMe, openWhisper } from './conversations.js';
+import { onTyping, stoppedTyping } from './typing.js';
 
 export function onEvent(event, data) {
   switch (event) {
@@ -41,6 +42,8 @@ export function onEvent(event, data) {
       if (data.members > 0) state.groups.set(data.groupId, data);
       else state.groups.delete(data.groupId);
       return renderGroups();
+    case 'chat.typing':
+      return onTyping(data);
     case 'system.error':
       return toast(describeError(new ChatError(data.code || 'error', data.message)));
     default:
@@ -76,6 +79,7 @@ function onChatIn(message) {
     conv = state.convs.get(`dm:${peer}`) || openWhisper(peer, mine ? null : message.from.nick, { activate: false });
   }
   if (!conv) return;
+  stoppedTyping(conv.key, message.from.userId);
   const added = addMessages(conv, [message]);
   noteUnread(conv, added);
   renderConvIfActive(conv);

@@ -3,6 +3,7 @@
 
 import { state, socket, nickOf } from './state.js';
 import { $, el, show, hashOf, formatTime, formatFull, formatDay } from './dom.js';
+import { renderTyping } from './typing.js';
 
 export function avatar(userId, nick) {
   const letter = [...(nick || userId || '?')][0].toUpperCase();
@@ -212,6 +213,7 @@ export function renderActiveConv({ stick = false, keepAnchor = false } = {}) {
     }
   }
   renderHistoryControls();
+  renderTyping();
   if (keepAnchor) box.scrollTop = box.scrollHeight - fromBottom;
   else if (stick || atBottom) box.scrollTop = box.scrollHeight;
 }

@@ -239,6 +239,17 @@ describe('chatting web client', { timeout: 150000 }, () => {
     await messageWithText(a, 'Hi Alice, Bob here').waitFor();
   });
 
+  it('who is typing shows to the others in the room and goes when the message arrives', async () => {
+    const a = pages.alice;
+    const b = pages.bob;
+    await a.locator(tid('composer-input')).fill('A longer thought, typed slowly');
+    await b.locator(tid('typing'), { hasText: 'Alice is typing…' }).waitFor();
+    assert.equal(await a.locator(tid('typing')).isVisible(), false, 'nobody is told of their own typing');
+    await a.locator(tid('composer-input')).press('Enter');
+    await messageWithText(b, 'A longer thought, typed slowly').waitFor();
+    await b.locator(tid('typing')).waitFor({ state: 'hidden' });
+  });
+
   it('a whisper reaches only its target, styled as a whisper', async () => {
     const a = pages.alice;
     const b = pages.bob;

@@ -41,6 +41,7 @@ pub const ACTIONS: &[&str] = &[
     "group.leave",
     "chat.send",
     "chat.history",
+    "chat.typing",
 ];
 
 /// Every action of PROTOCOL.md, with its `data` checked.
@@ -48,22 +49,57 @@ pub const ACTIONS: &[&str] = &[
 pub enum Command {
     Ping,
     UserMe,
-    UserInfo { user_id: UserId },
-    UserUpdate { nick: Nick },
+    UserInfo {
+        user_id: UserId,
+    },
+    UserUpdate {
+        nick: Nick,
+    },
     UserListInLobby,
     UserListInRoom,
     RoomList,
-    RoomCreate { title: RoomTitle, password: Option<RoomPassword>, capacity: Capacity },
-    RoomJoin { room_id: RoomId, password: Option<RoomPassword> },
+    RoomCreate {
+        title: RoomTitle,
+        password: Option<RoomPassword>,
+        capacity: Capacity,
+    },
+    RoomJoin {
+        room_id: RoomId,
+        password: Option<RoomPassword>,
+    },
     RoomLeave,
-    RoomInfo { room_id: Option<RoomId> },
-    RoomUpdate { title: Option<RoomTitle>, password: Option<RoomPassword>, capacity: Option<Capacity> },
+    RoomInfo {
+        room_id: Option<RoomId>,
+    },
+    RoomUpdate {
+        title: Option<RoomTitle>,
+        password: Option<RoomPassword>,
+        capacity: Option<Capacity>,
+    },
     GroupList,
-    GroupCreate { group_id: GroupId },
-    GroupJoin { group_id: GroupId },
+    GroupCreate {
+        group_id: GroupId,
+    },
+    GroupJoin {
+        group_id: GroupId,
+    },
     GroupLeave,
-    ChatSend { kind: MessageKind, text: MessageText, to: Option<UserId>, client_msg_id: Option<ClientMsgId> },
-    ChatHistory { target: HistoryTarget, bounds: Bounds, limit: u32 },
+    ChatSend {
+        kind: MessageKind,
+        text: MessageText,
+        to: Option<UserId>,
+        client_msg_id: Option<ClientMsgId>,
+    },
+    ChatHistory {
+        target: HistoryTarget,
+        bounds: Bounds,
+        limit: u32,
+    },
+    /// `to` only for a whisper.
+    ChatTyping {
+        kind: MessageKind,
+        to: Option<UserId>,
+    },
 }
 
 #[derive(Deserialize)]
@@ -118,6 +154,13 @@ struct ChatSendData {
     text: String,
     to: Option<String>,
     client_msg_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ChatTypingData {
+    #[serde(rename = "type")]
+    kind: MessageKind,
+    to: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -239,6 +282,16 @@ impl Command {
                     to: if d.kind == MessageKind::Whisper { to } else { None },
                     client_msg_id: d.client_msg_id.as_deref().map(ClientMsgId::parse).transpose()?,
                 }
+            }
+            "chat.typing" => {
+                let d: ChatTypingData = data_as(data)?;
+                let to = match d.kind {
+                    MessageKind::Whisper => Some(UserId::parse(
+                        d.to.as_deref().ok_or_else(|| Invalid::new("to", "is required for a whisper"))?,
+                    )?),
+                    _ => None,
+                };
+                Command::ChatTyping { kind: d.kind, to }
             }
             "chat.history" => {
                 let d: ChatHistoryData = data_as(data)?;

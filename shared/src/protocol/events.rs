@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
-use super::{Change, Code, GroupSummary, Message, RoomInfo, RoomSummary, User};
-use crate::domain::RoomId;
+use super::{Change, Code, ConversationKey, GroupSummary, Message, RoomInfo, RoomSummary, User};
+use crate::domain::{MessageKind, RoomId};
 
 /// A server-initiated frame. Serialized as `{"type":"event","event":…,"data":…}`.
 #[derive(Clone, Debug, Serialize)]
@@ -27,9 +27,49 @@ pub enum Event {
     /// A group's member or online count changed (`members: 0` means removed).
     #[serde(rename = "group.list.refresh")]
     GroupListRefresh(GroupSummary),
+    /// Someone is typing in a conversation of the recipient; nothing is stored.
+    #[serde(rename = "chat.typing")]
+    ChatTyping(Typing),
     /// A frame that could not be answered with a reply.
     #[serde(rename = "system.error")]
     SystemError { code: Code, message: String },
+}
+
+/// `chat.typing`: `{"from": User, "type"}` + the conversation's key as the recipient sees it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Typing {
+    pub from: User,
+    #[serde(rename = "type")]
+    pub kind: MessageKind,
+    #[serde(flatten)]
+    pub conversation: ConversationKey,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Nick, UserId};
+    use crate::protocol::ServerFrame;
+
+    #[test]
+    fn typing_events_carry_the_conversation_key_beside_the_sender() {
+        let from = User { user_id: UserId::parse("ann").unwrap(), nick: Nick::parse("Ann").unwrap(), group_id: None };
+        let whisper = Typing {
+            from: from.clone(),
+            kind: MessageKind::Whisper,
+            conversation: ConversationKey::Whisper { with: UserId::parse("ann").unwrap() },
+        };
+        let room =
+            Typing { from, kind: MessageKind::All, conversation: ConversationKey::Room { room_id: RoomId::LOBBY } };
+        assert_eq!(
+            ServerFrame::Event(Event::ChatTyping(whisper)).to_json(),
+            r#"{"type":"event","event":"chat.typing","data":{"from":{"userId":"ann","nick":"Ann","groupId":null},"type":"whisper","with":"ann"}}"#
+        );
+        assert_eq!(
+            ServerFrame::Event(Event::ChatTyping(room)).to_json(),
+            r#"{"type":"event","event":"chat.typing","data":{"from":{"userId":"ann","nick":"Ann","groupId":null},"type":"all","roomId":0}}"#
+        );
+    }
 }
 
 #[cfg(test)]

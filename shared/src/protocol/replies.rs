@@ -120,6 +120,15 @@ pub enum ReplyData {
     ChatSend(Sent),
     /// `chat.history`
     ChatHistory(History),
+    /// `chat.typing`
+    ChatTyping(TypingSent),
+}
+
+/// `chat.typing`: `{"sent"}`, false when this connection's last typing event is under 2 s
+/// old and nothing was sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TypingSent {
+    pub sent: bool,
 }
 
 /// `ping`: `{"serverTime"}`.

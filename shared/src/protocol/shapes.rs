@@ -13,6 +13,24 @@ pub struct User {
     pub group_id: Option<GroupId>,
 }
 
+/// A conversation's key: exactly one of `{"roomId"}` (a room or the lobby), `{"groupId"}`
+/// or `{"with"}` (a whisper pair, named by the other side).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ConversationKey {
+    Room {
+        #[serde(rename = "roomId")]
+        room_id: RoomId,
+    },
+    Group {
+        #[serde(rename = "groupId")]
+        group_id: GroupId,
+    },
+    Whisper {
+        with: UserId,
+    },
+}
+
 /// `RoomSummary`: a room as the lobby's list shows it; `count` counts users, not connections.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -11,6 +11,7 @@ mod groups;
 mod messages;
 mod room_order;
 mod rooms;
+mod typing;
 mod users;
 
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use serde_json::{Map, Value};
 
 pub use error::ServiceError;
 pub use room_order::RoomOrder;
+pub use typing::TYPING_INTERVAL;
 
 use crate::auth::TokenKeys;
 use crate::clock::rfc3339_ms;
@@ -284,6 +286,7 @@ impl Chat {
             Command::ChatHistory { target, bounds, limit } => {
                 ReplyData::ChatHistory(self.chat_history(&caller, target, bounds, limit).await?)
             }
+            Command::ChatTyping { kind, to } => ReplyData::ChatTyping(self.chat_typing(&caller, kind, to).await?),
         })
     }
 

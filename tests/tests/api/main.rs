@@ -9,6 +9,7 @@ mod chat;
 mod groups;
 mod lobby;
 mod rooms;
+mod typing;
 mod users;
 
 // What it withstands: bad input, attacks, dead connections, backend outages, many instances.
