@@ -15,6 +15,17 @@ import { showAuth } from './auth.js';
 
 const GROUP_ID = /^[A-Za-z0-9_-]{1,30}$/;
 
+/** The owner removes someone from the room; they may not come back for 10 minutes. */
+export async function kickUser(userId, nick) {
+  try {
+    state.room = await request('room.kick', { userId });
+    renderAll();
+    toast(`${nick} was removed from the room.`);
+  } catch (err) {
+    toast(describeError(err, 'kick'));
+  }
+}
+
 export async function joinRoom(room) {
   if (room.hasPassword) {
     openJoinDialog(room);

@@ -20,7 +20,7 @@ import { setPanelActions } from './render-panels.js';
 import { openWhisper } from './conversations.js';
 import { startChat } from './chat.js';
 import { showAuth, wireAuth } from './auth.js';
-import { joinRoom, joinGroup, wireDialogs, wireMain } from './actions.js';
+import { joinRoom, joinGroup, kickUser, wireDialogs, wireMain } from './actions.js';
 
 // ---------------------------------------------------------------------------
 // Debug hook for tests and for trying the reconnect by hand.
@@ -51,7 +51,7 @@ window.chattingDebug = {
 
 // ---------------------------------------------------------------------------
 
-setPanelActions({ joinRoom, joinGroup, openWhisper });
+setPanelActions({ joinRoom, joinGroup, kickUser, openWhisper });
 wireAuth();
 wireDialogs();
 wireMain();

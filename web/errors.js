@@ -35,6 +35,11 @@ const BY_CONTEXT = {
     wrong: 'Wrong room password.',
     noSpace: 'This room is full. Try again when someone leaves.',
     noInfo: 'That room no longer exists.',
+    notAuth: 'The room owner removed you from this room; you cannot come back yet.',
+  },
+  kick: {
+    notAuth: 'Only the room owner can remove people.',
+    noInfo: 'That person is no longer in the room.',
   },
   rejoin: {
     wrong: 'Could not re-enter the room: its password has changed.',

@@ -1,11 +1,11 @@
 // Server events pushed over the socket.
 
 import { ChatError, describeError } from './errors.js';
-import { state, addMessages, rememberNick, roomConv } from './state.js';
+import { state, addMessages, rememberNick, roomConv, nickOf } from './state.js';
 import { toast } from './toast.js';
 import { renderRooms, renderRoom, renderGroups, renderPeople, renderLocation } from './render-panels.js';
 import { renderTabs, renderConvIfActive, renderActiveConv, noteUnread } from './render-conv.js';
-import { setMe, openWhisper } from './conversations.js';
+import { setMe, openWhisper, enterLobby } from './conversations.js';
 import { onTyping, stoppedTyping } from './typing.js';
 
 export function onEvent(event, data) {
@@ -42,6 +42,10 @@ export function onEvent(event, data) {
       if (data.members > 0) state.groups.set(data.groupId, data);
       else state.groups.delete(data.groupId);
       return renderGroups();
+    case 'room.kicked':
+      if (data.roomId !== state.roomId) return undefined;
+      toast(`${nickOf(data.by)} removed you from the room.`);
+      return enterLobby().catch((err) => toast(describeError(err)));
     case 'chat.typing':
       return onTyping(data);
     case 'system.error':

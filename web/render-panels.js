@@ -174,6 +174,16 @@ export function renderPeople() {
           ),
           el('span', { class: 'muted user__id', text: `@${user.userId}` }),
         ),
+        inRoom && !isMe && state.room.owner === meId
+          ? el('button', {
+              type: 'button',
+              class: 'btn btn--small',
+              'data-testid': 'kick-button',
+              'aria-label': `Remove ${nick} from the room`,
+              text: 'Kick',
+              onclick: () => actions.kickUser(user.userId, nick),
+            })
+          : null,
         isMe
           ? null
           : el('button', {

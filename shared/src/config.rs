@@ -47,6 +47,8 @@ pub struct Config {
     pub changes_per_user_per_10s: u32,
     /// The window of those two limits (10 s unless a deployment or a test says otherwise).
     pub changes_window: Duration,
+    /// How long a user kicked from a room may not join it again (10 minutes).
+    pub room_kick_bar: Duration,
     /// Browser origins allowed to call the APIs; empty: no origin is checked.
     pub allowed_origins: Vec<String>,
     /// `POST /auth/login` attempts allowed per user id in any 5 minutes.
@@ -324,6 +326,7 @@ impl Config {
             changes_per_10s: count("CHATTING_CHANGES_PER_10S", 10)?,
             changes_per_user_per_10s: count("CHATTING_CHANGES_PER_USER_PER_10S", 20)?,
             changes_window: seconds("CHATTING_CHANGES_WINDOW_SECS", 10)?,
+            room_kick_bar: seconds("CHATTING_ROOM_KICK_SECS", 600)?,
             allowed_origins: origins(),
             login_attempts_per_user: count("CHATTING_LOGIN_ATTEMPTS_PER_USER", 10)?,
             login_attempts_per_address: count("CHATTING_LOGIN_ATTEMPTS_PER_ADDRESS", 100)?,

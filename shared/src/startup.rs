@@ -179,6 +179,7 @@ pub fn chat(config: &Config, store: Arc<dyn Store>, presence: Arc<dyn Presence>,
         changes_per_connection: config.changes_per_10s,
         changes_per_user: config.changes_per_user_per_10s,
         change_window: config.changes_window,
+        room_kick_bar: config.room_kick_bar,
         ..Limits::default()
     };
     let keys = TokenKeys::new(&config.jwt_secret, config.access_ttl);

@@ -393,6 +393,22 @@ describe('chatting web client', { timeout: 150000 }, () => {
     assert.equal(await b.locator(tid('auth-view')).isVisible(), false);
   });
 
+  it('the owner kicks someone, who lands in the lobby and may not come back yet', async () => {
+    const a = pages.alice;
+    const b = pages.bob;
+    assert.equal(await b.locator(tid('kick-button')).count(), 0, 'only the owner gets kick buttons');
+    await userItem(a, bob.userId).locator(tid('kick-button')).click();
+    await userItem(a, bob.userId).waitFor({ state: 'detached' });
+    await b.locator(tid('toast'), { hasText: 'Alice removed you from the room.' }).waitFor();
+    await b.locator(tid('room-panel')).waitFor({ state: 'hidden' });
+    const item = b.locator(tid('room-item'), { hasText: ROOM.title });
+    await item.locator(tid('room-join')).click();
+    await b.locator(tid('join-password')).fill(ROOM.password);
+    await b.locator(tid('join-submit')).click();
+    await b.locator(tid('join-error'), { hasText: 'removed you from this room' }).waitFor();
+    await b.locator(tid('join-cancel')).click();
+  });
+
   it('log out ends the session', async () => {
     const a = pages.alice;
     const b = pages.bob;

@@ -35,6 +35,7 @@ pub const ACTIONS: &[&str] = &[
     "room.leave",
     "room.info",
     "room.update",
+    "room.kick",
     "group.list",
     "group.create",
     "group.join",
@@ -75,6 +76,9 @@ pub enum Command {
         title: Option<RoomTitle>,
         password: Option<RoomPassword>,
         capacity: Option<Capacity>,
+    },
+    RoomKick {
+        user_id: UserId,
     },
     GroupList,
     GroupCreate {
@@ -210,6 +214,7 @@ impl Command {
                 | Command::RoomJoin { .. }
                 | Command::RoomLeave
                 | Command::RoomUpdate { .. }
+                | Command::RoomKick { .. }
                 | Command::GroupCreate { .. }
                 | Command::GroupJoin { .. }
                 | Command::GroupLeave
@@ -264,6 +269,10 @@ impl Command {
             "group.create" => {
                 let d: GroupIdData = data_as(data)?;
                 Command::GroupCreate { group_id: GroupId::parse(&d.group_id)? }
+            }
+            "room.kick" => {
+                let d: UserIdData = data_as(data)?;
+                Command::RoomKick { user_id: UserId::parse(&d.user_id)? }
             }
             "group.join" => {
                 let d: GroupIdData = data_as(data)?;

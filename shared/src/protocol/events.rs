@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{Change, Code, ConversationKey, GroupSummary, Message, RoomInfo, RoomSummary, User};
-use crate::domain::{MessageKind, RoomId};
+use crate::domain::{MessageKind, RoomId, UserId};
 
 /// A server-initiated frame. Serialized as `{"type":"event","event":…,"data":…}`.
 #[derive(Clone, Debug, Serialize)]
@@ -27,6 +27,9 @@ pub enum Event {
     /// A group's member or online count changed (`members: 0` means removed).
     #[serde(rename = "group.list.refresh")]
     GroupListRefresh(GroupSummary),
+    /// The room's owner moved this connection out of the room to the lobby.
+    #[serde(rename = "room.kicked", rename_all = "camelCase")]
+    RoomKicked { room_id: RoomId, by: UserId },
     /// Someone is typing in a conversation of the recipient; nothing is stored.
     #[serde(rename = "chat.typing")]
     ChatTyping(Typing),
@@ -48,7 +51,7 @@ pub struct Typing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Nick, UserId};
+    use crate::domain::Nick;
     use crate::protocol::ServerFrame;
 
     #[test]

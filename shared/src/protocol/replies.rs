@@ -108,6 +108,8 @@ pub enum ReplyData {
     RoomInfo(RoomInfo),
     /// `room.update`: the room as changed.
     RoomUpdate(RoomInfo),
+    /// `room.kick`: the room without the user kicked.
+    RoomKick(RoomInfo),
     /// `group.list`
     GroupList(GroupList),
     /// `group.create`: the caller is in the new group.

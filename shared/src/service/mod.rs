@@ -53,6 +53,8 @@ pub struct Limits {
     /// every attempt is refused until the oldest failure ages out, right password or not.
     pub room_password_failures: u32,
     pub room_password_window: Duration,
+    /// How long a user kicked from a room may not join it again.
+    pub room_kick_bar: Duration,
 }
 
 impl Default for Limits {
@@ -65,6 +67,7 @@ impl Default for Limits {
             change_window: Duration::from_secs(10),
             room_password_failures: 5,
             room_password_window: Duration::from_secs(300),
+            room_kick_bar: Duration::from_secs(600),
         }
     }
 }
@@ -278,6 +281,7 @@ impl Chat {
             Command::RoomUpdate { title, password, capacity } => {
                 ReplyData::RoomUpdate(self.room_update(&caller, title, password, capacity).await?)
             }
+            Command::RoomKick { user_id } => ReplyData::RoomKick(self.room_kick(&caller, user_id).await?),
             Command::GroupList => ReplyData::GroupList(self.group_list().await?),
             Command::GroupCreate { group_id } => ReplyData::GroupCreate(self.group_create(&caller, &group_id).await?),
             Command::GroupJoin { group_id } => ReplyData::GroupJoin(self.group_join(&caller, &group_id).await?),

@@ -2,7 +2,7 @@
 
 use super::{Caller, Chat, Delivery, ServiceError};
 use crate::auth;
-use crate::domain::{Capacity, RoomId, RoomPassword, RoomTitle};
+use crate::domain::{Capacity, ConnectionId, RoomId, RoomPassword, RoomTitle, UserId};
 use crate::presence::MoveOutcome;
 use crate::protocol::{Event, RoomInfo, RoomLeft, RoomList, RoomSummary};
 use crate::store::{NewRoom, RoomChanges, RoomRecord};
@@ -16,6 +16,11 @@ fn summary(record: &RoomRecord, count: u32) -> RoomSummary {
         capacity: record.capacity,
         owner: record.owner.clone(),
     }
+}
+
+/// The presence window that bars a kicked user from a room: one entry while the bar lasts.
+fn kick_key(room: RoomId, user: &UserId) -> String {
+    format!("kicked:{room}:{user}")
 }
 
 async fn hash_room_password(password: Option<RoomPassword>) -> Result<Option<String>, ServiceError> {
@@ -111,6 +116,14 @@ impl Chat {
     ) -> Result<RoomInfo, ServiceError> {
         let record = self.open_room(room).await?;
         if caller.room != room {
+            if let Some(wait) =
+                self.presence.rate_limit_wait(&kick_key(room, &caller.user), 1, self.limits.room_kick_bar).await?
+            {
+                return Err(ServiceError::Forbidden(format!(
+                    "you were removed from room {room}; you may join it again in {} s",
+                    wait.as_secs().max(1)
+                )));
+            }
             let already_inside = self.presence.room_users(room).await?.contains(&caller.user);
             if let (Some(hash), false) = (&record.password_hash, already_inside) {
                 self.check_room_password(caller, room, hash, password.as_ref()).await?;
@@ -149,6 +162,42 @@ impl Chat {
         }
         self.enter(caller, RoomId::LOBBY, 0).await?;
         Ok(RoomLeft { room_id: RoomId::LOBBY })
+    }
+
+    /// Moves every connection of `target` in the caller's room to the lobby and bars them
+    /// from it for [`super::Limits::room_kick_bar`]; the owner only.
+    pub(super) async fn room_kick(&self, caller: &Caller, target: UserId) -> Result<RoomInfo, ServiceError> {
+        let room = caller.room;
+        if room.is_lobby() {
+            return Err(ServiceError::Invalid("not in a room".into()));
+        }
+        if target == caller.user {
+            return Err(ServiceError::Invalid("the owner cannot kick themselves; leave instead".into()));
+        }
+        let record = self.open_room(room).await?;
+        if record.owner != caller.user {
+            return Err(ServiceError::Forbidden("only the room's owner may kick".into()));
+        }
+        let mut inside: Vec<ConnectionId> = Vec::new();
+        for connection in self.presence.user_connections(&target).await? {
+            if self.presence.connection(&connection).await?.is_some_and(|info| info.room == room) {
+                inside.push(connection);
+            }
+        }
+        if inside.is_empty() {
+            return Err(ServiceError::NoInfo(format!("{target} is not in room {room}")));
+        }
+        // Barred before the move, so that a join racing the kick is refused too.
+        self.presence.hit_rate_limit(&kick_key(room, &target), 1, self.limits.room_kick_bar).await?;
+        tracing::info!(%room, user = %target, by = %caller.user, "kicked from the room");
+        let kicked = Event::RoomKicked { room_id: room, by: caller.user.clone() };
+        self.deliver(vec![Delivery::new(kicked, inside.clone())]).await;
+        for connection in inside {
+            let theirs = Caller { connection, user: target.clone(), room };
+            self.enter(&theirs, RoomId::LOBBY, 0).await?;
+        }
+        let record = self.open_room(room).await?;
+        self.room_info(&record).await
     }
 
     pub(super) async fn room_info_of(&self, caller: &Caller, room: Option<RoomId>) -> Result<RoomInfo, ServiceError> {

@@ -7,6 +7,7 @@ mod auth_http;
 mod browser_facing;
 mod chat;
 mod groups;
+mod kick;
 mod lobby;
 mod rooms;
 mod typing;

@@ -72,11 +72,14 @@ async fn cleanup_after(death: Death) -> anyhow::Result<Duration> {
     let mut bob_ws = RawWs::connect(&server, &bob.access, None).await?;
     let mut dave_ws = RawWs::connect(&server, &dave.access, None).await?;
     let bobs_room = bob_ws.ok("room.create", json!({"title": "Bob's"})).await?["roomId"].as_i64().unwrap_or_default();
-    carol.ok("room.join", json!({"roomId": bobs_room})).await?;
     let daves_room =
         dave_ws.ok("room.create", json!({"title": "Dave's"})).await?["roomId"].as_i64().unwrap_or_default();
     let (bob_cid, dave_cid) = (bob_ws.connection_id().await?, dave_ws.connection_id().await?);
+    // The watchers speak last, so that a slow backend's setup does not eat their idle time
+    // before the loop below starts pinging.
+    carol.ok("room.join", json!({"roomId": bobs_room})).await?;
     ann.event_where("room.list.refresh", |d| d["roomId"] == daves_room).await?;
+    ann.ok("ping", json!({})).await?;
     ann.clear_events();
     carol.clear_events();
 
