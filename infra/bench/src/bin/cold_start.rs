@@ -109,6 +109,15 @@ struct Sample {
     init: Duration,
     first_answer: Duration,
     warm_answer: Duration,
+    /// The process's peak resident memory after both answers (Linux `VmHWM`), in KiB.
+    peak_rss_kib: Option<u64>,
+}
+
+/// A process's peak resident set so far, from `/proc/<pid>/status` (Linux only).
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// A function that was just started cold and has answered its first event.
@@ -147,7 +156,13 @@ impl Cold {
     async fn warm(self, event: Value) -> anyhow::Result<(Sample, Value)> {
         let queued = Instant::now();
         let response = self.runtime.invoke(event).await.with_context(|| format!("warm {}", self.process.name))?;
-        let sample = Sample { init: self.init, first_answer: self.first_answer, warm_answer: queued.elapsed() };
+        let warm_answer = queued.elapsed();
+        let sample = Sample {
+            init: self.init,
+            first_answer: self.first_answer,
+            warm_answer,
+            peak_rss_kib: peak_rss_kib(self.process.id()),
+        };
         Ok((sample, response))
     }
 }
@@ -376,20 +391,30 @@ async fn main() -> anyhow::Result<()> {
     println!("MariaDB and Redis on 127.0.0.1. Milliseconds, median (min-max):");
     println!("  init   = process start -> first `invocation/next` (clients built in main)");
     println!("  first  = process start -> answer to the first event (init + first invocation)");
-    println!("  warm   = a second event of the same kind on that instance, queued -> answered\n");
-    println!("{:<14} {:>8}  {:<22} {:<22} {:<22} first event", "function", "binary", "init", "first", "warm");
+    println!("  warm   = a second event of the same kind on that instance, queued -> answered");
+    println!("  peak   = the instance's peak resident memory after both (VmHWM), median\n");
+    println!(
+        "{:<14} {:>8}  {:<22} {:<22} {:<22} {:>8}  first event",
+        "function", "binary", "init", "first", "warm", "peak"
+    );
     let cell = |values: Vec<Duration>| {
         let (median, min, max) = stats(values);
         format!("{median:>6.1} ({min:>5.1}-{max:>5.1})")
     };
     for report in &reports {
+        let mut peaks: Vec<u64> = report.samples.iter().filter_map(|s| s.peak_rss_kib).collect();
+        peaks.sort_unstable();
+        let peak = peaks
+            .get(peaks.len() / 2)
+            .map_or_else(|| "n/a".to_owned(), |kib| format!("{:.1} MiB", *kib as f64 / 1024.0));
         println!(
-            "{:<14} {:>5.1} MB  {:<22} {:<22} {:<22} {}",
+            "{:<14} {:>5.1} MB  {:<22} {:<22} {:<22} {:>8}  {}",
             report.case.function(),
             report.size as f64 / 1_000_000.0,
             cell(report.samples.iter().map(|s| s.init).collect()),
             cell(report.samples.iter().map(|s| s.first_answer).collect()),
             cell(report.samples.iter().map(|s| s.warm_answer).collect()),
+            peak,
             report.case.event()
         );
     }
