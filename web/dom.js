@@ -54,3 +54,22 @@ export function formatDay(date) {
 export function codePoints(text) {
   return [...text].length;
 }
+
+// http and https only: any other scheme (javascript:, data:) stays plain text.
+const LINK = /\bhttps?:\/\/[^\s<>"]+/g;
+// Punctuation that ends a sentence rather than the address.
+const TRAILING = /[.,;:!?')\]]+$/;
+
+/** Text with its http(s) addresses as links that open apart from this page. */
+export function linkified(text) {
+  const parts = [];
+  let last = 0;
+  for (const match of text.matchAll(LINK)) {
+    const url = match[0].replace(TRAILING, '');
+    if (match.index > last) parts.push(text.slice(last, match.index));
+    parts.push(el('a', { href: url, target: '_blank', rel: 'noopener noreferrer', 'data-testid': 'message-link', text: url }));
+    last = match.index + url.length;
+  }
+  if (last < text.length) parts.push(text.slice(last));
+  return parts;
+}

@@ -2,7 +2,7 @@
 // messages of the active conversation.
 
 import { state, socket, nickOf } from './state.js';
-import { $, el, show, hashOf, formatTime, formatFull, formatDay } from './dom.js';
+import { $, el, show, hashOf, formatTime, formatFull, formatDay, linkified } from './dom.js';
 import { renderTyping } from './typing.js';
 
 export function avatar(userId, nick) {
@@ -155,7 +155,7 @@ function messageItem(message, compact = false) {
         tag ? el('span', { class: 'msg__tag', 'data-testid': 'message-tag', text: tag }) : null,
         el('time', { class: 'msg__time', datetime: message.sentAt, title: formatFull(sent), text: formatTime(sent) }),
       ),
-      el('p', { class: 'msg__text', 'data-testid': 'message-text', text: message.text }),
+      el('p', { class: 'msg__text', 'data-testid': 'message-text' }, linkified(message.text)),
     ),
   );
 }

@@ -250,6 +250,21 @@ describe('chatting web client', { timeout: 150000 }, () => {
     await b.locator(tid('typing')).waitFor({ state: 'hidden' });
   });
 
+  it('web addresses in messages are links that open apart; other schemes stay text', async () => {
+    const a = pages.alice;
+    const b = pages.bob;
+    const text = 'Notes at https://example.com/chat?x=1, not javascript:alert(1) or data:text/html,hi.';
+    await send(a, text);
+    const seen = messageWithText(b, 'Notes at');
+    await seen.waitFor();
+    const links = seen.locator(tid('message-link'));
+    assert.equal(await links.count(), 1, 'only the https address is a link');
+    assert.equal(await links.getAttribute('href'), 'https://example.com/chat?x=1');
+    assert.equal(await links.getAttribute('rel'), 'noopener noreferrer');
+    assert.equal(await links.getAttribute('target'), '_blank');
+    assert.equal(await seen.locator(tid('message-text')).textContent(), text, 'the text itself is unchanged');
+  });
+
   it('a whisper reaches only its target, styled as a whisper', async () => {
     const a = pages.alice;
     const b = pages.bob;
