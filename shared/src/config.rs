@@ -189,10 +189,7 @@ pub struct GatewaySettings {
 
 impl GatewaySettings {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let idle_timeout = match var("CHATTING_IDLE_TIMEOUT_SECS") {
-            None => None,
-            Some(_) => Some(seconds("CHATTING_IDLE_TIMEOUT_SECS", 0)?),
-        };
+        let idle_timeout = optional_seconds("CHATTING_IDLE_TIMEOUT_SECS")?;
         let push = match var("CHATTING_PUSH") {
             None => None,
             Some(raw) => Some(PushMode::parse(&raw).ok_or_else(|| ConfigError::Bad {
@@ -230,13 +227,18 @@ pub(crate) fn var(name: &str) -> Option<String> {
 }
 
 fn seconds(name: &'static str, default: u64) -> Result<Duration, ConfigError> {
-    match var(name) {
-        None => Ok(Duration::from_secs(default)),
-        Some(raw) => raw
-            .parse()
-            .map(Duration::from_secs)
-            .map_err(|_| ConfigError::Bad { name, reason: "expected whole seconds".into() }),
-    }
+    Ok(optional_seconds(name)?.unwrap_or(Duration::from_secs(default)))
+}
+
+/// A duration in whole seconds, `None` when unset.
+fn optional_seconds(name: &'static str) -> Result<Option<Duration>, ConfigError> {
+    var(name)
+        .map(|raw| {
+            raw.parse()
+                .map(Duration::from_secs)
+                .map_err(|_| ConfigError::Bad { name, reason: "expected whole seconds".into() })
+        })
+        .transpose()
 }
 
 fn count(name: &'static str, default: u32) -> Result<u32, ConfigError> {

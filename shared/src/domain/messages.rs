@@ -89,6 +89,18 @@ pub enum MessageKind {
 }
 
 impl MessageKind {
+    /// What a stored message is, from the conversation it was stored under: a room (or the
+    /// lobby), else a group, else a whisper.
+    pub fn of_stored(in_room: bool, in_group: bool) -> Self {
+        if in_room {
+            MessageKind::All
+        } else if in_group {
+            MessageKind::Group
+        } else {
+            MessageKind::Whisper
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             MessageKind::All => "all",

@@ -140,13 +140,7 @@ fn message_from_row(row: &AnyRow) -> StoreResult<MessageRecord> {
         row.try_get::<Option<String>, _>("group_id")?.as_deref().map(GroupId::parse).transpose().map_err(corrupt)?;
     let recipient =
         row.try_get::<Option<String>, _>("recipient")?.as_deref().map(UserId::parse).transpose().map_err(corrupt)?;
-    let kind = if room_id.is_some() {
-        MessageKind::All
-    } else if group_id.is_some() {
-        MessageKind::Group
-    } else {
-        MessageKind::Whisper
-    };
+    let kind = MessageKind::of_stored(room_id.is_some(), group_id.is_some());
     Ok(MessageRecord {
         message_id: MessageId::from_stored(row.try_get("message_id")?),
         kind,

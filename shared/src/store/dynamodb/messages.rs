@@ -262,13 +262,7 @@ impl DynamoStore {
             let room_id = item.number("room_id")?.map(RoomId::from_stored);
             let group_id = item.string("group_id").map(GroupId::parse).transpose().map_err(DynamoError::corrupt)?;
             let recipient = item.string("recipient").map(UserId::parse).transpose().map_err(DynamoError::corrupt)?;
-            let kind = if room_id.is_some() {
-                MessageKind::All
-            } else if group_id.is_some() {
-                MessageKind::Group
-            } else {
-                MessageKind::Whisper
-            };
+            let kind = MessageKind::of_stored(room_id.is_some(), group_id.is_some());
             messages.push(MessageRecord {
                 message_id: MessageId::from_stored(item.required_number("message_id")?),
                 kind,
