@@ -15,7 +15,7 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use crate::domain::Secret;
 
 /// Where nothing names a region (a laptop against an emulator).
-const FALLBACK_REGION: &str = "us-east-1";
+pub(crate) const FALLBACK_REGION: &str = "us-east-1";
 
 /// The endpoint the environment names for a service: `AWS_ENDPOINT_URL_<SERVICE>` (e.g.
 /// `DYNAMODB`, `SECRETS_MANAGER`), else `AWS_ENDPOINT_URL`.

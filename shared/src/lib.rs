@@ -34,6 +34,7 @@ pub mod push;
 #[cfg(feature = "secrets")]
 pub mod secrets;
 pub mod service;
+pub mod sigv4;
 pub mod startup;
 pub mod store;
 pub mod websocket_event;

@@ -10,6 +10,9 @@ use tokio::sync::OnceCell;
 use crate::aws::AwsKeys;
 use crate::domain::ConnectionId;
 
+mod http;
+mod signing;
+
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
     /// The connection no longer exists (HTTP 410): purge it.
@@ -52,8 +55,12 @@ impl ApiGatewayPusher {
     }
 
     fn client_for(sdk: &aws_config::SdkConfig, endpoint: &str) -> aws_sdk_apigatewaymanagement::Client {
+        let region = sdk.region().map_or(crate::aws::FALLBACK_REGION, |region| region.as_ref());
         let config = aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
             .endpoint_url(endpoint.trim_end_matches('/'))
+            .push_auth_scheme(signing::DayKeySigV4::new(region))
+            .auth_scheme_resolver(signing::UseDayKeySigV4)
+            .http_client(http::KeepAliveClient::default())
             .build();
         aws_sdk_apigatewaymanagement::Client::from_conf(config)
     }
@@ -84,5 +91,56 @@ impl Pusher for ApiGatewayPusher {
                 Err(PushError::Failed(aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&err).to_string()))
             }
         }
+    }
+}
+
+/// What a signature covers of an absolute URI.
+#[derive(Debug, PartialEq)]
+struct Target<'a> {
+    /// `host[:port]` without the scheme's default port, as HTTP clients send `Host`.
+    host: &'a str,
+    path: &'a str,
+    query: Option<&'a str>,
+}
+
+impl<'a> Target<'a> {
+    fn of(uri: &'a str) -> Option<Self> {
+        let (scheme, rest) = uri.split_once("://")?;
+        let (authority, path_and_query) = rest.find(['/', '?']).map_or((rest, ""), |at| rest.split_at(at));
+        if authority.is_empty() {
+            return None;
+        }
+        let default_port = if scheme.eq_ignore_ascii_case("https") { ":443" } else { ":80" };
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (path_and_query, None),
+        };
+        Some(Self {
+            host: authority.strip_suffix(default_port).unwrap_or(authority),
+            path: if path.is_empty() { "/" } else { path },
+            query,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_target_splits_the_uri_and_drops_only_the_schemes_default_port() {
+        let target = |host, path, query| Some(Target { host, path, query });
+        assert_eq!(
+            Target::of("https://abc.execute-api.eu-west-1.amazonaws.com/prod/@connections/x%3D"),
+            target("abc.execute-api.eu-west-1.amazonaws.com", "/prod/@connections/x%3D", None)
+        );
+        assert_eq!(Target::of("https://h:443/p?a=1"), target("h", "/p", Some("a=1")));
+        assert_eq!(
+            Target::of("http://127.0.0.1:3000/@connections/x"),
+            target("127.0.0.1:3000", "/@connections/x", None)
+        );
+        assert_eq!(Target::of("http://127.0.0.1:80"), target("127.0.0.1", "/", None));
+        assert_eq!(Target::of("no-scheme"), None);
+        assert_eq!(Target::of("http:///path"), None);
     }
 }

@@ -1,17 +1,13 @@
 //! AWS Signature Version 4 for the gateway's own Management API and `/metrics`: requests are
 //! answered only when signed with the gateway's key, as API Gateway answers only IAM-signed
 //! calls. [`verify`] checks what the AWS SDK sends; [`sign`] signs a request the same way for
-//! clients without the SDK (tests, benchmarks).
+//! clients without the SDK (tests, benchmarks). The algorithm is `chatting_shared::sigv4`.
 
 use std::time::{Duration, SystemTime};
 
-use aws_lc_rs::{digest, hmac};
 use axum::http::{HeaderMap, Method};
 use chatting_shared::aws::AwsKeys;
-use time::OffsetDateTime;
-use time::macros::format_description;
-
-const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+use chatting_shared::sigv4::{self, ALGORITHM};
 /// API Gateway refuses signatures older or newer than this.
 const MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 const SERVICE: &str = "execute-api";
@@ -112,7 +108,7 @@ pub fn verify(request: &SignedParts<'_>, key: &AwsKeys, now: SystemTime) -> Resu
         return Err(Refusal::UnknownKey);
     }
     let amz_date = header("x-amz-date").ok_or(Refusal::Incomplete("no X-Amz-Date"))?;
-    let signed_at = parse_amz_date(amz_date).ok_or(Refusal::Incomplete("malformed X-Amz-Date"))?;
+    let signed_at = sigv4::parse_amz_date(amz_date).ok_or(Refusal::Incomplete("malformed X-Amz-Date"))?;
     // A signature from the future is as suspect as an old one.
     let skew = match now.duration_since(signed_at) {
         Ok(age) => age,
@@ -133,8 +129,7 @@ pub fn verify(request: &SignedParts<'_>, key: &AwsKeys, now: SystemTime) -> Resu
     {
         return Err(Refusal::UnknownKey);
     }
-    let canonical = canonical_request(request, &names);
-    let expected = signature(key, amz_date, authorization.region, SERVICE, &canonical);
+    let expected = signature(request, &names, key, amz_date, authorization.region);
     let given = authorization.signature.as_bytes();
     // Compared in constant time: the signature is the secret's only witness.
     if given.len() != expected.len()
@@ -147,8 +142,9 @@ pub fn verify(request: &SignedParts<'_>, key: &AwsKeys, now: SystemTime) -> Resu
 
 /// The headers that sign `request` (whose headers must already hold `host`) with `key` at
 /// `now`: `x-amz-date` and `authorization`, plus `x-amz-security-token` for a session key.
+/// For clients without the SDK (tests, benchmarks).
 pub fn sign(request: &SignedParts<'_>, key: &AwsKeys, now: SystemTime) -> Vec<(&'static str, String)> {
-    let amz_date = format_amz_date(now);
+    let amz_date = sigv4::format_amz_date(now);
     let mut headers = request.headers.clone();
     let mut added = vec![("x-amz-date", amz_date.clone())];
     if let Some(token) = &key.session_token {
@@ -162,119 +158,39 @@ pub fn sign(request: &SignedParts<'_>, key: &AwsKeys, now: SystemTime) -> Vec<(&
     let mut names: Vec<&str> = headers.keys().map(|name| name.as_str()).collect();
     names.sort_unstable();
     names.dedup();
-    let canonical = canonical_request(&SignedParts { headers: &headers, ..*request }, &names);
-    let signature = signature(key, &amz_date, &key.region, SERVICE, &canonical);
-    let scope = format!("{}/{}/{SERVICE}/aws4_request", &amz_date[..8], key.region);
-    added.push((
-        "authorization",
-        format!(
-            "{ALGORITHM} Credential={}/{scope}, SignedHeaders={}, Signature={signature}",
-            key.access_key_id,
-            names.join(";")
-        ),
-    ));
+    let signature = signature(&SignedParts { headers: &headers, ..*request }, &names, key, &amz_date, &key.region);
+    let scope = sigv4::credential_scope(sigv4::scope_date(&amz_date), &key.region, SERVICE);
+    added.push(("authorization", sigv4::authorization(&key.access_key_id, &scope, &names.join(";"), &signature)));
     added
 }
 
-fn canonical_request(request: &SignedParts<'_>, signed_headers: &[&str]) -> String {
-    let mut canonical =
-        format!("{}\n{}\n{}\n", request.method, encode(request.path, true), canonical_query(request.query));
-    for name in signed_headers {
-        let values: Vec<String> = request
-            .headers
-            .get_all(*name)
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).split_whitespace().collect::<Vec<_>>().join(" "))
-            .collect();
-        canonical.push_str(&format!("{name}:{}\n", values.join(",")));
-    }
-    canonical.push_str(&format!(
-        "\n{}\n{}",
-        signed_headers.join(";"),
-        hex(digest::digest(&digest::SHA256, request.body).as_ref())
-    ));
-    canonical
-}
-
-/// Pairs sorted by name then value, each side encoded once (as the SDK sends them).
-fn canonical_query(query: Option<&str>) -> String {
-    let mut pairs: Vec<(String, String)> = query
-        .unwrap_or_default()
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (encode(&decode(name), false), encode(&decode(value), false))
+/// The signature of `request` over the headers `signed_headers` (in order).
+fn signature(
+    request: &SignedParts<'_>,
+    signed_headers: &[&str],
+    key: &AwsKeys,
+    amz_date: &str,
+    region: &str,
+) -> String {
+    let values: Vec<String> = signed_headers
+        .iter()
+        .map(|name| {
+            let all: Vec<String> = request
+                .headers
+                .get_all(*name)
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .collect();
+            all.join(",")
         })
         .collect();
-    pairs.sort();
-    pairs.into_iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join("&")
-}
-
-fn signature(key: &AwsKeys, amz_date: &str, region: &str, service: &str, canonical: &str) -> String {
-    let date = amz_date.get(..8).unwrap_or_default();
-    let string_to_sign = format!(
-        "{ALGORITHM}\n{amz_date}\n{date}/{region}/{service}/aws4_request\n{}",
-        hex(digest::digest(&digest::SHA256, canonical.as_bytes()).as_ref())
-    );
-    let step = |key: &[u8], data: &str| hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data.as_bytes());
-    let secret = format!("AWS4{}", key.secret_access_key.expose());
-    let signing_key = step(secret.as_bytes(), date);
-    let signing_key = step(signing_key.as_ref(), region);
-    let signing_key = step(signing_key.as_ref(), service);
-    let signing_key = step(signing_key.as_ref(), "aws4_request");
-    hex(step(signing_key.as_ref(), &string_to_sign).as_ref())
-}
-
-/// RFC 3986 unreserved characters stay; every other byte becomes `%XX` (the path's `/` too,
-/// unless `keep_slash`). The path is encoded as sent, so its escapes are escaped again, as
-/// SigV4 does for every service but S3.
-fn encode(raw: &str, keep_slash: bool) -> String {
-    let mut encoded = String::with_capacity(raw.len());
-    for byte in raw.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => encoded.push(byte as char),
-            b'/' if keep_slash => encoded.push('/'),
-            _ => encoded.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    encoded
-}
-
-fn decode(raw: &str) -> String {
-    let bytes = raw.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped =
-            (bytes[i] == b'%').then(|| raw.get(i + 1..i + 3)).flatten().and_then(|h| u8::from_str_radix(h, 16).ok());
-        match escaped {
-            Some(byte) => {
-                decoded.push(byte);
-                i += 3;
-            }
-            None => {
-                decoded.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&decoded).into_owned()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-const AMZ_DATE: &[time::format_description::BorrowedFormatItem<'static>] =
-    format_description!("[year][month][day]T[hour][minute][second]Z");
-
-fn format_amz_date(at: SystemTime) -> String {
-    OffsetDateTime::from(at).format(AMZ_DATE).unwrap_or_default()
-}
-
-fn parse_amz_date(raw: &str) -> Option<SystemTime> {
-    time::PrimitiveDateTime::parse(raw, AMZ_DATE).ok().map(|t| t.assume_utc().into())
+    let headers: Vec<(&str, &str)> = signed_headers.iter().copied().zip(values.iter().map(String::as_str)).collect();
+    let canonical =
+        sigv4::canonical_request(request.method.as_str(), request.path, request.query, &headers, request.body);
+    let date = sigv4::scope_date(amz_date);
+    let scope = sigv4::credential_scope(date, region, SERVICE);
+    sigv4::SigningKey::derive(key.secret_access_key.expose(), date, region, SERVICE)
+        .signature(&sigv4::string_to_sign(amz_date, &scope, &canonical))
 }
 
 #[cfg(test)]
@@ -329,29 +245,5 @@ mod tests {
         assert_eq!(verify(&signed, &other_key, now), Err(Refusal::UnknownKey));
         assert_eq!(verify(&signed, &key(), now + Duration::from_secs(6 * 60)), Err(Refusal::Expired));
         assert_eq!(verify(&SignedParts { headers: &unsigned, ..signed }, &key(), now), Err(Refusal::Missing));
-    }
-
-    /// AWS's worked example in the SigV4 documentation (IAM `ListUsers`, 2015-08-30).
-    #[test]
-    fn the_documented_example_signs_to_the_documented_signature() {
-        let mut headers = with_host("iam.amazonaws.com");
-        headers.insert("content-type", "application/x-www-form-urlencoded; charset=utf-8".parse().unwrap());
-        headers.insert("x-amz-date", "20150830T123600Z".parse().unwrap());
-        let request = SignedParts {
-            method: &Method::GET,
-            path: "/",
-            query: Some("Action=ListUsers&Version=2010-05-08"),
-            headers: &headers,
-            body: b"",
-        };
-        let canonical = canonical_request(&request, &["content-type", "host", "x-amz-date"]);
-        assert_eq!(
-            hex(digest::digest(&digest::SHA256, canonical.as_bytes()).as_ref()),
-            "f536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59"
-        );
-        assert_eq!(
-            signature(&key(), "20150830T123600Z", "us-east-1", "iam", &canonical),
-            "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
-        );
     }
 }

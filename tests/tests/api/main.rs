@@ -19,5 +19,6 @@ mod bad_input;
 mod dead_connections;
 mod faults;
 mod many_instances;
+mod push_path;
 mod reliability;
 mod security;
