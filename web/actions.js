@@ -9,6 +9,7 @@ import { renderAll } from './render-panels.js';
 import { renderTabs, activateConv } from './render-conv.js';
 import { loadOlder, setMe, enterRoom, enterLobby, applyGroupList } from './conversations.js';
 import { sendMessage } from './sending.js';
+import { updateListedUser } from './people.js';
 import { tellTyping } from './typing.js';
 import { stopChat } from './chat.js';
 import { showAuth } from './auth.js';
@@ -166,7 +167,7 @@ export function wireDialogs() {
       const user = await request('user.update', { nick });
       $('nick-dialog').close();
       setMe({ userId: user.userId, nick: user.nick, groupId: user.groupId ?? null });
-      if (state.lobbyUsers.has(user.userId)) state.lobbyUsers.set(user.userId, user);
+      updateListedUser(user);
       renderAll();
       toast(`You are now “${user.nick}”.`, 'info');
     } catch (err) {

@@ -7,6 +7,7 @@
 //   typing.js         "X is typing…": telling and showing
 //   render-conv.js    the conversation pane: tabs, composer label, messages
 //   render-panels.js  the header and the side panels
+//   people.js         the people list: everyone online and where, kept current
 //   conversations.js  history loading; entering rooms, the lobby, groups, whispers
 //   events.js         server events
 //   sending.js        the outbox

@@ -30,6 +30,7 @@ import {
 import { onEvent } from './events.js';
 import { flushOutbox } from './sending.js';
 import { forgetTypists } from './typing.js';
+import { startPeopleRefresh, stopPeopleRefresh } from './people.js';
 
 export function startChat() {
   if (socket) socket.stop();
@@ -55,12 +56,14 @@ export function startChat() {
   socket.addEventListener('event', (event) => onEvent(event.detail.event, event.detail.data));
   socket.addEventListener('authfailed', () => session.end('expired'));
   socket.start();
+  startPeopleRefresh();
   $('composer-input').focus();
 }
 
 export function stopChat() {
   if (socket) socket.stop();
   setSocket(null);
+  stopPeopleRefresh();
   closeDialogs();
   sessionStorage.removeItem(ROOM_KEY);
   resetState();

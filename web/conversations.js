@@ -17,6 +17,7 @@ import {
 } from './state.js';
 import { toast } from './toast.js';
 import { renderAll, renderMe, renderGroups } from './render-panels.js';
+import { refreshPeople } from './people.js';
 import {
   renderTabs,
   activateConv,
@@ -124,6 +125,7 @@ export function enterRoom(info, password = '') {
   }
   if (changed) state.active = 'room';
   renderAll();
+  refreshPeople();
 }
 
 export async function enterLobby() {
@@ -139,9 +141,7 @@ export async function enterLobby() {
     loadInitial(conv);
   }
   renderAll();
-  const [users, rooms] = await Promise.all([request('user.listInLobby'), request('room.list')]);
-  state.lobbyUsers = new Map((users.users || []).map((u) => [u.userId, u]));
-  for (const u of users.users || []) rememberNick(u.userId, u.nick);
+  const [rooms] = await Promise.all([request('room.list'), refreshPeople()]);
   state.rooms = new Map((rooms.rooms || []).map((r) => [r.roomId, r]));
   renderAll();
 }

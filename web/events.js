@@ -7,6 +7,7 @@ import { renderRooms, renderRoom, renderGroups, renderPeople, renderLocation } f
 import { renderTabs, renderConvIfActive, renderActiveConv, noteUnread } from './render-conv.js';
 import { setMe, openWhisper, enterLobby } from './conversations.js';
 import { onTyping, stoppedTyping } from './typing.js';
+import { refreshPeopleSoon, updateListedUser } from './people.js';
 
 export function onEvent(event, data) {
   switch (event) {
@@ -15,7 +16,10 @@ export function onEvent(event, data) {
     case 'room.list.refresh':
       if (data.room) state.rooms.set(data.roomId, data.room);
       else state.rooms.delete(data.roomId);
-      return renderRooms();
+      renderRooms();
+      renderPeople();
+      // A count that changed is someone arriving or leaving.
+      return refreshPeopleSoon();
     case 'room.info.refresh':
       if (data.roomId === state.roomId && state.room) {
         state.room = data;
@@ -27,21 +31,24 @@ export function onEvent(event, data) {
       }
       return undefined;
     case 'user.listInLobby.refresh':
-      return onUserChange(state.lobbyUsers, data.change, data.user);
+      return onUserChange(data.change, data.user);
     case 'user.listInRoom.refresh':
-      if (data.roomId === state.roomId && state.room) {
+      if (data.roomId === state.roomId && state.room && data.user) {
         const members = new Map((state.room.members || []).map((u) => [u.userId, u]));
-        onUserChange(members, data.change, data.user);
+        if (data.change === 'left') members.delete(data.user.userId);
+        else members.set(data.user.userId, data.user);
         state.room.members = [...members.values()];
         state.room.count = state.room.members.length;
         renderRoom();
-        renderPeople();
+        onUserChange(data.change, data.user);
       }
       return undefined;
     case 'group.list.refresh':
       if (data.members > 0) state.groups.set(data.groupId, data);
       else state.groups.delete(data.groupId);
-      return renderGroups();
+      renderGroups();
+      // Its online count changes as members come and go, wherever they are.
+      return refreshPeopleSoon();
     case 'room.kicked':
       if (data.roomId !== state.roomId) return undefined;
       toast(`${nickOf(data.by)} removed you from the room.`);
@@ -55,17 +62,19 @@ export function onEvent(event, data) {
   }
 }
 
-function onUserChange(map, change, user) {
+/** Someone joined or left a list this connection is in, or was renamed. */
+function onUserChange(change, user) {
   if (!user) return;
-  if (change === 'left') map.delete(user.userId);
-  else map.set(user.userId, user);
   if (change === 'updated') {
     rememberNick(user.userId, user.nick);
     if (state.me && user.userId === state.me.userId) setMe({ nick: user.nick, groupId: user.groupId ?? null });
+    updateListedUser(user);
     renderActiveConv();
     renderTabs();
+    renderPeople();
+  } else {
+    refreshPeopleSoon();
   }
-  renderPeople();
 }
 
 function onChatIn(message) {

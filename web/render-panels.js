@@ -143,20 +143,30 @@ export function renderGroups() {
   show($('group-list-empty'), groups.length === 0);
 }
 
+/** What a place is called in the people list: the lobby, or a room's title when known. */
+function placeName(roomId) {
+  if (roomId === 0) return 'Lobby';
+  if (state.room && roomId === state.roomId) return state.room.title;
+  const room = state.rooms.get(roomId);
+  return room ? room.title : `Room ${roomId}`;
+}
+
+/** Everyone online, each with where they are; in a room, its people first. */
 export function renderPeople() {
   const inRoom = Boolean(state.room);
-  const users = inRoom ? state.room.members || [] : [...state.lobbyUsers.values()];
-  $('people-heading').textContent = inRoom
-    ? `In this room (${users.length}/${state.room.capacity})`
-    : `Online in the lobby (${users.length})`;
+  const here = (user) => inRoom && (user.roomIds || []).includes(state.roomId);
+  const users = [...state.online].sort((a, b) => Number(here(b)) - Number(here(a)));
+  $('people-heading').textContent = `Online (${users.length})`;
   const list = $('user-list');
-  list.dataset.scope = inRoom ? 'room' : 'lobby';
+  list.dataset.scope = 'online';
   list.replaceChildren();
   const meId = state.me && state.me.userId;
   for (const user of users) {
     const nick = nickOf(user.userId, user.nick);
     const isMe = user.userId === meId;
-    const isOwner = inRoom && state.room.owner === user.userId;
+    const inMyRoom = here(user);
+    const isOwner = inMyRoom && state.room.owner === user.userId;
+    const where = (user.roomIds || []).map(placeName).join(', ');
     list.append(
       el(
         'li',
@@ -173,30 +183,35 @@ export function renderPeople() {
             isMe ? el('span', { class: 'badge', text: 'You' }) : null,
           ),
           el('span', { class: 'muted user__id', text: `@${user.userId}` }),
+          el('span', { class: 'muted user__where', 'data-testid': 'user-where', title: 'Where they are', text: where }),
         ),
-        inRoom && !isMe && state.room.owner === meId
-          ? el('button', {
-              type: 'button',
-              class: 'btn btn--small',
-              'data-testid': 'kick-button',
-              'aria-label': `Remove ${nick} from the room`,
-              text: 'Kick',
-              onclick: () => actions.kickUser(user.userId, nick),
-            })
-          : null,
         isMe
           ? null
-          : el('button', {
-              type: 'button',
-              class: 'btn btn--small btn--whisper',
-              'data-testid': 'whisper-button',
-              'aria-label': `Whisper to ${nick}`,
-              text: 'Whisper',
-              onclick: () => {
-                actions.openWhisper(user.userId, nick);
-                $('composer-input').focus();
-              },
-            }),
+          : el(
+              'span',
+              { class: 'user__actions' },
+              inMyRoom && state.room.owner === meId
+                ? el('button', {
+                    type: 'button',
+                    class: 'btn btn--small',
+                    'data-testid': 'kick-button',
+                    'aria-label': `Remove ${nick} from the room`,
+                    text: 'Kick',
+                    onclick: () => actions.kickUser(user.userId, nick),
+                  })
+                : null,
+              el('button', {
+                type: 'button',
+                class: 'btn btn--small btn--whisper',
+                'data-testid': 'whisper-button',
+                'aria-label': `Whisper to ${nick}`,
+                text: 'Whisper',
+                onclick: () => {
+                  actions.openWhisper(user.userId, nick);
+                  $('composer-input').focus();
+                },
+              }),
+            ),
       ),
     );
   }

@@ -23,7 +23,7 @@ function initialState() {
     roomId: 0, // the room this connection is in (0: lobby) or is re-entering
     room: null, // RoomInfo while in a room
     roomPassword: '', // remembered to re-enter after a reconnect
-    lobbyUsers: new Map(), // userId -> User
+    online: [], // User + roomIds of everyone online, by userId (user.listOnline)
     rooms: new Map(), // roomId -> RoomSummary
     groups: new Map(), // groupId -> {groupId, members, online}
     nicks: new Map(), // userId -> newest nick seen

@@ -106,6 +106,12 @@ function userItem(page, userId) {
   return page.locator(`${tid('user-list')} ${tid('user-item')}[data-user-id="${userId}"]`);
 }
 
+/** Waits until the people list shows `userId` in exactly `place` (a room's title or Lobby). */
+async function whereIs(page, userId, place) {
+  const exactly = new RegExp(`^${place.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+  await userItem(page, userId).locator(tid('user-where'), { hasText: exactly }).waitFor();
+}
+
 async function send(page, text) {
   const input = page.locator(tid('composer-input'));
   await input.fill(text);
@@ -170,7 +176,8 @@ describe('chatting web client', { timeout: 150000 }, () => {
     await userItem(a, bob.userId).waitFor();
     await userItem(b, alice.userId).waitFor();
     assert.equal(await userItem(a, bob.userId).locator(tid('user-nick')).textContent(), 'Bob');
-    assert.equal(await a.locator(`${tid('user-list')}[data-scope="lobby"]`).count(), 1);
+    assert.equal(await userItem(a, bob.userId).locator(tid('user-where')).textContent(), 'Lobby');
+    assert.equal(await a.locator(`${tid('user-list')}[data-scope="online"]`).count(), 1);
   });
 
   it('a taken user id is reported and a wrong password is refused at log in', async () => {
@@ -209,6 +216,8 @@ describe('chatting web client', { timeout: 150000 }, () => {
     await a.locator(tid('room-title'), { hasText: ROOM.title }).waitFor();
     await userItem(a, alice.userId).locator(tid('owner-badge')).waitFor();
     assert.ok(await a.locator(tid('room-settings-button')).isVisible(), 'the owner sees the settings');
+    // Alice is still in Bob's people list, now in her room.
+    await whereIs(b, alice.userId, ROOM.title);
 
     // Bob never reloaded: the room arrives through room.list.refresh.
     const item = b.locator(`${tid('room-item')}`, { hasText: ROOM.title });
@@ -225,6 +234,18 @@ describe('chatting web client', { timeout: 150000 }, () => {
     await userItem(a, bob.userId).waitFor();
     await userItem(b, alice.userId).locator(tid('owner-badge')).waitFor();
     assert.equal(await userItem(b, bob.userId).locator(tid('owner-badge')).count(), 0);
+  });
+
+  it('people who enter a room stay in everyone\'s people list, shown in that room', async () => {
+    const a = pages.alice;
+    const c = pages.carol;
+    // Carol, in the lobby, was told only that Bob left the lobby and the room's count changed.
+    await whereIs(c, bob.userId, ROOM.title);
+    await whereIs(c, alice.userId, ROOM.title);
+    // From inside the room, the lobby's people are listed too, with where they are.
+    await whereIs(a, carol.userId, 'Lobby');
+    assert.equal(await a.locator(`${tid('user-list')} ${tid('user-item')}`).count(), 3, 'everyone once');
+    assert.equal(await userItem(c, alice.userId).locator(tid('kick-button')).count(), 0, 'kicking is for the room');
   });
 
   it('chat goes both ways with the sender nick and time', async () => {
@@ -413,7 +434,9 @@ describe('chatting web client', { timeout: 150000 }, () => {
     const b = pages.bob;
     assert.equal(await b.locator(tid('kick-button')).count(), 0, 'only the owner gets kick buttons');
     await userItem(a, bob.userId).locator(tid('kick-button')).click();
-    await userItem(a, bob.userId).waitFor({ state: 'detached' });
+    // Bob is still online, now in the lobby, and there is nothing more to kick him from.
+    await whereIs(a, bob.userId, 'Lobby');
+    assert.equal(await userItem(a, bob.userId).locator(tid('kick-button')).count(), 0);
     await b.locator(tid('toast'), { hasText: 'Alice removed you from the room.' }).waitFor();
     await b.locator(tid('room-panel')).waitFor({ state: 'hidden' });
     const item = b.locator(tid('room-item'), { hasText: ROOM.title });

@@ -77,6 +77,8 @@ pub enum SortKey {
     BeginsWith(String),
     /// Below this one.
     Before(String),
+    /// This one and above.
+    From(String),
 }
 
 /// A query of one partition; see [`Table::query`].
@@ -117,6 +119,7 @@ impl Query<'_> {
             }
             SortKey::BeginsWith(prefix) => ("#pk = :pk AND begins_with(#sk, :prefix)", vec![(":prefix", s(prefix))]),
             SortKey::Before(before) => ("#pk = :pk AND #sk < :before", vec![(":before", s(before))]),
+            SortKey::From(from) => ("#pk = :pk AND #sk >= :from", vec![(":from", s(from))]),
         };
         let mut values = values;
         values.push((":pk", s(&self.pk)));

@@ -1,7 +1,7 @@
 //! In-process presence for one node: every change happens under one short lock that is
 //! never held across an await.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -9,7 +9,7 @@ use async_trait::async_trait;
 
 use super::{
     Connected, ConnectionInfo, Departure, Disconnected, MoveOutcome, Moved, Presence, PresenceError, PresenceResult,
-    Profile, SenderContext,
+    Profile, SenderContext, Whereabouts,
 };
 use crate::domain::{ConnectionId, RoomId, UserId};
 
@@ -251,6 +251,26 @@ impl Presence for MemoryPresence {
     async fn online(&self, users: &[UserId]) -> PresenceResult<Vec<UserId>> {
         let state = self.state()?;
         Ok(users.iter().filter(|user| state.users.contains_key(*user)).cloned().collect())
+    }
+
+    /// One pass over the connections under the lock.
+    async fn online_users(&self) -> PresenceResult<Vec<Whereabouts>> {
+        let now = Instant::now();
+        let state = self.state()?;
+        let mut rooms: BTreeMap<&UserId, BTreeSet<RoomId>> = BTreeMap::new();
+        for (connection, info) in &state.connections {
+            if state.leases.get(connection).is_some_and(|ends| *ends > now) {
+                rooms.entry(&info.user).or_default().insert(info.room);
+            }
+        }
+        Ok(rooms
+            .into_iter()
+            .map(|(user, rooms)| Whereabouts {
+                user: user.clone(),
+                rooms: rooms.into_iter().collect(),
+                profile: state.profiles.get(user).cloned(),
+            })
+            .collect())
     }
 
     async fn connections_of(&self, users: &[UserId]) -> PresenceResult<Vec<Vec<ConnectionId>>> {

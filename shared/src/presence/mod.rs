@@ -95,6 +95,16 @@ pub enum MoveOutcome {
     UnknownConnection,
 }
 
+/// Where an online user is: what `user.listOnline` shows of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Whereabouts {
+    pub user: UserId,
+    /// The distinct rooms (0: the lobby) the user's live connections are in, ascending.
+    pub rooms: Vec<RoomId>,
+    /// The kept copy of the user's profile; `None` when none is kept (then the store has it).
+    pub profile: Option<Profile>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Disconnected {
     pub user: UserId,
@@ -132,6 +142,12 @@ pub trait Presence: Send + Sync {
     async fn user_rooms(&self, user: &UserId) -> PresenceResult<Vec<RoomId>>;
     /// The users among `users` with at least one connection.
     async fn online(&self, users: &[UserId]) -> PresenceResult<Vec<UserId>>;
+    /// Every user with a connection whose lease is running, once, ordered by user id. A
+    /// connection whose lease ran out is left out before the sweep gets to it: it is gone
+    /// (API Gateway closes every connection within the lease), only not yet cleaned up.
+    /// Reads every live connection, so it costs in proportion to how many there are; each
+    /// implementation says what that is in its backend's terms.
+    async fn online_users(&self) -> PresenceResult<Vec<Whereabouts>>;
     /// The connections of each of `users`, in their order (empty: offline). Whispers and
     /// group messages find their audience with it; backends that can answer it in one round
     /// trip override this one-call-per-user default.

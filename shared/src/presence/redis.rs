@@ -9,12 +9,15 @@
 //! - `room:{rid}:closed` marks a room whose last member left, so a racing join fails;
 //! - `user:{uid}:profile` hash `nick`, `group` (`""`: none): the sender's face on a message,
 //!   so that sending reads no store; gone with the user's last connection;
-//! - `rate:{key}` sorted set of attempt times for sliding-window limits.
+//! - `rate:{key}` sorted set of attempt times for sliding-window limits;
+//! - `leases` sorted set connection id → when its lease ends (ms): the one list of every
+//!   connection, read by the sweep of expired ones and by `online_users`.
 //!
 //! Every change that touches several keys is one Lua script, so concurrent Lambdas never
 //! see half of it. The scripts name keys built from the prefix, which a single Redis (or
 //! ElastiCache without cluster mode) allows.
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -23,7 +26,7 @@ use redis::{AsyncCommands, Script};
 
 use super::{
     Connected, ConnectionInfo, Departure, Disconnected, MoveOutcome, Moved, Presence, PresenceError, PresenceResult,
-    Profile, SenderContext,
+    Profile, SenderContext, Whereabouts,
 };
 use crate::domain::{ConnectionId, GroupId, Nick, RoomId, UserId};
 
@@ -201,6 +204,31 @@ const EXPIRED: &str = r#"
 return redis.call('ZRANGEBYSCORE', ARGV[1] .. 'leases', '-inf', now_ms(), 'LIMIT', 0, tonumber(ARGV[2]))
 "#;
 
+/// ARGV: prefix → {{user, room, …} for every connection whose lease is running,
+/// {user, nick (""), group (""), …} once per user among them}. The lease index is the one
+/// list of every connection, and it leaves out the ones whose lease ran out.
+const ONLINE: &str = r#"
+local p = ARGV[1]
+local live = redis.call('ZRANGEBYSCORE', p .. 'leases', '(' .. now_ms(), '+inf')
+local places, profiles, seen = {}, {}, {}
+for _, cid in ipairs(live) do
+  local info = redis.call('HMGET', p .. 'conn:' .. cid, 'user', 'room')
+  local user, room = info[1], info[2]
+  if user and room then
+    places[#places + 1] = user
+    places[#places + 1] = room
+    if not seen[user] then
+      seen[user] = true
+      local profile = redis.call('HMGET', p .. 'user:' .. user .. ':profile', 'nick', 'group')
+      profiles[#profiles + 1] = user
+      profiles[#profiles + 1] = profile[1] or ''
+      profiles[#profiles + 1] = profile[2] or ''
+    end
+  end
+end
+return {places, profiles}
+"#;
+
 /// As [`RATE_LIMIT`], for one more attempt that is not counted.
 const RATE_PEEK: &str = r#"
 return peek(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
@@ -215,6 +243,7 @@ pub struct RedisPresence {
     rate_limit: Script,
     rate_peek: Script,
     expired: Script,
+    online: Script,
     /// How long a connection's lease lasts after its last activity.
     lease: Duration,
     set_profile: Script,
@@ -235,6 +264,17 @@ fn parse_room(raw: &str) -> PresenceResult<RoomId> {
 
 fn parse_user(raw: &str) -> PresenceResult<UserId> {
     UserId::parse(raw).map_err(|_| PresenceError::Backend(format!("bad user id {raw:?} in presence")))
+}
+
+/// A `user:{uid}:profile` hash as read: `None` when there is none, or when its nick no
+/// longer parses (rules tightened since): the store answers then.
+fn parse_profile(nick: &str, group: &str) -> PresenceResult<Option<Profile>> {
+    let Ok(nick) = Nick::from_stored(nick) else { return Ok(None) };
+    let group = (!group.is_empty())
+        .then(|| GroupId::parse(group))
+        .transpose()
+        .map_err(|_| PresenceError::Backend(format!("bad group id {group:?} in presence")))?;
+    Ok(Some(Profile { nick, group }))
 }
 
 impl RedisPresence {
@@ -274,6 +314,7 @@ impl RedisPresence {
             rate_limit: Script::new(&format!("{LIBRARY}{RATE_LIMIT}")),
             rate_peek: Script::new(&format!("{LIBRARY}{RATE_PEEK}")),
             expired: Script::new(&format!("{LIBRARY}{EXPIRED}")),
+            online: Script::new(&format!("{LIBRARY}{ONLINE}")),
             lease: super::CONNECTION_LEASE,
             set_profile: Script::new(SET_PROFILE),
             sender_context: Script::new(&format!("{LIBRARY}{SENDER_CONTEXT}")),
@@ -450,6 +491,31 @@ impl Presence for RedisPresence {
         Ok(users.iter().zip(counts).filter(|(_, n)| *n > 0).map(|(u, _)| u.clone()).collect())
     }
 
+    /// One round trip: one script reads the live connections from the lease index, each
+    /// one's user and room, and each user's profile copy, so nothing is read from the store.
+    /// Its work grows with the number of live connections (a `ZRANGEBYSCORE`, then an `HMGET`
+    /// per connection and per user), and a script holds Redis while it runs: about 2–4 µs per
+    /// live connection (12–20 ms for 5,000 connections of 4,000 users, Redis 7.0 on the
+    /// development machine under load; docs/PERFORMANCE.md).
+    async fn online_users(&self) -> PresenceResult<Vec<Whereabouts>> {
+        let (places, profiles): (Vec<String>, Vec<String>) =
+            self.online.arg(&self.prefix).invoke_async(&mut self.conn()).await.map_err(backend)?;
+        let mut rooms: BTreeMap<UserId, BTreeSet<RoomId>> = BTreeMap::new();
+        for place in places.chunks_exact(2) {
+            rooms.entry(parse_user(&place[0])?).or_default().insert(parse_room(&place[1])?);
+        }
+        let mut kept: HashMap<UserId, Profile> = HashMap::new();
+        for profile in profiles.chunks_exact(3) {
+            if let Some(copy) = parse_profile(&profile[1], &profile[2])? {
+                kept.insert(parse_user(&profile[0])?, copy);
+            }
+        }
+        Ok(rooms
+            .into_iter()
+            .map(|(user, rooms)| Whereabouts { profile: kept.remove(&user), user, rooms: rooms.into_iter().collect() })
+            .collect())
+    }
+
     async fn connections_of(&self, users: &[UserId]) -> PresenceResult<Vec<Vec<ConnectionId>>> {
         if users.is_empty() {
             return Ok(Vec::new());
@@ -522,19 +588,9 @@ impl Presence for RedisPresence {
         let (user, room, wait, nick, group, connections): (String, String, i64, String, String, Vec<String>) =
             redis::FromRedisValue::from_redis_value(redis::Value::Array(answer))
                 .map_err(|err| PresenceError::Backend(err.to_string()))?;
-        let profile = match Nick::from_stored(&nick) {
-            Ok(nick) => Some(Profile {
-                nick,
-                group: (!group.is_empty())
-                    .then(|| GroupId::parse(&group))
-                    .transpose()
-                    .map_err(|_| PresenceError::Backend(format!("bad group id {group:?} in presence")))?,
-            }),
-            Err(_) => None,
-        };
         Ok(Some(SenderContext {
             info: ConnectionInfo { user: parse_user(&user)?, room: parse_room(&room)? },
-            profile,
+            profile: parse_profile(&nick, &group)?,
             retry_after: (wait >= 0).then(|| Duration::from_millis(wait as u64)),
             room_connections: connections.into_iter().map(ConnectionId::new).collect(),
         }))

@@ -29,6 +29,7 @@ pub const ACTIONS: &[&str] = &[
     "user.update",
     "user.listInLobby",
     "user.listInRoom",
+    "user.listOnline",
     "room.list",
     "room.create",
     "room.join",
@@ -58,6 +59,7 @@ pub enum Command {
     },
     UserListInLobby,
     UserListInRoom,
+    UserListOnline,
     RoomList,
     RoomCreate {
         title: RoomTitle,
@@ -236,6 +238,7 @@ impl Command {
             }
             "user.listInLobby" => Command::UserListInLobby,
             "user.listInRoom" => Command::UserListInRoom,
+            "user.listOnline" => Command::UserListOnline,
             "room.list" => Command::RoomList,
             "room.create" => {
                 let d: RoomCreateData = data_as(data)?;

@@ -24,10 +24,11 @@ pub use events::Event;
 pub use events::Typing;
 pub use frames::{ClientFrame, FrameError, parse_frame};
 pub use replies::{
-    Empty, Failure, GroupJoined, GroupList, Health, History, HttpData, HttpEnvelope, IdAvailable, LobbyUsers, Me, Pong,
-    Reply, ReplyData, RetryAfter, RoomLeft, RoomList, RoomUsers, Sent, Session, SignedUp, TypingSent, UserStatus,
+    Empty, Failure, GroupJoined, GroupList, Health, History, HttpData, HttpEnvelope, IdAvailable, LobbyUsers, Me,
+    OnlineUsers, Pong, Reply, ReplyData, RetryAfter, RoomLeft, RoomList, RoomUsers, Sent, Session, SignedUp,
+    TypingSent, UserStatus,
 };
-pub use shapes::{Change, ConversationKey, GroupSummary, Message, RoomInfo, RoomSummary, User};
+pub use shapes::{Change, ConversationKey, GroupSummary, Message, OnlineUser, RoomInfo, RoomSummary, User};
 
 /// Largest client frame a function accepts (API Gateway's own frame limit).
 pub const MAX_FRAME_BYTES: usize = 32 * 1024;

@@ -6,7 +6,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Code, GroupSummary, Message, RoomInfo, RoomSummary, User};
+use super::{Code, GroupSummary, Message, OnlineUser, RoomInfo, RoomSummary, User};
 use crate::domain::{ConnectionId, GroupId, MessageId, Nick, RoomId, UserId};
 
 /// Reply data as it has always gone out: through a [`Value`], whose objects list their keys
@@ -96,6 +96,8 @@ pub enum ReplyData {
     UserListInLobby(LobbyUsers),
     /// `user.listInRoom`
     UserListInRoom(RoomUsers),
+    /// `user.listOnline`
+    UserListOnline(OnlineUsers),
     /// `room.list`
     RoomList(RoomList),
     /// `room.create`: the new room, with the caller as owner and inside.
@@ -175,6 +177,12 @@ pub struct LobbyUsers {
 pub struct RoomUsers {
     pub room_id: RoomId,
     pub users: Vec<User>,
+}
+
+/// `user.listOnline`: `{"users":[User + "roomIds"]}`, every online user once, by `userId`.
+#[derive(Clone, Debug, Serialize)]
+pub struct OnlineUsers {
+    pub users: Vec<OnlineUser>,
 }
 
 /// `room.list`: `{"rooms":[RoomSummary]}`, open rooms with someone inside, newest first.
@@ -408,6 +416,12 @@ mod tests {
                 ReplyData::ChatHistory(History { messages: vec![message()], has_more: true }),
                 json!({"messages":[{"messageId":"0000000000000042","type":"all","roomId":7,"groupId":null,"to":null,
                     "from":ann_json(),"text":"hi","sentAt":AT,"seq":3}],"hasMore":true}),
+            ),
+            (
+                ReplyData::UserListOnline(OnlineUsers {
+                    users: vec![OnlineUser { user: ann(), room_ids: vec![RoomId::LOBBY, RoomId::from_stored(7)] }],
+                }),
+                json!({"users":[{"userId":"ann","nick":"Ann","groupId":null,"roomIds":[0,7]}]}),
             ),
         ];
         for (data, expected) in cases {

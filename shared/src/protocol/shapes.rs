@@ -13,6 +13,16 @@ pub struct User {
     pub group_id: Option<GroupId>,
 }
 
+/// A user as `user.listOnline` shows them: `User` + `"roomIds"`, the rooms their
+/// connections are in (0: the lobby), ascending, each once.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OnlineUser {
+    #[serde(flatten)]
+    pub user: User,
+    pub room_ids: Vec<RoomId>,
+}
+
 /// A conversation's key: exactly one of `{"roomId"}` (a room or the lobby), `{"groupId"}`
 /// or `{"with"}` (a whisper pair, named by the other side).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -269,6 +269,7 @@ impl Chat {
                 let users = self.users_in(caller.room).await?;
                 ReplyData::UserListInRoom(RoomUsers { room_id: caller.room, users })
             }
+            Command::UserListOnline => ReplyData::UserListOnline(self.user_list_online().await?),
             Command::RoomList => ReplyData::RoomList(self.room_list().await?),
             Command::RoomCreate { title, password, capacity } => {
                 ReplyData::RoomCreate(self.room_create(&caller, title, password, capacity).await?)

@@ -1,8 +1,10 @@
 //! `user.*` actions.
 
+use std::collections::HashMap;
+
 use super::{Caller, Chat, Delivery, ServiceError, to_user};
 use crate::domain::{Nick, UserId};
-use crate::protocol::{Change, Event, Me, User, UserStatus};
+use crate::protocol::{Change, Event, Me, OnlineUser, OnlineUsers, User, UserStatus};
 
 impl Chat {
     pub(super) async fn user_me(&self, caller: &Caller) -> Result<Me, ServiceError> {
@@ -14,6 +16,29 @@ impl Chat {
         let record = self.user_record(user_id).await?;
         let online = !self.presence.online(std::slice::from_ref(user_id)).await?.is_empty();
         Ok(UserStatus { user: to_user(&record), online })
+    }
+
+    /// Everyone online, where they are, by user id. Presence answers with its copy of each
+    /// profile (what `chat.send` shows as the sender), so the store is read only for users it
+    /// keeps no copy of; one of those the store does not know is left out, as in room lists.
+    pub(super) async fn user_list_online(&self) -> Result<OnlineUsers, ServiceError> {
+        let online = self.presence.online_users().await?;
+        let uncopied: Vec<UserId> = online.iter().filter(|o| o.profile.is_none()).map(|o| o.user.clone()).collect();
+        let mut records: HashMap<UserId, User> = HashMap::new();
+        if !uncopied.is_empty() {
+            records.extend(self.store.users(&uncopied).await?.iter().map(|r| (r.user_id.clone(), to_user(r))));
+        }
+        let users = online
+            .into_iter()
+            .filter_map(|whereabouts| {
+                let user = match whereabouts.profile {
+                    Some(profile) => User { user_id: whereabouts.user, nick: profile.nick, group_id: profile.group },
+                    None => records.remove(&whereabouts.user)?,
+                };
+                Some(OnlineUser { user, room_ids: whereabouts.rooms })
+            })
+            .collect();
+        Ok(OnlineUsers { users })
     }
 
     /// Renames the caller and tells every list that shows them.

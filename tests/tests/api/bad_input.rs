@@ -264,6 +264,7 @@ fn actions(other_user: &str) -> Vec<(&'static str, Value)> {
         ("user.update", json!({"nick": "Fuzzy"})),
         ("user.listInLobby", json!({})),
         ("user.listInRoom", json!({})),
+        ("user.listOnline", json!({})),
         ("room.list", json!({})),
         ("room.create", json!({"title": "Fuzz room", "password": "pw", "capacity": 5})),
         ("room.join", json!({"roomId": 1, "password": "pw"})),

@@ -9,6 +9,7 @@ mod chat;
 mod groups;
 mod kick;
 mod lobby;
+mod online;
 mod rooms;
 mod typing;
 mod users;

@@ -13,7 +13,7 @@ use chatting_shared::dynamodb::Table;
 use chatting_shared::presence::dynamodb::DynamoPresence;
 use chatting_shared::presence::memory::MemoryPresence;
 use chatting_shared::presence::redis::RedisPresence;
-use chatting_shared::presence::{Connected, Departure, MoveOutcome, Moved, Presence, Profile};
+use chatting_shared::presence::{Connected, Departure, MoveOutcome, Moved, Presence, Profile, Whereabouts};
 
 /// What a test may look at behind the trait, to see what is left behind.
 enum Raw {
@@ -384,6 +384,53 @@ async fn a_profile_change_reaches_every_connection(presence: Arc<dyn Presence>, 
     assert_eq!(context.profile, Some(face("Annie")));
 }
 
+/// Who is where, as `online_users` tells it: (user, rooms).
+async fn places(presence: &dyn Presence) -> Vec<(UserId, Vec<RoomId>)> {
+    presence.online_users().await.unwrap().into_iter().map(|w| (w.user, w.rooms)).collect()
+}
+
+async fn everyone_online_is_listed_once_by_user_id_with_every_room_they_are_in(presence: Arc<dyn Presence>, _: Raw) {
+    assert_eq!(presence.online_users().await.unwrap(), [], "nobody yet");
+    // Connected in an order unlike the ids', two of them with two tabs.
+    for (c, u) in [("d1", "dan"), ("b", "bob"), ("a1", "ann"), ("c", "cat"), ("a2", "ann"), ("d2", "dan")] {
+        presence.connect(&conn(c), &user(u), &face(u)).await.unwrap();
+    }
+    moved(presence.move_to(&conn("a2"), room(7), 10).await.unwrap());
+    moved(presence.move_to(&conn("b"), room(7), 10).await.unwrap());
+    moved(presence.move_to(&conn("d1"), room(9), 10).await.unwrap());
+    moved(presence.move_to(&conn("d2"), room(7), 10).await.unwrap());
+    let renamed = Profile { nick: Nick::parse("Annie").unwrap(), group: Some(GroupId::parse("red").unwrap()) };
+    presence.set_profile(&user("ann"), &renamed).await.unwrap();
+
+    let whereabouts = |u: &str, rooms: &[i64], profile: Profile| Whereabouts {
+        user: user(u),
+        rooms: rooms.iter().map(|r| room(*r)).collect(),
+        profile: Some(profile),
+    };
+    assert_eq!(
+        presence.online_users().await.unwrap(),
+        [
+            whereabouts("ann", &[0, 7], renamed),
+            whereabouts("bob", &[7], face("bob")),
+            whereabouts("cat", &[0], face("cat")),
+            whereabouts("dan", &[7, 9], face("dan")),
+        ]
+    );
+
+    // Cat goes, Ann's room tab comes back to the lobby, Dan closes his room 7 tab.
+    presence.disconnect(&conn("c")).await.unwrap().unwrap();
+    moved(presence.move_to(&conn("a2"), RoomId::LOBBY, 0).await.unwrap());
+    presence.disconnect(&conn("d2")).await.unwrap().unwrap();
+    assert_eq!(
+        places(presence.as_ref()).await,
+        [(user("ann"), vec![RoomId::LOBBY]), (user("bob"), vec![room(7)]), (user("dan"), vec![room(9)])]
+    );
+    for c in ["a1", "a2", "b", "d1"] {
+        presence.disconnect(&conn(c)).await.unwrap().unwrap();
+    }
+    assert_eq!(presence.online_users().await.unwrap(), [], "everyone left");
+}
+
 macro_rules! conformance {
     ($($test:ident),* $(,)?) => {
         mod on_memory {
@@ -437,6 +484,7 @@ conformance!(
     twenty_users_with_two_tabs_race_for_five_places,
     a_join_racing_the_last_leave_either_closes_or_stays,
     a_profile_change_reaches_every_connection,
+    everyone_online_is_listed_once_by_user_id_with_every_room_they_are_in,
 );
 
 /// What each DynamoDB operation costs, in requests (`DYNAMODB_REQUESTS` counts every one the
@@ -478,6 +526,9 @@ mod dynamodb_costs {
         );
         assert_eq!(requests(presence.hit_rate_limit("k", 5, window)).await.1, 1, "hit_rate_limit");
         assert_eq!(requests(presence.room_counts(&[room(5), room(6)])).await.1, 1, "room_counts");
+        let (online, cost) = requests(presence.online_users()).await;
+        assert_eq!(online.unwrap().len(), 3, "ann, bob and cat");
+        assert_eq!(cost, 4 + 1, "online_users: a query per lease shard, then one batch of connection items");
         let (gone, cost) = requests(presence.disconnect(&conn("a"))).await;
         assert!(gone.unwrap().unwrap().went_offline);
         assert_eq!(cost, 2, "disconnect of an only connection, from a room others stay in");
@@ -490,6 +541,31 @@ mod dynamodb_costs {
         moved(presence.move_to(&conn("d"), room(6), 1).await.unwrap());
         let (outcome, cost) = requests(presence.move_to(&conn("b"), room(6), 1)).await;
         assert_eq!((outcome.unwrap(), cost), (MoveOutcome::Full, 2), "move_to, full");
+    }
+}
+
+/// What Redis operations cost, in round trips (`REDIS_ROUND_TRIPS` counts every one; nextest
+/// runs each test in its own process, so no other test adds to it).
+mod redis_costs {
+    use super::*;
+    use chatting_shared::metrics::REDIS_ROUND_TRIPS;
+
+    #[tokio::test]
+    async fn everyone_online_is_one_round_trip_however_many_there_are() {
+        let (presence, _) = super::redis().await;
+        for i in 0..60 {
+            let c = conn(&format!("c{i}"));
+            let name = format!("user{}", i % 40);
+            presence.connect(&c, &user(&name), &face(&name)).await.unwrap();
+            if i % 3 == 0 {
+                moved(presence.move_to(&c, room(1 + i % 5), 100).await.unwrap());
+            }
+        }
+        let before = REDIS_ROUND_TRIPS.get();
+        let online = presence.online_users().await.unwrap();
+        assert_eq!(REDIS_ROUND_TRIPS.get() - before, 1);
+        assert_eq!(online.len(), 40);
+        assert!(online.iter().all(|w| w.profile.is_some()), "every profile copy comes along");
     }
 }
 
@@ -643,6 +719,7 @@ mod leases {
             Vec::<ConnectionId>::new(),
             "every lease is running"
         );
+        assert_eq!(places(presence.as_ref()).await, [(user("ann"), vec![room(7)]), (user("bob"), vec![room(7)])]);
 
         tokio::time::sleep(LEASE / 2 + Duration::from_millis(500)).await;
         assert_eq!(
@@ -651,6 +728,11 @@ mod leases {
             "only the lost one's lease has ended"
         );
         assert_eq!(presence.room_users(room(7)).await.unwrap(), [user("ann"), user("bob")], "a ghost until swept");
+        assert_eq!(
+            presence.online_users().await.unwrap().iter().map(|w| w.user.clone()).collect::<Vec<_>>(),
+            [user("bob")],
+            "but not listed online: its lease has ended"
+        );
 
         let gone = presence.disconnect(&conn("lost")).await.unwrap().expect("its record outlives its lease");
         assert_eq!((gone.user.clone(), gone.went_offline), (user("ann"), true));

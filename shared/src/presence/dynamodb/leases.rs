@@ -37,6 +37,28 @@ impl DynamoPresence {
         Ok(())
     }
 
+    /// Every connection whose lease is still running: one `Query` per lease shard, all at
+    /// once, for lease ends after now. Lease items are small (about 70 bytes), so a
+    /// strongly consistent read unit covers some 60 of them.
+    pub(super) async fn live(&self) -> Result<Vec<ConnectionId>, DynamoError> {
+        let after_now = format!("{:015}", millis(epoch()).saturating_add(1));
+        let shards = (0..LEASE_SHARDS)
+            .map(|shard| self.table.query(lease_partition(shard), SortKey::From(after_now.clone())).items());
+        let mut live: Vec<String> = Vec::new();
+        for answer in futures::future::join_all(shards).await {
+            live.extend(
+                answer?
+                    .iter()
+                    .filter_map(|item| item.string(SK))
+                    .filter_map(|sk| sk.split_once('#').map(|(_, connection)| connection.to_owned())),
+            );
+        }
+        // One lease item per connection, but a batch read refuses a key named twice.
+        live.sort();
+        live.dedup();
+        Ok(live.into_iter().map(ConnectionId::new).collect())
+    }
+
     /// Up to `limit` connections whose lease ended, longest ended first: one `Query` per
     /// lease shard, all at once, for lease ends before now.
     pub(super) async fn expired(&self, limit: usize) -> Result<Vec<ConnectionId>, DynamoError> {
