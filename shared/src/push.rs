@@ -11,6 +11,7 @@ use crate::aws::AwsKeys;
 use crate::domain::ConnectionId;
 
 mod http;
+mod metadata;
 mod signing;
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +62,7 @@ impl ApiGatewayPusher {
             .push_auth_scheme(signing::DayKeySigV4::new(region))
             .auth_scheme_resolver(signing::UseDayKeySigV4)
             .http_client(http::KeepAliveClient::default())
+            .interceptor(metadata::WithoutMetadataHeaders)
             .build();
         aws_sdk_apigatewaymanagement::Client::from_conf(config)
     }
