@@ -534,7 +534,8 @@ mod tests {
 
         let (huge, _) = scripted_server(vec!["HTTP/1.1 200 OK\r\nContent-Length: 99999999\r\n\r\n"], 1).await;
         let err = connector(None).call(post(huge)).await.unwrap_err();
-        assert!(format!("{err:?}").contains("longer than"), "{err:?}");
+        let reason = std::error::Error::source(&err).map(ToString::to_string).unwrap_or_default();
+        assert!(reason.contains("longer than"), "{err:?}");
     }
 
     #[test]
