@@ -14,16 +14,23 @@ const QUIET_MS = 300;
 // Everyone told of one change asks at about the same moment; spread out, they ask in turn.
 const SPREAD_MS = 700;
 const IN_ROOM_EVERY_MS = 30000;
+// One listing reads every live connection, and a busy lobby changes every second: each tab
+// lists at most this often, so the cost stays (tabs ÷ 5 s) listings a second, not
+// tabs × changes.
+const MIN_GAP_MS = 5000;
 
 let quietTimer = null;
 let asking = false;
 let askAgain = false;
 let roomTimer = null;
+let lastAskedAt = -Infinity;
 
 /** Asks for the list once the changes arriving now have settled. */
 export function refreshPeopleSoon() {
   clearTimeout(quietTimer);
-  quietTimer = setTimeout(refreshPeople, QUIET_MS + Math.random() * SPREAD_MS);
+  const settled = QUIET_MS + Math.random() * SPREAD_MS;
+  const allowed = lastAskedAt + MIN_GAP_MS - performance.now();
+  quietTimer = setTimeout(refreshPeople, Math.max(settled, allowed));
 }
 
 /** Asks for the list now; one request at a time, the last change asked for after it. */
@@ -35,6 +42,7 @@ export async function refreshPeople() {
     return;
   }
   asking = true;
+  lastAskedAt = performance.now();
   const asked = state;
   try {
     const reply = await request('user.listOnline');
