@@ -16,7 +16,7 @@ const GENERIC = {
   invalid: 'That request was not accepted. Please check what you entered.',
   notAuth: 'You are not allowed to do that, or your session has expired.',
   wrong: 'The password is wrong.',
-  noInfo: 'Not found. It may have been closed, or the person went offline.',
+  noInfo: 'Not found. It may have been closed or removed.',
   exist: 'That name is already taken.',
   noSpace: 'There is no space left: the room is full.',
   tooLarge: 'That is too long to send.',
@@ -49,7 +49,7 @@ const BY_CONTEXT = {
   roomUpdate: {
     notAuth: 'Only the room owner can change the room settings.',
   },
-  whisper: { noInfo: 'That person is offline: whispers only reach people who are online.' },
+  whisper: { noInfo: 'There is no one with that user ID.' },
   groupCreate: { exist: 'A group with that ID already exists. Join it instead, or pick another ID.' },
   groupJoin: { noInfo: 'There is no group with that ID.' },
   groupLeave: { invalid: 'You are not in a group.' },

@@ -464,6 +464,38 @@ describe('chatting web client', { timeout: 150000 }, () => {
     await b.locator(tid('auth-view')).waitFor();
   });
 
+  it('a whisper to someone who logged out is kept for them and read when they come back', async () => {
+    const a = pages.alice;
+    const b = pages.bob;
+    // Alice's whisper tab with Bob stays usable: the message is sent, not refused.
+    const errors = a.locator(`${tid('toast')}[data-kind="error"]`);
+    const earlier = await errors.allTextContents();
+    await a.locator(`${tid('conv-tab')}[data-conv="dm:${bob.userId}"]`).click();
+    await send(a, 'call me when you are back');
+    assert.equal(await a.locator(tid('message-pending')).count(), 0);
+    const fresh = (await errors.allTextContents()).filter((text) => !earlier.includes(text));
+    assert.deepEqual(fresh, [], 'no error toast');
+    await b.locator(tid('tab-login')).click();
+    await b.locator(tid('login-userid')).fill(bob.userId);
+    await b.locator(tid('login-password')).fill(bob.password);
+    await b.locator(tid('login-submit')).click();
+    await waitConnected(b);
+    await userItem(b, alice.userId).waitFor();
+    // Nothing was pushed to him: no whisper tab opened by itself; opening one reads the history.
+    const tab = `${tid('conv-tab')}[data-conv="dm:${alice.userId}"]`;
+    await b.waitForTimeout(500);
+    assert.equal(await b.locator(tab).count(), 0);
+    await userItem(b, alice.userId).locator(tid('whisper-button')).click();
+    await b.locator(`${tab}[aria-selected="true"]`).waitFor();
+    const note = messageWithText(b, 'call me when you are back');
+    await note.waitFor();
+    assert.equal(await note.getAttribute('data-type'), 'whisper');
+    assert.deepEqual(await b.locator(`${tid('message')} ${tid('message-text')}`).allTextContents(), [
+      'psst, just for you',
+      'call me when you are back',
+    ]);
+  });
+
   it('every form control has a label', async () => {
     for (const page of Object.values(pages)) {
       const unlabeled = await page.evaluate(() =>

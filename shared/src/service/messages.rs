@@ -123,11 +123,13 @@ impl Chat {
                     return Err(ServiceError::Invalid("whisper to someone else".into()));
                 }
                 let audience = self.presence.connections_of(&[to.clone(), user.clone()]).await?;
-                if audience.first().is_none_or(Vec::is_empty) {
-                    return Err(ServiceError::NoInfo(format!("{to} is not online")));
+                // Presence already proves an online recipient exists; only an offline one
+                // costs the store read, and finds the whisper later in its history.
+                if audience.first().is_none_or(Vec::is_empty) && self.store.user(&to).await?.is_none() {
+                    return Err(ServiceError::NoInfo(format!("no user {to}")));
                 }
                 message.recipient = Some(to);
-                // The recipient's connections and the sender's own (their other tabs).
+                // The recipient's connections (none while offline) and the sender's own (their other tabs).
                 audience.into_iter().flatten().collect()
             }
         };

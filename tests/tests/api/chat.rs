@@ -1,9 +1,10 @@
-//! Chat: `all` in rooms, whispers across tabs, group messages without a group, idempotent
-//! retries, per-room `seq`, history for rooms, the lobby and whispers, paging, rate limits.
+//! Chat: `all` in rooms, whispers across tabs and to someone offline, group messages without
+//! a group, idempotent retries, per-room `seq`, history for rooms, the lobby and whispers,
+//! paging, rate limits.
 
 use std::time::Duration;
 
-use chatting_e2e::{Client, Session, TestServer};
+use chatting_e2e::{Client, Session, TestServer, unique};
 use serde_json::{Value, json};
 
 const QUIET: Duration = Duration::from_millis(300);
@@ -156,14 +157,94 @@ async fn whisper_reaches_every_tab_of_both_sides_and_nobody_else() -> anyhow::Re
 }
 
 #[tokio::test]
-async fn chat_send_refuses_offline_targets_missing_groups_and_bad_input() -> anyhow::Result<()> {
+async fn a_whisper_to_someone_offline_is_stored_pushed_to_no_one_and_read_in_history_after_login() -> anyhow::Result<()>
+{
+    let server = TestServer::start().await?;
+    let (ann, mut ann_ws) = server.connected_user("ann").await?;
+    let mut ann_tab = Client::connect(&server, &ann.access).await?;
+    let (bob, bob_ws) = server.connected_user("bob").await?;
+    let (_, mut carl_ws) = server.connected_user("carl").await?;
+
+    // Bob closes his only tab and logs out: offline once the others no longer list him.
+    bob_ws.close().await?;
+    let (status, _) = server.post("/auth/logout", json!({"refreshToken": bob.refresh})).await?;
+    assert_eq!(status, 200);
+    let listed = |page: &Value| page["users"].as_array().is_some_and(|u| u.iter().any(|u| u["userId"] == bob.user_id));
+    for _ in 0..50 {
+        if !listed(&ann_ws.ok("user.listOnline", json!({})).await?) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!listed(&ann_ws.ok("user.listOnline", json!({})).await?), "bob still online");
+
+    let first = ann_ws.ok("chat.send", json!({"type": "whisper", "to": bob.user_id, "text": "are you there?"})).await?;
+    let second = ann_ws.ok("chat.send", json!({"type": "whisper", "to": bob.user_id, "text": "call me"})).await?;
+    for reply in [&first, &second] {
+        assert_eq!(reply["seq"], Value::Null);
+        assert!(reply["messageId"].is_string() && reply["sentAt"].is_string(), "{reply}");
+    }
+    assert!(first["messageId"].as_str() < second["messageId"].as_str());
+    // The sender's tabs see it as they see any whisper of theirs; nobody else hears it.
+    for ws in [&mut ann_ws, &mut ann_tab] {
+        for (reply, text) in [(&first, "are you there?"), (&second, "call me")] {
+            let message = ws.event("chat.in").await?;
+            assert_eq!(
+                (&message["messageId"], message["text"].as_str(), message["to"].as_str()),
+                (&reply["messageId"], Some(text), Some(bob.user_id.as_str()))
+            );
+        }
+    }
+    carl_ws.no_event("chat.in", QUIET).await?;
+    let unknown = unique("nobody");
+    ann_ws.fails("chat.send", json!({"type": "whisper", "to": unknown, "text": "hello?"}), "noInfo").await?;
+    assert_eq!(ann_ws.ok("chat.history", json!({"with": unknown})).await?["messages"], json!([]));
+
+    // Bob comes back: nothing is pushed for what he missed, history has it, oldest first.
+    let bob = server.login(&bob.user_id).await?;
+    let mut bob_ws = Client::connect(&server, &bob.access).await?;
+    let mut bob_tab = Client::connect(&server, &bob.access).await?;
+    bob_ws.no_event("chat.in", QUIET).await?;
+    bob_tab.no_event("chat.in", QUIET).await?;
+    let page = bob_ws.ok("chat.history", json!({"with": ann.user_id})).await?;
+    assert_eq!(
+        (texts(&page), page["hasMore"].as_bool()),
+        (vec!["are you there?".to_owned(), "call me".to_owned()], Some(false))
+    );
+    for (message, reply) in messages(&page).iter().zip([&first, &second]) {
+        assert_eq!(
+            (&message["messageId"], &message["sentAt"], message["type"].as_str(), message["from"]["userId"].as_str()),
+            (&reply["messageId"], &reply["sentAt"], Some("whisper"), Some(ann.user_id.as_str()))
+        );
+        assert_eq!((message["to"].as_str(), &message["roomId"]), (Some(bob.user_id.as_str()), &Value::Null));
+    }
+    assert_eq!(page, ann_ws.ok("chat.history", json!({"with": bob.user_id})).await?);
+    assert_eq!(carl_ws.ok("chat.history", json!({"with": ann.user_id})).await?["messages"], json!([]));
+
+    // Online again, he gets whispers on every tab, and the conversation goes on.
+    let answer = bob_tab.ok("chat.send", json!({"type": "whisper", "to": ann.user_id, "text": "calling"})).await?;
+    let third = ann_ws.ok("chat.send", json!({"type": "whisper", "to": bob.user_id, "text": "ringing"})).await?;
+    for ws in [&mut bob_ws, &mut bob_tab] {
+        assert_eq!(ws.event("chat.in").await?["messageId"], answer["messageId"]);
+        assert_eq!(ws.event("chat.in").await?["messageId"], third["messageId"]);
+    }
+    let page = bob_ws.ok("chat.history", json!({"with": ann.user_id})).await?;
+    assert_eq!(texts(&page), ["are you there?", "call me", "calling", "ringing"]);
+    carl_ws.no_event("chat.in", QUIET).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn chat_send_refuses_unknown_whisper_targets_missing_groups_and_bad_input() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let (ann, mut ann_ws) = server.connected_user("ann").await?;
     let (_, mut bob_ws) = server.connected_user("bob").await?;
     let offline = server.user("eve").await?;
 
-    ann_ws.fails("chat.send", json!({"type": "whisper", "to": offline.user_id, "text": "hello?"}), "noInfo").await?;
-    ann_ws.fails("chat.send", json!({"type": "whisper", "to": "nobody_at_all", "text": "hello?"}), "noInfo").await?;
+    // Someone who exists but is offline is written to; only a user who does not exist is refused.
+    let stored = ann_ws.ok("chat.send", json!({"type": "whisper", "to": offline.user_id, "text": "hello?"})).await?;
+    assert_eq!(ann_ws.event("chat.in").await?["messageId"], stored["messageId"]);
+    ann_ws.fails("chat.send", json!({"type": "whisper", "to": unique("nobody"), "text": "hello?"}), "noInfo").await?;
     ann_ws.fails("chat.send", json!({"type": "whisper", "text": "to whom?"}), "invalid").await?;
     ann_ws.fails("chat.send", json!({"type": "group", "text": "anyone?"}), "invalid").await?;
     for bad in [

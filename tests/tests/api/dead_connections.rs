@@ -153,7 +153,7 @@ async fn five_hundred_dropped_connections_leave_no_trace() -> anyhow::Result<()>
         for (session, user) in sessions.iter().zip(&users) {
             if !presence.user_connections(user).await?.is_empty() {
                 remaining += 1;
-                // noInfo once the last connection is gone: fine.
+                // Once the last connection is gone the whisper is only stored: fine.
                 watcher
                     .request("chat.send", json!({"type": "whisper", "to": session.user_id, "text": "still there?"}))
                     .await?;
