@@ -368,7 +368,9 @@ describe('chatting web client', { timeout: 150000 }, () => {
   it('a dropped WebSocket reconnects and loses no message', async () => {
     const a = pages.alice;
     const b = pages.bob;
-    await b.evaluate(() => window.chattingDebug.dropSocket({ holdMs: 2500 }));
+    // Away for longer than a tab waits between two listings of everyone online (5 s), so
+    // that Alice's list gets to show Bob gone before he is back.
+    await b.evaluate(() => window.chattingDebug.dropSocket({ holdMs: 7000 }));
     await b.locator(`${tid('conn-state')}[data-state="reconnecting"]`).waitFor();
     // Let the server notice Bob's departure before Alice talks.
     await userItem(a, bob.userId).waitFor({ state: 'detached' });
