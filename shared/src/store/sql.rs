@@ -197,14 +197,20 @@ impl SqlStore {
             })
             .connect_lazy(url)?;
         let store = Self { pool, dialect, migrated: Default::default(), sqlite_writer: Default::default() };
-        if let Err(err) = store.ready().await {
-            tracing::warn!(error = %err, "database not ready at start-up; will retry on use");
-        }
+        // The first connection and the schema check are several round trips: they run beside
+        // the rest of the cold start and the wait for the first event, and the first call
+        // waits only for what is left of them (or tries again when they failed).
+        let early = store.clone();
+        tokio::spawn(async move {
+            if let Err(err) = early.migrate().await {
+                tracing::warn!(error = %err, "database not ready at start-up; will retry on use");
+            }
+        });
         Ok(store)
     }
 
-    /// The pool, once the schema is current.
-    async fn ready(&self) -> StoreResult<&AnyPool> {
+    /// Brings the schema up to date once per process; concurrent callers wait for one run.
+    async fn migrate(&self) -> StoreResult<()> {
         self.migrated
             .get_or_try_init(|| async {
                 match self.dialect {
@@ -213,6 +219,12 @@ impl SqlStore {
                 }
             })
             .await?;
+        Ok(())
+    }
+
+    /// The pool, once the schema is current.
+    async fn ready(&self) -> StoreResult<&AnyPool> {
+        self.migrate().await?;
         // Every call is followed by one statement (or a BEGIN); statements inside a
         // transaction count themselves with `in_transaction`.
         crate::metrics::STORE_STATEMENTS.add(1);
