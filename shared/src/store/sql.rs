@@ -214,12 +214,31 @@ impl SqlStore {
         self.migrated
             .get_or_try_init(|| async {
                 match self.dialect {
-                    Dialect::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await,
-                    Dialect::MySql => MYSQL_MIGRATIONS.run(&self.pool).await,
+                    Dialect::Sqlite => Ok(SQLITE_MIGRATIONS.run(&self.pool).await?),
+                    Dialect::MySql => self.migrate_mysql().await,
                 }
             })
             .await?;
         Ok(())
+    }
+
+    /// The MySQL migrations under a lock of their own: sqlx's asks for `GET_LOCK(name, -1)`,
+    /// which MariaDB answers at once with NULL and no lock, so two instances starting on a
+    /// fresh database would both apply the first migration (a duplicate key in
+    /// `_sqlx_migrations`).
+    async fn migrate_mysql(&self) -> StoreResult<()> {
+        const LOCK: &str = "SELECT GET_LOCK(CONCAT('chatting-migrations:', DATABASE()), 30)";
+        let mut conn = self.pool.acquire().await?;
+        let locked: Option<i64> = sqlx::query_scalar(LOCK).fetch_one(&mut *conn).await?;
+        if locked != Some(1) {
+            return Err(StoreError::Backend(sqlx::Error::Protocol("no migration lock within 30 s".into())));
+        }
+        let outcome = MYSQL_MIGRATIONS.run_direct(&mut *conn).await;
+        // Closing the connection would release the lock too; a failed release only delays
+        // another instance's migration check until this connection goes.
+        let _ =
+            sqlx::query("SELECT RELEASE_LOCK(CONCAT('chatting-migrations:', DATABASE()))").execute(&mut *conn).await;
+        Ok(outcome?)
     }
 
     /// The pool, once the schema is current.
