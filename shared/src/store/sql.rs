@@ -197,22 +197,53 @@ impl SqlStore {
             })
             .connect_lazy(url)?;
         let store = Self { pool, dialect, migrated: Default::default(), sqlite_writer: Default::default() };
-        if let Err(err) = store.ready().await {
-            tracing::warn!(error = %err, "database not ready at start-up; will retry on use");
-        }
+        // The first connection and the schema check are several round trips: they run beside
+        // the rest of the cold start and the wait for the first event, and the first call
+        // waits only for what is left of them (or tries again when they failed).
+        let early = store.clone();
+        tokio::spawn(async move {
+            if let Err(err) = early.migrate().await {
+                tracing::warn!(error = %err, "database not ready at start-up; will retry on use");
+            }
+        });
         Ok(store)
+    }
+
+    /// Brings the schema up to date once per process; concurrent callers wait for one run.
+    async fn migrate(&self) -> StoreResult<()> {
+        self.migrated
+            .get_or_try_init(|| async {
+                match self.dialect {
+                    Dialect::Sqlite => Ok(SQLITE_MIGRATIONS.run(&self.pool).await?),
+                    Dialect::MySql => self.migrate_mysql().await,
+                }
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// The MySQL migrations under a lock of their own: sqlx's asks for `GET_LOCK(name, -1)`,
+    /// which MariaDB answers at once with NULL and no lock, so two instances starting on a
+    /// fresh database would both apply the first migration (a duplicate key in
+    /// `_sqlx_migrations`).
+    async fn migrate_mysql(&self) -> StoreResult<()> {
+        const LOCK: &str = "SELECT GET_LOCK(CONCAT('chatting-migrations:', DATABASE()), 30)";
+        let mut conn = self.pool.acquire().await?;
+        let locked: Option<i64> = sqlx::query_scalar(LOCK).fetch_one(&mut *conn).await?;
+        if locked != Some(1) {
+            return Err(StoreError::Backend(sqlx::Error::Protocol("no migration lock within 30 s".into())));
+        }
+        let outcome = MYSQL_MIGRATIONS.run_direct(&mut *conn).await;
+        // Closing the connection would release the lock too; a failed release only delays
+        // another instance's migration check until this connection goes.
+        let _ =
+            sqlx::query("SELECT RELEASE_LOCK(CONCAT('chatting-migrations:', DATABASE()))").execute(&mut *conn).await;
+        Ok(outcome?)
     }
 
     /// The pool, once the schema is current.
     async fn ready(&self) -> StoreResult<&AnyPool> {
-        self.migrated
-            .get_or_try_init(|| async {
-                match self.dialect {
-                    Dialect::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await,
-                    Dialect::MySql => MYSQL_MIGRATIONS.run(&self.pool).await,
-                }
-            })
-            .await?;
+        self.migrate().await?;
         // Every call is followed by one statement (or a BEGIN); statements inside a
         // transaction count themselves with `in_transaction`.
         crate::metrics::STORE_STATEMENTS.add(1);

@@ -11,8 +11,8 @@
 //! - **init**: until the runtime first calls `invocation/next`, i.e. `main` built its clients
 //!   (Lambda's Init Duration, minus loading the binary into a microVM);
 //! - **first**: until the answer to that event, i.e. init plus the first invocation, which
-//!   also pays what is built lazily (the database pool, the Redis connection, the random
-//!   number generator's seeding);
+//!   also pays what is built lazily or finished in the background (the database connection
+//!   and schema check, the Redis connection);
 //! - **warm**: a second event of the same kind on the same instance, for comparison.
 //!
 //! The binaries are built for this host with the chosen cargo profile (default `release`, the
@@ -242,7 +242,7 @@ impl Case {
     fn event(self) -> &'static str {
         match self {
             Case::Me => "GET /auth/me with a bearer token",
-            Case::Refresh => "POST /auth/refresh (first use of randomness)",
+            Case::Refresh => "POST /auth/refresh (token rotation)",
             Case::Connect => "$connect with a valid ?token=",
             Case::Message => "$default user.me",
             Case::Disconnect => "$disconnect of a connected user",

@@ -1,0 +1,16 @@
+//! The first use of randomness in a process is what a cold start pays for it: aws-lc must be
+//! built to seed from the kernel (`AWS_LC_SYS_NO_JITTER_ENTROPY`, set in `.cargo/config.toml`),
+//! not from CPU jitter entropy, whose start-up alone takes 20–40 ms of CPU. Its own test
+//! binary, so that nothing in this process has drawn a random byte before.
+
+use std::time::{Duration, Instant};
+
+#[test]
+fn the_first_random_token_of_a_process_is_cheap() {
+    let started = Instant::now();
+    let token = chatting_shared::auth::random_token().expect("randomness");
+    let took = started.elapsed();
+    assert_eq!(token.len(), 43);
+    // Seeding from getrandom(2) takes tens of microseconds; jitter's start-up takes 20 ms or more.
+    assert!(took < Duration::from_millis(8), "the first random token took {took:?}: is jitter entropy back on?");
+}
