@@ -197,15 +197,27 @@ impl SqlStore {
             })
             .connect_lazy(url)?;
         let store = Self { pool, dialect, migrated: Default::default(), sqlite_writer: Default::default() };
-        // The first connection and the schema check are several round trips: they run beside
-        // the rest of the cold start and the wait for the first event, and the first call
-        // waits only for what is left of them (or tries again when they failed).
-        let early = store.clone();
-        tokio::spawn(async move {
-            if let Err(err) = early.migrate().await {
-                tracing::warn!(error = %err, "database not ready at start-up; will retry on use");
+        match dialect {
+            // The embedded file has no migration lock: it is brought up to date before the
+            // store is handed out, so that stores opened one after another on one file
+            // never migrate it at once. It is local, not a Lambda cold start.
+            Dialect::Sqlite => {
+                if let Err(err) = store.migrate().await {
+                    tracing::warn!(error = %err, "database not ready at start-up; will retry on use");
+                }
             }
-        });
+            // The first connection and the schema check are several round trips: they run
+            // beside the rest of the cold start and the wait for the first event, and the
+            // first call waits only for what is left of them (or tries again when they failed).
+            Dialect::MySql => {
+                let early = store.clone();
+                tokio::spawn(async move {
+                    if let Err(err) = early.migrate().await {
+                        tracing::warn!(error = %err, "database not ready at start-up; will retry on use");
+                    }
+                });
+            }
+        }
         Ok(store)
     }
 
