@@ -96,9 +96,10 @@ impl Pusher for ApiGatewayPusher {
     }
 }
 
-/// What a signature covers of an absolute URI.
+/// What a signature covers of an absolute URI, and where it is sent.
 #[derive(Debug, PartialEq)]
 struct Target<'a> {
+    scheme: &'a str,
     /// `host[:port]` without the scheme's default port, as HTTP clients send `Host`.
     host: &'a str,
     path: &'a str,
@@ -118,6 +119,7 @@ impl<'a> Target<'a> {
             None => (path_and_query, None),
         };
         Some(Self {
+            scheme,
             host: authority.strip_suffix(default_port).unwrap_or(authority),
             path: if path.is_empty() { "/" } else { path },
             query,
@@ -131,17 +133,17 @@ mod tests {
 
     #[test]
     fn the_target_splits_the_uri_and_drops_only_the_schemes_default_port() {
-        let target = |host, path, query| Some(Target { host, path, query });
+        let target = |scheme, host, path, query| Some(Target { scheme, host, path, query });
         assert_eq!(
             Target::of("https://abc.execute-api.eu-west-1.amazonaws.com/prod/@connections/x%3D"),
-            target("abc.execute-api.eu-west-1.amazonaws.com", "/prod/@connections/x%3D", None)
+            target("https", "abc.execute-api.eu-west-1.amazonaws.com", "/prod/@connections/x%3D", None)
         );
-        assert_eq!(Target::of("https://h:443/p?a=1"), target("h", "/p", Some("a=1")));
+        assert_eq!(Target::of("https://h:443/p?a=1"), target("https", "h", "/p", Some("a=1")));
         assert_eq!(
             Target::of("http://127.0.0.1:3000/@connections/x"),
-            target("127.0.0.1:3000", "/@connections/x", None)
+            target("http", "127.0.0.1:3000", "/@connections/x", None)
         );
-        assert_eq!(Target::of("http://127.0.0.1:80"), target("127.0.0.1", "/", None));
+        assert_eq!(Target::of("http://127.0.0.1:80"), target("http", "127.0.0.1", "/", None));
         assert_eq!(Target::of("no-scheme"), None);
         assert_eq!(Target::of("http:///path"), None);
     }

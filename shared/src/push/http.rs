@@ -83,7 +83,7 @@ impl HttpConnector for KeepAliveConnector {
 }
 
 /// Where a connection goes: scheme, host and port.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 struct Origin {
     tls: bool,
     /// `Host` as signed: no default port.
@@ -93,21 +93,30 @@ struct Origin {
     port: u16,
 }
 
+/// `Some(true)` for `https`, `Some(false)` for `http`: the schemes these connections speak.
+fn speaks_tls(target: &Target<'_>) -> Option<bool> {
+    match target.scheme.to_ascii_lowercase().as_str() {
+        "https" => Some(true),
+        "http" => Some(false),
+        _ => None,
+    }
+}
+
 impl Origin {
-    fn of(uri: &str, target: &Target<'_>) -> Result<Self, HttpError> {
-        let bad = || HttpError::BadEndpoint(uri.to_owned());
-        let tls = match uri.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase()) {
-            Some(scheme) if scheme == "https" => true,
-            Some(scheme) if scheme == "http" => false,
-            _ => return Err(bad()),
-        };
+    fn of(tls: bool, target: &Target<'_>) -> Result<Self, HttpError> {
         let default_port = if tls { 443 } else { 80 };
         let (name, port) = match target.host.rsplit_once(':') {
             // An IPv6 literal without a port ends in `]`, not in digits.
-            Some((name, port)) if !port.contains(']') => (name, port.parse().map_err(|_| bad())?),
+            Some((name, port)) if !port.contains(']') => {
+                (name, port.parse().map_err(|_| HttpError::BadEndpoint(target.host.to_owned()))?)
+            }
             _ => (target.host, default_port),
         };
         Ok(Self { tls, host: target.host.to_owned(), name: name.trim_matches(['[', ']']).to_owned(), port })
+    }
+
+    fn serves(&self, tls: bool, host: &str) -> bool {
+        self.tls == tls && self.host == host
     }
 }
 
@@ -160,16 +169,15 @@ struct Answer {
 impl Connections {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, ConnectorError> {
         let target = Target::of(request.uri()).ok_or_else(|| ConnectorError::user(bad_endpoint(request.uri())))?;
-        let origin = Origin::of(request.uri(), &target).map_err(|err| ConnectorError::user(err.into()))?;
-        let head = request_head(&request, &target, &origin);
-        let body = request.body().bytes().ok_or_else(|| {
+        let tls = speaks_tls(&target).ok_or_else(|| ConnectorError::user(bad_endpoint(request.uri())))?;
+        let message = request_bytes(&request, &target).ok_or_else(|| {
             ConnectorError::user("a streaming body cannot be sent on the Management API connection".into())
         })?;
 
         // A kept-alive connection the server has since closed fails before any answer: the
         // request was not taken, so it goes again once on a new connection.
-        if let Some(mut connection) = self.take_idle(&origin) {
-            match self.exchange(&mut connection, &head, body).await {
+        if let Some(mut connection) = self.take_idle(tls, target.host) {
+            match self.exchange(&mut connection, &message).await {
                 Ok(answer) => return Ok(self.finish(connection, answer)),
                 Err(HttpError::ClosedEarly) if connection.buffer.is_empty() => {}
                 Err(HttpError::Io(err))
@@ -183,14 +191,15 @@ impl Connections {
                 Err(err) => return Err(connector_error(err)),
             }
         }
+        let origin = Origin::of(tls, &target).map_err(|err| ConnectorError::user(err.into()))?;
         let mut connection = self.connect(origin).await?;
-        let answer = self.exchange(&mut connection, &head, body).await.map_err(connector_error)?;
+        let answer = self.exchange(&mut connection, &message).await.map_err(connector_error)?;
         Ok(self.finish(connection, answer))
     }
 
-    fn take_idle(&self, origin: &Origin) -> Option<Connection> {
+    fn take_idle(&self, tls: bool, host: &str) -> Option<Connection> {
         let mut idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let at = idle.iter().rposition(|connection| &connection.origin == origin)?;
+        let at = idle.iter().rposition(|connection| connection.origin.serves(tls, host))?;
         Some(idle.swap_remove(at))
     }
 
@@ -228,9 +237,9 @@ impl Connections {
         Ok(Connection { origin, stream, buffer: Vec::with_capacity(1024) })
     }
 
-    async fn exchange(&self, connection: &mut Connection, head: &[u8], body: &[u8]) -> Result<Answer, HttpError> {
+    async fn exchange(&self, connection: &mut Connection, message: &[u8]) -> Result<Answer, HttpError> {
         let exchange = async {
-            connection.stream.write_all(&[head, body].concat()).await?;
+            connection.stream.write_all(message).await?;
             read_answer(connection).await
         };
         match self.read_timeout {
@@ -242,30 +251,32 @@ impl Connections {
     }
 }
 
-/// Request line and headers, ending with the blank line.
-fn request_head(request: &HttpRequest, target: &Target<'_>, origin: &Origin) -> Vec<u8> {
-    let mut head = Vec::with_capacity(512);
-    head.extend_from_slice(request.method().as_bytes());
-    head.push(b' ');
-    head.extend_from_slice(target.path.as_bytes());
+/// The whole request as it goes on the wire: request line, headers, blank line, body. `None`
+/// for a streaming body.
+fn request_bytes(request: &HttpRequest, target: &Target<'_>) -> Option<Vec<u8>> {
+    let body = request.body().bytes()?;
+    let mut message = Vec::with_capacity(512 + body.len());
+    message.extend_from_slice(request.method().as_bytes());
+    message.push(b' ');
+    message.extend_from_slice(target.path.as_bytes());
     if let Some(query) = target.query {
-        head.push(b'?');
-        head.extend_from_slice(query.as_bytes());
+        message.push(b'?');
+        message.extend_from_slice(query.as_bytes());
     }
-    head.extend_from_slice(b" HTTP/1.1\r\n");
+    message.extend_from_slice(b" HTTP/1.1\r\n");
     let headers = request.headers();
     if !headers.contains_key("host") {
-        push_header(&mut head, "host", &origin.host);
+        push_header(&mut message, "host", target.host);
     }
     for (name, value) in headers.iter() {
-        push_header(&mut head, name, value);
+        push_header(&mut message, name, value);
     }
     if !headers.contains_key("content-length") {
-        let length = request.body().content_length().unwrap_or(0).to_string();
-        push_header(&mut head, "content-length", &length);
+        push_header(&mut message, "content-length", &body.len().to_string());
     }
-    head.extend_from_slice(b"\r\n");
-    head
+    message.extend_from_slice(b"\r\n");
+    message.extend_from_slice(body);
+    Some(message)
 }
 
 fn push_header(head: &mut Vec<u8>, name: &str, value: &str) {
@@ -540,7 +551,10 @@ mod tests {
 
     #[test]
     fn the_origin_dials_the_hosts_port_or_the_schemes() {
-        let origin = |uri: &str| Origin::of(uri, &Target::of(uri).unwrap()).unwrap();
+        let origin = |uri: &str| {
+            let target = Target::of(uri).unwrap();
+            Origin::of(speaks_tls(&target).unwrap(), &target).unwrap()
+        };
         let https = origin("https://abc.execute-api.eu-west-1.amazonaws.com/prod/@connections/x");
         assert_eq!(
             (https.tls, https.name.as_str(), https.port),
@@ -550,6 +564,6 @@ mod tests {
         assert_eq!((local.tls, local.host.as_str(), local.port), (false, "127.0.0.1:3000", 3000));
         let v6 = origin("http://[::1]:8080/x");
         assert_eq!((v6.name.as_str(), v6.port), ("::1", 8080));
-        assert!(Origin::of("ftp://h/x", &Target::of("ftp://h/x").unwrap()).is_err());
+        assert_eq!(speaks_tls(&Target::of("ftp://h/x").unwrap()), None);
     }
 }

@@ -124,7 +124,7 @@ impl Sign for DayKeySigner {
         let host = target.host.to_owned();
         let body = request.body().bytes().ok_or("a streaming body cannot be signed here")?;
 
-        let mut signed: Vec<(&str, &str)> = vec![("host", &host), ("x-amz-date", &amz_date)];
+        let mut signed: Vec<(&'static str, &str)> = vec![("host", &host), ("x-amz-date", &amz_date)];
         if let Some(token) = credentials.session_token() {
             signed.push(("x-amz-security-token", token));
         }
@@ -132,15 +132,12 @@ impl Sign for DayKeySigner {
         let scope = sigv4::credential_scope(date, &self.region, SERVICE);
         let signature =
             self.key_for(date, credentials).signature(&sigv4::string_to_sign(&amz_date, &scope, &canonical));
-        let names = if signed.len() == 3 { "host;x-amz-date;x-amz-security-token" } else { "host;x-amz-date" };
-        let authorization = sigv4::authorization(credentials.access_key_id(), &scope, names, &signature);
+        let names: Vec<&str> = signed.iter().map(|(name, _)| *name).collect();
+        let authorization = sigv4::authorization(credentials.access_key_id(), &scope, &names.join(";"), &signature);
 
-        let session_token = credentials.session_token().map(str::to_owned);
         let headers = request.headers_mut();
-        headers.try_insert("host", host)?;
-        headers.try_insert("x-amz-date", amz_date)?;
-        if let Some(token) = session_token {
-            headers.try_insert("x-amz-security-token", token)?;
+        for (name, value) in signed {
+            headers.try_insert(name, value.to_owned())?;
         }
         headers.try_insert("authorization", authorization)?;
         Ok(())
