@@ -13,7 +13,7 @@ use super::table::{Quiet, Table};
 use super::{DynamoError, PK, SK};
 
 /// DynamoDB's limit on keys per `BatchGetItem`.
-const BATCH_GET_MAX: usize = 100;
+pub const BATCH_GET_MAX: usize = 100;
 /// Requests for one batch's keys while DynamoDB keeps leaving some unprocessed (throughput),
 /// before the read fails as contended.
 const BATCH_GET_ATTEMPTS: u32 = 40;

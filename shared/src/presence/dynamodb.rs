@@ -81,7 +81,7 @@ use super::{
 };
 use crate::domain::{ConnectionId, RoomId, UserId};
 use crate::dynamodb::codec::{n, one_member_set};
-use crate::dynamodb::read::SortKey;
+use crate::dynamodb::read::{BATCH_GET_MAX, SortKey};
 use crate::dynamodb::write::{Refused, Write};
 use crate::dynamodb::{DynamoError, Item, ItemExt, SK, Table, backoff};
 
@@ -89,8 +89,6 @@ use crate::dynamodb::{DynamoError, Item, ItemExt, SK, Table, backoff};
 /// commits, so thirty instances racing for one room's last places need far fewer: once the
 /// room is full the losers read "full" and stop writing.
 const MAX_ATTEMPTS: u32 = 40;
-/// DynamoDB's limit on keys per `BatchGetItem`.
-const BATCH_GET_MAX: usize = 100;
 /// `BatchGetItem`s one listing of everyone online keeps in flight.
 const READS_IN_FLIGHT: usize = 8;
 
