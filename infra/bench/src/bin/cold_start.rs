@@ -113,13 +113,6 @@ struct Sample {
     peak_rss_kib: Option<u64>,
 }
 
-/// A process's peak resident set so far, from `/proc/<pid>/status` (Linux only).
-fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 /// A function that was just started cold and has answered its first event.
 struct Cold {
     process: FunctionProcess,
@@ -161,7 +154,7 @@ impl Cold {
             init: self.init,
             first_answer: self.first_answer,
             warm_answer,
-            peak_rss_kib: peak_rss_kib(self.process.id()),
+            peak_rss_kib: chatting_bench::proc_status_kib(self.process.id(), "VmHWM"),
         };
         Ok((sample, response))
     }

@@ -210,11 +210,11 @@ impl Server {
     }
 
     fn rss_mib(&self) -> f64 {
-        status_mib(self.pid, "VmRSS:")
+        status_mib(self.pid, "VmRSS")
     }
 
     fn peak_rss_mib(&self) -> f64 {
-        status_mib(self.pid, "VmHWM:")
+        status_mib(self.pid, "VmHWM")
     }
 
     /// User plus system CPU seconds the server has used so far.
@@ -417,7 +417,7 @@ async fn run_load(label: &str, binary: &std::path::Path, backend: Backend, load:
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_millis(100)).await;
-                let rss = status_mib(pid, "VmRSS:");
+                let rss = status_mib(pid, "VmRSS");
                 let mut peak = peak_rss.lock().unwrap_or_else(|p| p.into_inner());
                 *peak = peak.max(rss);
             }
@@ -475,16 +475,10 @@ async fn run_load(label: &str, binary: &std::path::Path, backend: Backend, load:
     }))
 }
 
-/// A memory figure of process `pid` from `/proc/PID/status` (e.g. `VmRSS:`), in MiB; 0 when
+/// A memory figure of process `pid` from `/proc/PID/status` (e.g. `VmRSS`), in MiB; 0 when
 /// the process is gone.
 fn status_mib(pid: u32, field: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib: u64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix(field))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0);
-    kib as f64 / 1024.0
+    chatting_bench::proc_status_kib(pid, field).unwrap_or(0) as f64 / 1024.0
 }
 
 /// CPU time of the calling thread.
