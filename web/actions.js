@@ -6,11 +6,12 @@ import { $, codePoints } from './dom.js';
 import { session, socket, state, request, saveRoom } from './state.js';
 import { toast, formError } from './toast.js';
 import { renderAll } from './render-panels.js';
-import { renderTabs, activateConv } from './render-conv.js';
+import { activateConv, onMessagesScrolled, recheckViewed } from './render-conv.js';
 import { loadOlder, setMe, enterRoom, enterLobby, applyGroupList } from './conversations.js';
 import { sendMessage } from './sending.js';
 import { updateListedUser } from './people.js';
 import { tellTyping } from './typing.js';
+import { showPanel } from './panels.js';
 import { stopChat } from './chat.js';
 import { showAuth } from './auth.js';
 
@@ -34,6 +35,7 @@ export async function joinRoom(room) {
   }
   try {
     enterRoom(await request('room.join', { roomId: room.roomId }));
+    showPanel('conv');
     $('composer-input').focus();
   } catch (err) {
     toast(describeError(err, 'join'));
@@ -63,6 +65,7 @@ export function wireDialogs() {
       const info = await request('room.join', { roomId: joinTarget.roomId, password });
       $('join-dialog').close();
       enterRoom(info, password);
+      showPanel('conv');
       $('composer-input').focus();
     } catch (err) {
       formError('join-error', describeError(err, 'join'));
@@ -92,6 +95,7 @@ export function wireDialogs() {
       const info = await request('room.create', data);
       $('create-room-dialog').close();
       enterRoom(info, password);
+      showPanel('conv');
       $('composer-input').focus();
     } catch (err) {
       formError('create-room-error', describeError(err));
@@ -182,6 +186,7 @@ export async function joinGroup(groupId) {
     const reply = await request('group.join', { groupId });
     setMe({ groupId: reply.groupId });
     activateConv('group');
+    showPanel('conv');
   } catch (err) {
     toast(describeError(err, 'groupJoin'));
   }
@@ -259,6 +264,7 @@ export function wireMain() {
   $('messages').addEventListener('scroll', () => {
     const conv = state.convs.get(state.active);
     if (conv && $('messages').scrollTop < 40 && conv.hasMore && !conv.loading && conv.loaded) loadOlder(conv);
+    onMessagesScrolled();
   });
 
   $('conn-retry').addEventListener('click', () => socket && socket.retryNow());
@@ -270,14 +276,9 @@ export function wireMain() {
     toast('You have logged out.', 'info');
   });
 
-  document.addEventListener('visibilitychange', () => {
-    if (document.hidden) return;
-    const conv = state.convs.get(state.active);
-    if (conv && conv.unread) {
-      conv.unread = 0;
-      renderTabs();
-    }
-  });
+  // Back in the window: what it shows is read now.
+  document.addEventListener('visibilitychange', recheckViewed);
+  window.addEventListener('focus', recheckViewed);
 
   session.addEventListener('ended', (event) => {
     stopChat();

@@ -4,8 +4,11 @@
 // The modules, each importing only the ones above it:
 //   state.js          the session, the socket, the per-login state, requests
 //   toast.js          toasts and form errors
+//   panels.js         the phone layout's one panel at a time
 //   typing.js         "X is typing…": telling and showing
+//   reading.js        unread and mention counts, the "new messages" line, chat.read
 //   render-conv.js    the conversation pane: tabs, composer label, messages
+//   message-actions.js  editing, deleting and reacting to a message; their events
 //   render-panels.js  the header and the side panels
 //   people.js         the people list: everyone online and where, kept current
 //   conversations.js  history loading; entering rooms, the lobby, groups, whispers
@@ -22,6 +25,8 @@ import { openWhisper } from './conversations.js';
 import { startChat } from './chat.js';
 import { showAuth, wireAuth } from './auth.js';
 import { joinRoom, joinGroup, kickUser, wireDialogs, wireMain } from './actions.js';
+import { showPanel, wirePanels } from './panels.js';
+import { wireMessageActions } from './message-actions.js';
 
 // ---------------------------------------------------------------------------
 // Debug hook for tests and for trying the reconnect by hand.
@@ -45,16 +50,33 @@ window.chattingDebug = {
       roomId: state.roomId,
       me: state.me,
       active: state.active,
-      convs: [...state.convs.values()].map((c) => ({ key: c.key, count: c.order.length, unread: c.unread })),
+      convs: [...state.convs.values()].map((c) => ({
+        key: c.key,
+        count: c.order.length,
+        unread: c.unread,
+        mentions: c.mentions,
+        readUpTo: c.readUpTo,
+      })),
     };
   },
 };
 
 // ---------------------------------------------------------------------------
 
-setPanelActions({ joinRoom, joinGroup, kickUser, openWhisper });
+setPanelActions({
+  joinRoom,
+  joinGroup,
+  kickUser,
+  // On a phone the conversation is another panel: opening one shows it.
+  openWhisper: (userId, nick) => {
+    showPanel('conv');
+    openWhisper(userId, nick);
+  },
+});
 wireAuth();
 wireDialogs();
 wireMain();
+wirePanels();
+wireMessageActions();
 if (session.active) startChat();
 else showAuth('');

@@ -26,6 +26,7 @@ import {
   enterLobby,
   applyGroupList,
   syncGroupConv,
+  loadConversations,
 } from './conversations.js';
 import { onEvent } from './events.js';
 import { flushOutbox } from './sending.js';
@@ -99,7 +100,13 @@ async function onOpen({ reconnect }) {
       if (state.convs.get(conv.key) === conv) await catchUp(conv, after);
     }
   }
-  // Conversations opened while offline never got their first page.
-  for (const conv of state.convs.values()) if (!conv.loaded && !conv.loading) loadInitial(conv);
+  // Every whisper partner gets a tab, and every tab the server's unread counts.
+  await loadConversations().catch((err) => {
+    if (err.code !== 'offline') toast(describeError(err));
+  });
+  // Conversations opened while offline never got their first page; listed partners wait for a look.
+  for (const conv of state.convs.values()) {
+    if (!conv.loaded && !conv.loading && (!conv.deferred || conv.key === state.active)) loadInitial(conv);
+  }
   flushOutbox();
 }

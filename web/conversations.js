@@ -14,6 +14,8 @@ import {
   roomConv,
   request,
   saveRoom,
+  convForKey,
+  nickOf,
 } from './state.js';
 import { toast } from './toast.js';
 import { renderAll, renderMe, renderGroups } from './render-panels.js';
@@ -25,7 +27,9 @@ import {
   renderHistoryControls,
   renderActiveConv,
   noteUnread,
+  setConvLoader,
 } from './render-conv.js';
+import { isViewed } from './reading.js';
 
 const HISTORY_PAGE = 50;
 const CATCH_UP_PAGE = 100;
@@ -79,6 +83,8 @@ export async function loadInitial(conv) {
   renderConvIfActive(conv, { stick: true });
   renderTabs();
 }
+
+setConvLoader(loadInitial);
 
 export async function loadOlder(conv) {
   if (conv.loading || !conv.hasMore) return;
@@ -168,16 +174,53 @@ export function syncGroupConv() {
   renderActiveConv({ stick: true });
 }
 
-export function openWhisper(userId, nick, { activate = true } = {}) {
+/** A whisper tab; `deferred` ones load their history when first opened. */
+export function openWhisper(userId, nick, { activate = true, deferred = false } = {}) {
   const key = `dm:${userId}`;
   let conv = state.convs.get(key);
   if (!conv) {
-    conv = makeConv(key, 'whisper', { peer: userId });
+    conv = makeConv(key, 'whisper', { peer: userId, deferred });
     state.convs.set(key, conv);
     rememberNick(userId, nick, false);
-    loadInitial(conv);
+    if (!deferred) loadInitial(conv);
   }
   if (activate) activateConv(key);
   else renderTabs();
   return conv;
+}
+
+/**
+ * The server's list of the user's conversations (chat.conversations): a tab for every whisper
+ * partner, even after a reload, and each tab's unread and mention counts.
+ */
+export async function loadConversations() {
+  const reply = await request('chat.conversations');
+  const unnamed = [];
+  for (const entry of reply.conversations || []) {
+    let conv = convForKey(entry);
+    const last = entry.last || null;
+    if (!conv && entry.with != null) {
+      const nick = last && last.from && last.from.userId === entry.with ? last.from.nick : null;
+      conv = openWhisper(entry.with, nick, { activate: false, deferred: true });
+      if (!nick && nickOf(entry.with) === entry.with) unnamed.push(entry.with);
+    }
+    if (!conv) continue;
+    if (last && last.sentAt > conv.lastAt) conv.lastAt = last.sentAt;
+    // What is on screen was seen, whatever the server last heard.
+    if (!isViewed(conv)) {
+      conv.unread = entry.unread || 0;
+      conv.mentions = entry.mentions || 0;
+    }
+  }
+  renderTabs();
+  renderActiveConv();
+  for (const userId of unnamed) {
+    request('user.info', { userId }).then(
+      (user) => {
+        rememberNick(user.userId, user.nick);
+        renderTabs();
+      },
+      () => {},
+    );
+  }
 }

@@ -60,16 +60,43 @@ const LINK = /\bhttps?:\/\/[^\s<>"]+/g;
 // Punctuation that ends a sentence rather than the address.
 const TRAILING = /[.,;:!?')\]]+$/;
 
-/** Text with its http(s) addresses as links that open apart from this page. */
-export function linkified(text) {
+/**
+ * Text with its http(s) addresses as links that open apart from this page, and the `@userId`
+ * of each user in `mentions` emphasised (`me` the more so).
+ */
+export function linkified(text, mentions = [], me = null) {
   const parts = [];
   let last = 0;
   for (const match of text.matchAll(LINK)) {
     const url = match[0].replace(TRAILING, '');
-    if (match.index > last) parts.push(text.slice(last, match.index));
+    if (match.index > last) parts.push(...withMentions(text.slice(last, match.index), mentions, me));
     parts.push(el('a', { href: url, target: '_blank', rel: 'noopener noreferrer', 'data-testid': 'message-link', text: url }));
     last = match.index + url.length;
   }
+  if (last < text.length) parts.push(...withMentions(text.slice(last), mentions, me));
+  return parts;
+}
+
+// As the server reads a mention: `@` after a word boundary, then the user id. Only ids the
+// server put in `mentions` (users that exist) are emphasised.
+const MENTION = /(?<![A-Za-z0-9_])@([A-Za-z0-9_]+)/g;
+
+function withMentions(text, mentions, me) {
+  if (!mentions.length) return [text];
+  const parts = [];
+  let last = 0;
+  for (const match of text.matchAll(MENTION)) {
+    if (!mentions.includes(match[1])) continue;
+    if (match.index > last) parts.push(text.slice(last, match.index));
+    const mine = match[1] === me;
+    parts.push(el('strong', { class: `mention${mine ? ' mention--me' : ''}`, 'data-testid': 'mention', text: match[0] }));
+    last = match.index + match[0].length;
+  }
   if (last < text.length) parts.push(text.slice(last));
   return parts;
+}
+
+/** What an unread or mention badge says: the server counts up to 999. */
+export function countText(count) {
+  return count >= 999 ? '999+' : String(count);
 }

@@ -56,6 +56,16 @@ const BY_CONTEXT = {
   groupSend: { invalid: 'Join a group before sending group messages.' },
   nick: { invalid: 'A nickname is 1 to 20 characters, without control characters.' },
   history: { notAuth: 'You can only read the history of a room you are in.' },
+  edit: {
+    notAuth: 'You can only edit your own messages.',
+    noInfo: 'That message is no longer there.',
+  },
+  delete: {
+    notAuth: 'You can only delete your own messages, or any message in a room you own.',
+    noInfo: 'That message is no longer there.',
+  },
+  react: { noInfo: 'That message is no longer there.' },
+  read: { notAuth: 'You are no longer in that room.' },
 };
 
 /** The sentence to show for an error (a ChatError, or anything thrown). */

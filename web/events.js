@@ -1,13 +1,15 @@
 // Server events pushed over the socket.
 
 import { ChatError, describeError } from './errors.js';
-import { state, addMessages, rememberNick, roomConv, nickOf } from './state.js';
+import { state, addMessages, rememberNick, roomConv, nickOf, convForKey } from './state.js';
 import { toast } from './toast.js';
 import { renderRooms, renderRoom, renderGroups, renderPeople, renderLocation } from './render-panels.js';
 import { renderTabs, renderConvIfActive, renderActiveConv, noteUnread } from './render-conv.js';
 import { setMe, openWhisper, enterLobby } from './conversations.js';
 import { onTyping, stoppedTyping } from './typing.js';
 import { refreshPeopleSoon, updateListedUser } from './people.js';
+import { onMessageChanged, onReactions } from './message-actions.js';
+import { applyRead } from './reading.js';
 
 export function onEvent(event, data) {
   switch (event) {
@@ -55,6 +57,13 @@ export function onEvent(event, data) {
       return enterLobby().catch((err) => toast(describeError(err)));
     case 'chat.typing':
       return onTyping(data);
+    case 'chat.edited':
+    case 'chat.deleted':
+      return onMessageChanged(data);
+    case 'chat.reactions':
+      return onReactions(data);
+    case 'chat.read':
+      return onRead(data);
     case 'system.error':
       return toast(describeError(new ChatError(data.code || 'error', data.message)));
     default:
@@ -75,6 +84,15 @@ function onUserChange(change, user) {
   } else {
     refreshPeopleSoon();
   }
+}
+
+/** The user read a conversation in another tab. */
+function onRead(data) {
+  const conv = convForKey(data);
+  if (!conv || data.upTo == null) return;
+  applyRead(conv, data.upTo);
+  renderTabs();
+  renderConvIfActive(conv);
 }
 
 function onChatIn(message) {

@@ -59,6 +59,12 @@ async function sendItem(item) {
         text: payload.text,
         sentAt: reply.sentAt,
         seq: reply.seq ?? null,
+        editedAt: null,
+        deleted: false,
+        reactions: [],
+        mentions: [],
+        // Built here from the reply: the server's copy (with its mentions) replaces it.
+        local: true,
       },
     ]);
   } catch (err) {

@@ -29,6 +29,8 @@ function initialState() {
     nicks: new Map(), // userId -> newest nick seen
     convs: new Map(), // key -> Conversation
     active: 'room',
+    editing: null, // {messageId, text}: the message being edited in place
+    picking: null, // messageId whose reaction picker is open
     outbox: [], // chat.send waiting for a reply or for the connection
     connection: 'connecting',
   };
@@ -56,25 +58,87 @@ export function makeConv(key, kind, extra = {}) {
     hasMore: false,
     loaded: false,
     loading: false,
-    unread: 0,
+    // Held back until the tab is opened: a whisper partner listed by chat.conversations.
+    deferred: false,
+    unread: 0, // messages from others not yet seen
+    mentions: 0, // of those, the ones naming the user
+    readUpTo: null, // the read mark told to (or by) the server: seq for rooms, messageId otherwise
+    divider: null, // messageId the "new messages" line is drawn above
+    dividerCount: 0, // unread when the tab was opened: the line is placed once they are loaded
+    lastAt: '', // sentAt of the newest message known, to order the whisper tabs
   };
 }
 
-function byMessageId(a, b) {
+export function byMessageId(a, b) {
   return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
 }
 
-/** Adds messages, ignoring ones already there; returns the new ones. */
+/**
+ * Adds messages, ignoring ones already there; returns the new ones. A copy the client built
+ * from its own chat.send reply (`local`) gives way to the server's, which knows the mentions.
+ */
 export function addMessages(conv, messages) {
   const added = [];
   for (const message of messages) {
-    if (!message || !message.messageId || conv.messages.has(message.messageId)) continue;
+    if (!message || !message.messageId) continue;
+    const held = conv.messages.get(message.messageId);
+    if (held) {
+      if (held.local && !message.local) conv.messages.set(message.messageId, message);
+      continue;
+    }
     conv.messages.set(message.messageId, message);
     added.push(message);
     if (message.from) rememberNick(message.from.userId, message.from.nick, false);
+    if (message.sentAt && message.sentAt > conv.lastAt) conv.lastAt = message.sentAt;
   }
   if (added.length) conv.order = [...conv.messages.keys()].sort(byMessageId);
   return added;
+}
+
+/** An edit, a delete or new reactions: the held copy is updated in place, keeping its position. */
+export function updateMessage(conv, messageId, changes) {
+  const held = conv.messages.get(messageId);
+  if (!held) return false;
+  conv.messages.set(messageId, { ...held, ...changes, local: false });
+  return true;
+}
+
+/** Is `a` a later read mark than `b` in this conversation (null is the earliest)? */
+export function readMarkAfter(conv, a, b) {
+  if (a == null) return false;
+  if (b == null) return true;
+  return conv.kind === 'room' ? a > b : byMessageId(String(a), String(b)) > 0;
+}
+
+/** The read mark of a message: its seq in a room, its messageId elsewhere. */
+export function readMarkOf(conv, message) {
+  return conv.kind === 'room' ? (message.seq ?? null) : message.messageId;
+}
+
+/** Whether `message` names the signed-in user. */
+export function mentionsMe(message) {
+  return Boolean(state.me && Array.isArray(message.mentions) && message.mentions.includes(state.me.userId));
+}
+
+/** The held conversation a wire Conversation key (`roomId`, `groupId` or `with`) names, if any. */
+export function convForKey(data) {
+  if (!data) return null;
+  if (data.with != null) return state.convs.get(`dm:${data.with}`) || null;
+  if (data.groupId != null) {
+    const group = state.convs.get('group');
+    return group && group.groupId === data.groupId ? group : null;
+  }
+  if (data.roomId != null) {
+    const room = roomConv();
+    return room && room.roomId === data.roomId ? room : null;
+  }
+  return null;
+}
+
+/** The conversation holding a message, looked for in every tab. */
+export function convOfMessage(messageId) {
+  for (const conv of state.convs.values()) if (conv.messages.has(messageId)) return conv;
+  return null;
 }
 
 /** The history bound past the newest (`after`) or oldest (`before`) message held. */
