@@ -214,6 +214,7 @@ export function wireMain() {
       $('group-id-input').value = '';
       setMe({ groupId: reply.groupId });
       activateConv('group');
+      showPanel('conv');
     } catch (err) {
       toast(describeError(err, 'groupCreate'));
     }

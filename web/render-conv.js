@@ -180,7 +180,7 @@ export function allowed(message) {
   const me = state.me && state.me.userId;
   const mine = Boolean(me) && message.from.userId === me;
   const owner = message.type === 'all' && Boolean(state.room) && message.roomId === state.roomId && state.room.owner === me;
-  const live = !message.deleted && !message.local;
+  const live = !message.deleted;
   return { edit: live && mine, delete: live && (mine || owner), react: live };
 }
 

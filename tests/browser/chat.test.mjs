@@ -120,6 +120,25 @@ async function send(page, text) {
   assert.equal(await input.inputValue(), '', 'Enter sends and clears the box');
 }
 
+/** A message's text, or its placeholder once deleted, for every message shown, in order. */
+async function shownTexts(page) {
+  return page
+    .locator(`${tid('message-list')} ${tid('message')}`)
+    .evaluateAll((items) =>
+      items.map((li) => li.querySelector('[data-testid="message-text"], [data-testid="message-deleted"]').textContent),
+    );
+}
+
+/** Opens a message's toolbar as a pointer does, and presses one of its buttons. */
+async function messageAction(message, action) {
+  await message.hover();
+  await message.locator(tid(action)).click();
+}
+
+function convTab(page, key) {
+  return page.locator(`${tid('conv-tab')}[data-conv="${key}"]`);
+}
+
 async function signUp(page, user) {
   await page.goto(PAGE_BASE);
   await page.locator(tid('tab-signup')).click();
@@ -336,6 +355,248 @@ describe('chatting web client', { timeout: 150000 }, () => {
     await messageWithText(a, 'Hi Alice, Bob here').locator(tid('message-nick'), { hasText: 'Bobby' }).waitFor();
   });
 
+  it('the author edits a message in place: Enter saves, Escape cancels', async () => {
+    const a = pages.alice;
+    const b = pages.bob;
+    await send(a, 'see you at noun');
+    const theirs = messageWithText(b, 'see you at noun');
+    await theirs.hover();
+    assert.equal(await theirs.locator(tid('message-edit')).count(), 0, 'only the author may edit');
+    assert.equal(await theirs.locator(tid('message-delete')).count(), 0, 'Bob neither wrote it nor owns the room');
+    const mine = messageWithText(a, 'see you at noun');
+    await messageAction(mine, 'message-edit');
+    const editor = a.locator(tid('message-editor'));
+    assert.equal(await editor.inputValue(), 'see you at noun');
+    assert.ok(await editor.evaluate((node) => node === document.activeElement), 'the editor has the focus');
+    await editor.fill('never mind');
+    await editor.press('Escape');
+    await editor.waitFor({ state: 'detached' });
+    assert.equal(await mine.locator(tid('message-edited')).count(), 0, 'a cancelled edit changes nothing');
+    await messageAction(mine, 'message-edit');
+    await editor.fill('see you at noon');
+    await editor.press('Enter');
+    const fixed = messageWithText(b, 'see you at noon');
+    await fixed.locator(tid('message-edited'), { hasText: '(edited)' }).waitFor();
+    assert.match((await fixed.locator(tid('message-edited')).getAttribute('title')) || '', /^Edited \S/);
+    assert.equal(await messageWithText(b, 'see you at noun').count(), 0);
+    await messageWithText(a, 'see you at noon').locator(tid('message-edited')).waitFor();
+    const texts = await shownTexts(b);
+    assert.equal(texts[texts.length - 1], 'see you at noon', 'the edited message keeps its place');
+  });
+
+  it('deleting asks first; the placeholder keeps the place; the room owner may delete anyone\'s', async () => {
+    const a = pages.alice;
+    const b = pages.bob;
+    await send(b, 'this one goes');
+    await send(b, 'and this one stays a while');
+    await messageWithText(a, 'and this one stays a while').waitFor();
+    const goes = messageWithText(b, 'this one goes');
+    await messageAction(goes, 'message-delete');
+    await b.locator(tid('delete-dialog')).waitFor();
+    assert.equal(await b.locator(tid('delete-preview')).textContent(), 'this one goes');
+    await b.locator(tid('delete-cancel')).click();
+    await b.locator(tid('delete-dialog')).waitFor({ state: 'hidden' });
+    assert.equal(await goes.count(), 1, 'cancelling keeps the message');
+    await messageAction(goes, 'message-delete');
+    await b.locator(tid('delete-confirm')).click();
+    await goes.waitFor({ state: 'detached' });
+    const gone = a.locator(`${tid('message')}[data-deleted="true"]`);
+    await gone.waitFor();
+    assert.equal(await gone.locator(tid('message-deleted')).textContent(), 'message deleted');
+    assert.equal(await gone.locator(tid('message-nick')).textContent(), 'Bobby');
+    assert.equal(await gone.locator(tid('message-react')).count(), 0, 'nothing more to do with it');
+    assert.deepEqual((await shownTexts(a)).slice(-2), ['message deleted', 'and this one stays a while']);
+    // Alice owns the room: she removes Bob's message too.
+    await messageAction(messageWithText(a, 'and this one stays a while'), 'message-delete');
+    assert.equal(await a.locator(tid('delete-heading')).textContent(), 'Delete this message?');
+    await a.locator(tid('delete-confirm')).click();
+    await messageWithText(b, 'and this one stays a while').waitFor({ state: 'detached' });
+    assert.deepEqual((await shownTexts(b)).slice(-3), ['see you at noon', 'message deleted', 'message deleted']);
+  });
+
+  it('reactions show counts, mark one\'s own and toggle from the chip', async () => {
+    const a = pages.alice;
+    const b = pages.bob;
+    const hello = (page) => messageWithText(page, 'Hello from Alice');
+    await messageAction(hello(b), 'message-react');
+    const picker = hello(b).locator(tid('reaction-picker'));
+    await picker.waitFor();
+    assert.equal(await picker.locator(tid('reaction-pick')).count(), 6);
+    await picker.locator(`${tid('reaction-pick')}[data-emoji="👍"]`).click();
+    await picker.waitFor({ state: 'detached' });
+    const chipA = hello(a).locator(`${tid('reaction')}[data-emoji="👍"]`);
+    const chipB = hello(b).locator(`${tid('reaction')}[data-emoji="👍"]`);
+    await chipA.locator(tid('reaction-count'), { hasText: /^1$/ }).waitFor();
+    assert.equal(await chipA.getAttribute('aria-pressed'), 'false', 'not Alice\'s reaction');
+    assert.equal(await chipA.getAttribute('title'), 'Bobby');
+    assert.equal(await chipB.getAttribute('aria-pressed'), 'true', 'Bob\'s own is marked');
+    await chipA.click();
+    await chipB.locator(tid('reaction-count'), { hasText: /^2$/ }).waitFor();
+    assert.equal(await chipB.getAttribute('title'), 'Bobby, Alice');
+    assert.equal(await chipA.getAttribute('aria-pressed'), 'true');
+    assert.match((await chipA.textContent()) || '', /^👍\s*2$/);
+    await chipB.click();
+    await chipA.locator(tid('reaction-count'), { hasText: /^1$/ }).waitFor();
+    assert.equal(await chipA.getAttribute('title'), 'Alice');
+    await chipB.locator(tid('reaction-count'), { hasText: /^1$/ }).waitFor();
+    assert.equal(await chipB.getAttribute('aria-pressed'), 'false');
+  });
+
+  it('a mention is emphasised, and highlighted for the one it names', async () => {
+    const a = pages.alice;
+    const b = pages.bob;
+    const text = `@${alice.userId} and @nobody_${run} have a look`;
+    await send(b, text);
+    const seen = messageWithText(a, 'have a look');
+    await seen.locator(tid('mention')).waitFor();
+    assert.equal(await seen.getAttribute('data-mentioned'), 'true');
+    assert.match(await seen.getAttribute('class'), /msg--mention/);
+    assert.deepEqual(await seen.locator(tid('mention')).allTextContents(), [`@${alice.userId}`], 'only a real user is a mention');
+    assert.equal(await seen.locator(tid('message-text')).textContent(), text, 'the text itself is unchanged');
+    const own = messageWithText(b, 'have a look');
+    await own.locator(tid('mention')).waitFor();
+    assert.equal(await own.getAttribute('data-mentioned'), null, 'Bob is not the one named');
+  });
+
+  it('unread and mention badges, the new-messages line, and reading in one tab clears the other', async () => {
+    const b = pages.bob;
+    const c = pages.carol;
+    // Bob's second tab, signed in through the stored session, stays in the lobby.
+    const b2 = await b.context().newPage();
+    b2.setDefaultTimeout(STEP_TIMEOUT);
+    b2.on('pageerror', (err) => problems.push(`bob's second tab: page error: ${err.message}`));
+    await b2.goto(PAGE_BASE);
+    await waitConnected(b2);
+    await userItem(c, bob.userId).locator(tid('whisper-button')).click();
+    const tab = convTab(b, `dm:${carol.userId}`);
+    const tab2 = convTab(b2, `dm:${carol.userId}`);
+    await send(c, 'are you there?');
+    await tab.locator(tid('conv-unread'), { hasText: /^1$/ }).waitFor();
+    await send(c, 'it is about the meeting');
+    await tab.locator(tid('conv-unread'), { hasText: /^2$/ }).waitFor();
+    assert.equal(await tab.locator(tid('conv-mentions')).count(), 0);
+    await send(c, `@${bob.userId} this one is for you`);
+    await tab.locator(tid('conv-unread'), { hasText: /^3$/ }).waitFor();
+    await tab.locator(tid('conv-mentions'), { hasText: '@1' }).waitFor();
+    assert.match(await tab.getAttribute('class'), /tab--mentioned/);
+    await tab2.locator(tid('conv-unread'), { hasText: /^3$/ }).waitFor();
+    await tab2.locator(tid('conv-mentions'), { hasText: '@1' }).waitFor();
+    // Opened, the line sits above the first of the three.
+    await tab.click();
+    await b.locator(tid('new-divider'), { hasText: 'New messages' }).waitFor();
+    const first = b.locator(`${tid('new-divider')} + ${tid('message')} ${tid('message-text')}`);
+    assert.equal(await first.textContent(), 'are you there?');
+    assert.equal(await b.locator(tid('new-divider')).count(), 1);
+    assert.equal(await messageWithText(b, 'this one is for you').getAttribute('data-mentioned'), 'true');
+    await tab.locator(tid('conv-unread')).waitFor({ state: 'detached' });
+    assert.equal(await tab.locator(tid('conv-mentions')).count(), 0);
+    // The other tab hears it was read.
+    await tab2.locator(tid('conv-unread')).waitFor({ state: 'detached' });
+    assert.equal(await tab2.locator(tid('conv-mentions')).count(), 0);
+    await b2.close();
+    // Nothing new since: opened again, no line.
+    await convTab(b, 'room').click();
+    await tab.click();
+    await messageWithText(b, 'are you there?').waitFor();
+    assert.equal(await b.locator(tid('new-divider')).count(), 0);
+    await convTab(b, 'room').click();
+  });
+
+  it('the conversation list with its unread counts survives a reload, newest whisper first', async () => {
+    const b = pages.bob;
+    const c = pages.carol;
+    await send(c, 'one more thing');
+    const tab = convTab(b, `dm:${carol.userId}`);
+    await tab.locator(tid('conv-unread'), { hasText: /^1$/ }).waitFor();
+    await b.reload();
+    await waitConnected(b);
+    await tab.locator(tid('conv-unread'), { hasText: /^1$/ }).waitFor();
+    await b.locator(tid('room-title'), { hasText: ROOM.title }).waitFor();
+    const whispers = b.locator(`${tid('conv-tab')}[data-conv^="dm:"]`);
+    assert.deepEqual(await whispers.evaluateAll((tabs) => tabs.map((t) => t.dataset.conv)), [
+      `dm:${carol.userId}`,
+      `dm:${alice.userId}`,
+    ]);
+    assert.equal(await convTab(b, `dm:${alice.userId}`).locator(tid('conv-unread')).count(), 0, 'read before the reload');
+    assert.match((await tab.textContent()) || '', /Carol/);
+    await tab.click();
+    await messageWithText(b, 'one more thing').waitFor();
+    assert.equal(await messageWithText(b, 'are you there?').count(), 1);
+    await tab.locator(tid('conv-unread')).waitFor({ state: 'detached' });
+    await convTab(b, 'room').click();
+  });
+
+  it('scrolled up, a button jumps back to the latest message', async () => {
+    const a = pages.alice;
+    const b = pages.bob;
+    await a.setViewportSize({ width: 1280, height: 420 });
+    try {
+      const box = a.locator(tid('messages'));
+      const jump = a.locator(tid('jump-latest'));
+      const fromEnd = () => box.evaluate((node) => node.scrollHeight - node.scrollTop - node.clientHeight);
+      await box.evaluate((node) => {
+        node.scrollTop = node.scrollHeight;
+      });
+      await jump.waitFor({ state: 'hidden' });
+      await box.evaluate((node) => {
+        node.scrollTop = 0;
+      });
+      await jump.waitFor();
+      assert.equal(await jump.textContent(), 'Jump to latest');
+      await send(b, 'news while Alice reads back');
+      await jump.filter({ hasText: '1 new' }).waitFor();
+      assert.ok((await fromEnd()) > 150, 'a new message does not pull the list down');
+      await convTab(a, 'room').locator(tid('conv-unread'), { hasText: /^1$/ }).waitFor();
+      await jump.click();
+      await jump.waitFor({ state: 'hidden' });
+      assert.ok((await fromEnd()) < 60, 'at the bottom');
+      assert.ok(await messageWithText(a, 'news while Alice reads back').isVisible());
+      await convTab(a, 'room').locator(tid('conv-unread')).waitFor({ state: 'detached' });
+    } finally {
+      await a.setViewportSize({ width: 1280, height: 800 });
+    }
+  });
+
+  it('on a phone one panel shows at a time, picked from the bar', async () => {
+    const c = pages.carol;
+    await c.setViewportSize({ width: 390, height: 844 });
+    try {
+      const nav = c.locator(tid('phone-nav'));
+      await nav.waitFor();
+      const visible = async () => ({
+        conv: await c.locator(tid('messages')).isVisible(),
+        people: await c.locator(tid('user-list')).isVisible(),
+        rooms: await c.locator(tid('lobby-panel')).isVisible(),
+      });
+      assert.deepEqual(await visible(), { conv: true, people: false, rooms: false });
+      assert.equal(await c.locator(tid('phone-tab-conv')).getAttribute('aria-selected'), 'true');
+      await c.locator(tid('phone-tab-people')).click();
+      assert.deepEqual(await visible(), { conv: false, people: true, rooms: false });
+      assert.equal(await c.locator(tid('phone-tab-people')).getAttribute('aria-selected'), 'true');
+      assert.equal(await c.locator(tid('phone-tab-conv')).getAttribute('aria-selected'), 'false');
+      await c.locator(tid('phone-tab-rooms')).click();
+      assert.deepEqual(await visible(), { conv: false, people: false, rooms: true });
+      await c.locator(tid('room-item'), { hasText: ROOM.title }).waitFor();
+      // Whispering from the people panel brings the conversation up.
+      await c.locator(tid('phone-tab-people')).click();
+      await userItem(c, alice.userId).locator(tid('whisper-button')).click();
+      assert.deepEqual(await visible(), { conv: true, people: false, rooms: false });
+      await c.locator(`${tid('conv-tab')}[data-conv="dm:${alice.userId}"][aria-selected="true"]`).waitFor();
+      const box = await c.locator(tid('composer-input')).boundingBox();
+      assert.ok(box && box.y + box.height <= 844, 'the composer is on screen');
+      await mkdir(SHOT_DIR, { recursive: true });
+      await c.screenshot({ path: path.join(SHOT_DIR, 'phone.png') });
+      await convTab(c, 'room').click();
+    } finally {
+      await c.setViewportSize({ width: 1280, height: 800 });
+    }
+    // A wide screen shows all three and no bar.
+    await c.locator(tid('phone-nav')).waitFor({ state: 'hidden' });
+    assert.ok(await c.locator(tid('user-list')).isVisible());
+    assert.ok(await c.locator(tid('lobby-panel')).isVisible());
+    assert.ok(await c.locator(tid('messages')).isVisible());
+  });
+
   it('the owner changes the room settings, and a full room says so', async () => {
     const a = pages.alice;
     const c = pages.carol;
@@ -484,11 +745,11 @@ describe('chatting web client', { timeout: 150000 }, () => {
     await b.locator(tid('login-submit')).click();
     await waitConnected(b);
     await userItem(b, alice.userId).waitFor();
-    // Nothing was pushed to him: no whisper tab opened by itself; opening one reads the history.
+    // Nothing was pushed to him: his conversation list has it waiting, counted as unread, and
+    // opening the tab reads the history.
     const tab = `${tid('conv-tab')}[data-conv="dm:${alice.userId}"]`;
-    await b.waitForTimeout(500);
-    assert.equal(await b.locator(tab).count(), 0);
-    await userItem(b, alice.userId).locator(tid('whisper-button')).click();
+    await b.locator(tab).locator(tid('conv-unread'), { hasText: /^1$/ }).waitFor();
+    await b.locator(tab).click();
     await b.locator(`${tab}[aria-selected="true"]`).waitFor();
     const note = messageWithText(b, 'call me when you are back');
     await note.waitFor();
