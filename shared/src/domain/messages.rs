@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::{Invalid, char_count_between};
+use super::{GroupId, Invalid, RoomId, UserId, char_count_between};
 
 string_newtype!(
     /// 1–2000 characters of chat text.
@@ -110,6 +110,54 @@ impl MessageKind {
     }
 }
 
+/// A conversation's key: exactly one of `{"roomId"}` (a room or the lobby), `{"groupId"}`
+/// or `{"with"}` (a whisper pair, named by its other side).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(untagged)]
+pub enum ConversationKey {
+    Room {
+        #[serde(rename = "roomId")]
+        room_id: RoomId,
+    },
+    Group {
+        #[serde(rename = "groupId")]
+        group_id: GroupId,
+    },
+    Whisper {
+        with: UserId,
+    },
+}
+
+/// A message mentions at most this many users; the rest of its `@`s are plain text.
+pub const MAX_MENTIONS: usize = 50;
+
+/// The user ids `text` mentions as `@userId`, first mention first, each once: an `@` at the
+/// start or after a character that cannot be part of a user id, followed by one. Whether
+/// such users exist is for the caller to find out.
+pub fn mention_candidates(text: &str) -> Vec<UserId> {
+    let id_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_';
+    let mut found: Vec<UserId> = Vec::new();
+    let mut previous: Option<char> = None;
+    for (at, c) in text.char_indices() {
+        let boundary = previous.is_none_or(|p| !(p.is_alphanumeric() || p == '_'));
+        previous = Some(c);
+        if c != '@' || !boundary {
+            continue;
+        }
+        let rest = &text[at + 1..];
+        let end = rest.find(|c: char| !id_char(c)).unwrap_or(rest.len());
+        if let Ok(user) = UserId::parse(&rest[..end])
+            && !found.contains(&user)
+        {
+            found.push(user);
+            if found.len() == MAX_MENTIONS {
+                break;
+            }
+        }
+    }
+    found
+}
+
 /// Page bounds: `seq` for rooms, message ids for whispers and groups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Bounds {
@@ -139,6 +187,18 @@ mod tests {
         for bad in ["", "   ", &"x".repeat(2001)] {
             assert!(MessageText::parse(bad).is_err(), "{bad:?} should be refused");
         }
+    }
+
+    #[test]
+    fn mentions_need_a_boundary_before_the_at_and_a_user_id_after_it() {
+        let ids = |text: &str| mention_candidates(text).iter().map(|u| u.as_str().to_owned()).collect::<Vec<_>>();
+        assert_eq!(ids("@bob hi @carol_2, and @bob again"), ["bob", "carol_2"]);
+        assert_eq!(ids("(@bob) @ann: hey"), ["bob", "ann"]);
+        assert!(ids("mail ann@bob.com or x_@bob").is_empty(), "an @ inside a word is not a mention");
+        assert!(ids("@Bob @al @ @").is_empty(), "not a user id after the @");
+        assert_eq!(ids("@bob's"), ["bob"]);
+        let many: String = (0..60).map(|n| format!("@user{n:02} ")).collect();
+        assert_eq!(mention_candidates(&many).len(), MAX_MENTIONS);
     }
 
     #[test]

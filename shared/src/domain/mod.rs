@@ -116,11 +116,15 @@ impl fmt::Debug for Secret {
 // Declared after `string_newtype!` and the helpers, which they use.
 mod groups;
 mod messages;
+mod reactions;
 mod rooms;
 mod users;
 
 pub use groups::GroupId;
-pub use messages::{Bounds, ClientMsgId, MessageId, MessageKind, MessageText};
+pub use messages::{
+    Bounds, ClientMsgId, ConversationKey, MAX_MENTIONS, MessageId, MessageKind, MessageText, mention_candidates,
+};
+pub use reactions::{Emoji, MAX_DISTINCT_EMOJI, REACTION_USERS_SHOWN, Reaction};
 pub use rooms::{Capacity, RoomId, RoomPassword, RoomTitle};
 pub use users::{ConnectionId, Nick, Password, UserId};
 

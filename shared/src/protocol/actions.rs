@@ -3,9 +3,10 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::UpTo;
 use crate::domain::{
-    Bounds, Capacity, ClientMsgId, GroupId, Invalid, MessageId, MessageKind, MessageText, Nick, RoomId, RoomPassword,
-    RoomTitle, UserId,
+    Bounds, Capacity, ClientMsgId, ConversationKey, Emoji, GroupId, Invalid, MessageId, MessageKind, MessageText, Nick,
+    RoomId, RoomPassword, RoomTitle, UserId,
 };
 
 const DEFAULT_HISTORY_LIMIT: u32 = 50;
@@ -44,6 +45,11 @@ pub const ACTIONS: &[&str] = &[
     "chat.send",
     "chat.history",
     "chat.typing",
+    "chat.edit",
+    "chat.delete",
+    "chat.react",
+    "chat.read",
+    "chat.conversations",
 ];
 
 /// Every action of PROTOCOL.md, with its `data` checked.
@@ -106,6 +112,24 @@ pub enum Command {
         kind: MessageKind,
         to: Option<UserId>,
     },
+    ChatEdit {
+        message_id: MessageId,
+        text: MessageText,
+    },
+    ChatDelete {
+        message_id: MessageId,
+    },
+    ChatReact {
+        message_id: MessageId,
+        emoji: Emoji,
+        on: bool,
+    },
+    /// `up_to` is a `seq` for a room, a message id otherwise.
+    ChatRead {
+        conversation: ConversationKey,
+        up_to: UpTo,
+    },
+    ChatConversations,
 }
 
 #[derive(Deserialize)]
@@ -171,6 +195,36 @@ struct ChatTypingData {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
+struct MessageIdData {
+    message_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChatEditData {
+    message_id: String,
+    text: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChatReactData {
+    message_id: String,
+    emoji: String,
+    on: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChatReadData {
+    room_id: Option<i64>,
+    with: Option<String>,
+    group_id: Option<String>,
+    up_to: Value,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct ChatHistoryData {
     room_id: Option<i64>,
     with: Option<String>,
@@ -206,8 +260,8 @@ fn message_id_bound(field: &'static str, value: Option<Value>) -> Result<Option<
 }
 
 impl Command {
-    /// The actions that change what others see (and so send events to rooms or the lobby);
-    /// `chat.send` has a limit of its own.
+    /// The actions that change state (and most send events to rooms, groups or the lobby);
+    /// `chat.send` and `chat.typing` have limits of their own.
     pub fn changes_state(&self) -> bool {
         matches!(
             self,
@@ -220,6 +274,10 @@ impl Command {
                 | Command::GroupCreate { .. }
                 | Command::GroupJoin { .. }
                 | Command::GroupLeave
+                | Command::ChatEdit { .. }
+                | Command::ChatDelete { .. }
+                | Command::ChatReact { .. }
+                | Command::ChatRead { .. }
         )
     }
 
@@ -339,6 +397,50 @@ impl Command {
                 };
                 Command::ChatHistory { target, bounds, limit }
             }
+            "chat.edit" => {
+                let d: ChatEditData = data_as(data)?;
+                Command::ChatEdit { message_id: MessageId::parse(&d.message_id)?, text: MessageText::parse(&d.text)? }
+            }
+            "chat.delete" => {
+                let d: MessageIdData = data_as(data)?;
+                Command::ChatDelete { message_id: MessageId::parse(&d.message_id)? }
+            }
+            "chat.react" => {
+                let d: ChatReactData = data_as(data)?;
+                Command::ChatReact {
+                    message_id: MessageId::parse(&d.message_id)?,
+                    emoji: Emoji::parse(&d.emoji)?,
+                    on: d.on,
+                }
+            }
+            "chat.read" => {
+                let d: ChatReadData = data_as(data)?;
+                let required = |bound: Option<i64>| bound.ok_or_else(|| Invalid::new("upTo", "is required"));
+                let (conversation, up_to) = match (d.room_id, d.group_id, d.with) {
+                    (Some(room), None, None) => {
+                        let room_id = if room == 0 { RoomId::LOBBY } else { RoomId::parse_room(room)? };
+                        let seq = required(seq_bound("upTo", Some(d.up_to))?)?;
+                        (ConversationKey::Room { room_id }, UpTo::Seq(seq))
+                    }
+                    (None, Some(group), None) => {
+                        let id = required(message_id_bound("upTo", Some(d.up_to))?)?;
+                        (
+                            ConversationKey::Group { group_id: GroupId::parse(&group)? },
+                            UpTo::Message(MessageId::from_stored(id)),
+                        )
+                    }
+                    (None, None, Some(with)) => {
+                        let id = required(message_id_bound("upTo", Some(d.up_to))?)?;
+                        (
+                            ConversationKey::Whisper { with: UserId::parse(&with)? },
+                            UpTo::Message(MessageId::from_stored(id)),
+                        )
+                    }
+                    _ => return Err(Invalid::new("data", "name exactly one of roomId, groupId, with")),
+                };
+                Command::ChatRead { conversation, up_to }
+            }
+            "chat.conversations" => Command::ChatConversations,
             other => {
                 let shown: String = other.chars().take(64).collect();
                 return Err(Invalid::new("action", format!("{shown:?} is not an action")));
@@ -390,6 +492,16 @@ mod tests {
             ("chat.history", json!({"with":"bob","before":7})),
             ("chat.history", json!({"roomId":1,"with":"bob"})),
             ("user.info", json!({})),
+            ("chat.edit", json!({"messageId":"12","text":" "})),
+            ("chat.edit", json!({"messageId":12,"text":"x"})),
+            ("chat.delete", json!({"messageId":"-1"})),
+            ("chat.react", json!({"messageId":"1","emoji":"a b","on":true})),
+            ("chat.react", json!({"messageId":"1","emoji":"👍"})),
+            ("chat.read", json!({"roomId":0})),
+            ("chat.read", json!({"roomId":0,"upTo":"0000000000000001"})),
+            ("chat.read", json!({"with":"bob","upTo":3})),
+            ("chat.read", json!({"roomId":0,"with":"bob","upTo":3})),
+            ("chat.read", json!({"upTo":3})),
         ] {
             assert!(Command::parse(action, data(value.clone())).is_err(), "{action} {value}");
         }

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{Change, Code, ConversationKey, GroupSummary, Message, RoomInfo, RoomSummary, User};
-use crate::domain::{MessageKind, RoomId, UserId};
+use crate::domain::{MessageId, MessageKind, Reaction, RoomId, UserId};
 
 /// A server-initiated frame. Serialized as `{"type":"event","event":…,"data":…}`.
 #[derive(Clone, Debug, Serialize)]
@@ -33,6 +33,18 @@ pub enum Event {
     /// Someone is typing in a conversation of the recipient; nothing is stored.
     #[serde(rename = "chat.typing")]
     ChatTyping(Typing),
+    /// A message's text changed; to its audience.
+    #[serde(rename = "chat.edited")]
+    ChatEdited(Message),
+    /// A message was deleted (shown emptied, in place); to its audience.
+    #[serde(rename = "chat.deleted")]
+    ChatDeleted(Message),
+    /// A message's reactions changed; to its audience.
+    #[serde(rename = "chat.reactions")]
+    ChatReactions(ReactionsChanged),
+    /// The recipient read a conversation on another of its connections.
+    #[serde(rename = "chat.read")]
+    ChatRead(ReadMark),
     /// A frame that could not be answered with a reply.
     #[serde(rename = "system.error")]
     SystemError { code: Code, message: String },
@@ -44,6 +56,42 @@ pub struct Typing {
     pub from: User,
     #[serde(rename = "type")]
     pub kind: MessageKind,
+    #[serde(flatten)]
+    pub conversation: ConversationKey,
+}
+
+/// `chat.reactions`: `{"messageId","reactions"}` + the conversation's key as the recipient sees it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReactionsChanged {
+    pub message_id: MessageId,
+    pub reactions: Vec<Reaction>,
+    #[serde(flatten)]
+    pub conversation: ConversationKey,
+}
+
+/// Where a read mark stands: a `seq` in rooms, a message id in groups and whispers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum UpTo {
+    Seq(i64),
+    Message(MessageId),
+}
+
+impl UpTo {
+    pub fn get(self) -> i64 {
+        match self {
+            UpTo::Seq(seq) => seq,
+            UpTo::Message(id) => id.get(),
+        }
+    }
+}
+
+/// `chat.read`: `{"upTo"}` + the conversation's key.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadMark {
+    pub up_to: UpTo,
     #[serde(flatten)]
     pub conversation: ConversationKey,
 }

@@ -21,12 +21,12 @@ use serde::{Deserialize, Serialize};
 
 pub use actions::{ACTIONS, Command, HistoryTarget};
 pub use events::Event;
-pub use events::Typing;
+pub use events::{ReactionsChanged, ReadMark, Typing, UpTo};
 pub use frames::{ClientFrame, FrameError, parse_frame};
 pub use replies::{
-    Empty, Failure, GroupJoined, GroupList, Health, History, HttpData, HttpEnvelope, IdAvailable, LobbyUsers, Me,
-    OnlineUsers, Pong, Reply, ReplyData, RetryAfter, RoomLeft, RoomList, RoomUsers, Sent, Session, SignedUp,
-    TypingSent, UserStatus,
+    ConversationSummary, Conversations, Deleted, Edited, Empty, Failure, GroupJoined, GroupList, Health, History,
+    HttpData, HttpEnvelope, IdAvailable, LobbyUsers, Me, OnlineUsers, Pong, Reactions, Reply, ReplyData, RetryAfter,
+    RoomLeft, RoomList, RoomUsers, Sent, Session, SignedUp, TypingSent, UserStatus,
 };
 pub use shapes::{Change, ConversationKey, GroupSummary, Message, OnlineUser, RoomInfo, RoomSummary, User};
 

@@ -6,8 +6,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Code, GroupSummary, Message, OnlineUser, RoomInfo, RoomSummary, User};
-use crate::domain::{ConnectionId, GroupId, MessageId, Nick, RoomId, UserId};
+use super::{Code, ConversationKey, GroupSummary, Message, OnlineUser, RoomInfo, RoomSummary, User};
+use crate::domain::{ConnectionId, GroupId, MessageId, Nick, Reaction, RoomId, UserId};
 
 /// Reply data as it has always gone out: through a [`Value`], whose objects list their keys
 /// sorted (events are serialized directly and keep their fields' order). JSON objects are
@@ -126,6 +126,58 @@ pub enum ReplyData {
     ChatHistory(History),
     /// `chat.typing`
     ChatTyping(TypingSent),
+    /// `chat.edit`
+    ChatEdit(Edited),
+    /// `chat.delete`
+    ChatDelete(Deleted),
+    /// `chat.react`
+    ChatReact(Reactions),
+    /// `chat.read`
+    ChatRead(Empty),
+    /// `chat.conversations`
+    ChatConversations(Conversations),
+}
+
+/// `chat.edit`: `{"messageId","editedAt"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Edited {
+    pub message_id: MessageId,
+    /// RFC 3339 with milliseconds.
+    pub edited_at: String,
+}
+
+/// `chat.delete`: `{"messageId"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deleted {
+    pub message_id: MessageId,
+}
+
+/// `chat.react`: `{"messageId","reactions"}`, the message's reactions after the change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reactions {
+    pub message_id: MessageId,
+    pub reactions: Vec<Reaction>,
+}
+
+/// `chat.conversations`: `{"conversations":[Conversation key + {"unread","mentions","last"}]}`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Conversations {
+    pub conversations: Vec<ConversationSummary>,
+}
+
+/// One conversation of `chat.conversations`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConversationSummary {
+    #[serde(flatten)]
+    pub key: ConversationKey,
+    /// Messages from others above the caller's read mark (at most 999).
+    pub unread: u32,
+    /// The unread ones that mention the caller.
+    pub mentions: u32,
+    pub last: Option<Message>,
 }
 
 /// `chat.typing`: `{"sent"}`, false when this connection's last typing event is under 2 s
@@ -322,7 +374,7 @@ impl Health {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Capacity, MessageKind, MessageText, RoomTitle};
+    use crate::domain::{Capacity, MessageKind, RoomTitle};
     use crate::protocol::ServerFrame;
     use serde_json::json;
 
@@ -354,9 +406,13 @@ mod tests {
             group_id: None,
             to: None,
             from: ann(),
-            text: MessageText::parse("hi").unwrap(),
+            text: "hi".into(),
             sent_at: AT.into(),
             seq: Some(3),
+            edited_at: None,
+            deleted: false,
+            reactions: Vec::new(),
+            mentions: Vec::new(),
         }
     }
 

@@ -2,7 +2,8 @@
 
 use serde::Serialize;
 
-use crate::domain::{Capacity, GroupId, MessageId, MessageKind, MessageText, Nick, RoomId, RoomTitle, UserId};
+pub use crate::domain::ConversationKey;
+use crate::domain::{Capacity, GroupId, MessageId, MessageKind, Nick, Reaction, RoomId, RoomTitle, UserId};
 
 /// `User`: `{"userId","nick","groupId"}`.
 #[derive(Clone, Debug, Serialize)]
@@ -21,24 +22,6 @@ pub struct OnlineUser {
     #[serde(flatten)]
     pub user: User,
     pub room_ids: Vec<RoomId>,
-}
-
-/// A conversation's key: exactly one of `{"roomId"}` (a room or the lobby), `{"groupId"}`
-/// or `{"with"}` (a whisper pair, named by the other side).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
-pub enum ConversationKey {
-    Room {
-        #[serde(rename = "roomId")]
-        room_id: RoomId,
-    },
-    Group {
-        #[serde(rename = "groupId")]
-        group_id: GroupId,
-    },
-    Whisper {
-        with: UserId,
-    },
 }
 
 /// `RoomSummary`: a room as the lobby's list shows it; `count` counts users, not connections.
@@ -73,9 +56,15 @@ pub struct Message {
     pub group_id: Option<GroupId>,
     pub to: Option<UserId>,
     pub from: User,
-    pub text: MessageText,
+    /// Empty once deleted.
+    pub text: String,
     pub sent_at: String,
     pub seq: Option<i64>,
+    /// RFC 3339 with milliseconds; `null` until the first edit.
+    pub edited_at: Option<String>,
+    pub deleted: bool,
+    pub reactions: Vec<Reaction>,
+    pub mentions: Vec<UserId>,
 }
 
 /// A group as `group.list` and `group.list.refresh` show it (`members` 0: removed).

@@ -2,11 +2,11 @@
 
 use super::{Caller, Chat, Delivery, ServiceError, to_user, unregistered};
 use crate::clock::rfc3339_ms;
-use crate::domain::{Bounds, ClientMsgId, ConnectionId, MessageKind, MessageText, RoomId, UserId};
+use crate::domain::{Bounds, ClientMsgId, ConnectionId, MessageKind, MessageText, RoomId, UserId, mention_candidates};
 use crate::protocol::{Event, History, HistoryTarget, Message, Sent, User};
 use crate::store::{HistoryScope, MessageRecord, NewMessage, RoomInsert, StoreError, StoredMessage};
 
-fn to_message(record: MessageRecord) -> Message {
+pub(super) fn to_message(record: MessageRecord) -> Message {
     Message {
         message_id: record.message_id,
         kind: record.kind,
@@ -14,9 +14,13 @@ fn to_message(record: MessageRecord) -> Message {
         group_id: record.group_id,
         to: record.recipient,
         from: User { user_id: record.sender, nick: record.sender_nick, group_id: record.sender_group },
-        text: record.text,
+        deleted: record.text.is_none(),
+        text: record.text.map(|text| text.as_str().to_owned()).unwrap_or_default(),
         sent_at: rfc3339_ms(record.sent_at_ms),
         seq: record.seq,
+        edited_at: record.edited_at_ms.map(rfc3339_ms),
+        reactions: record.reactions,
+        mentions: record.mentions,
     }
 }
 
@@ -24,26 +28,26 @@ fn to_message(record: MessageRecord) -> Message {
 /// limit, less room for the reply's envelope.
 const HISTORY_PAGE_BYTES: usize = 120 * 1024;
 
-/// Drops messages from a page (oldest first) until the rest fits [`HISTORY_PAGE_BYTES`],
-/// keeping the newest ones or the oldest ones; true when any were dropped.
-fn trim_to_frame(messages: &mut Vec<Message>, keep_newest: bool) -> bool {
+/// Drops items from the end away from `keep_front` (or from the front, when `keep_front`
+/// is false) until the rest fits [`HISTORY_PAGE_BYTES`] as JSON; true when any were dropped.
+pub(super) fn trim_to_frame<T: serde::Serialize>(items: &mut Vec<T>, keep_front: bool) -> bool {
     let mut total = 0;
-    let mut within = |m: &&Message| {
-        total += serde_json::to_string(*m).map_or(0, |json| json.len() + 1);
+    let mut within = |item: &&T| {
+        total += serde_json::to_string(*item).map_or(0, |json| json.len() + 1);
         total <= HISTORY_PAGE_BYTES
     };
-    let fits = if keep_newest {
-        messages.iter().rev().take_while(&mut within).count()
+    let fits = if keep_front {
+        items.iter().take_while(&mut within).count()
     } else {
-        messages.iter().take_while(&mut within).count()
+        items.iter().rev().take_while(&mut within).count()
     };
-    if fits == messages.len() {
+    if fits == items.len() {
         return false;
     }
-    if keep_newest {
-        messages.drain(..messages.len() - fits);
+    if keep_front {
+        items.truncate(fits);
     } else {
-        messages.truncate(fits);
+        items.drain(..items.len() - fits);
     }
     true
 }
@@ -62,13 +66,27 @@ fn new_message(message: NewMessage, from: User, stored: &StoredMessage) -> Messa
         group_id: message.group_id,
         to: message.recipient,
         from,
-        text: message.text,
+        text: message.text.as_str().to_owned(),
         sent_at: rfc3339_ms(stored.sent_at_ms),
         seq: stored.seq,
+        edited_at: None,
+        deleted: false,
+        reactions: Vec::new(),
+        mentions: message.mentions,
     }
 }
 
 impl Chat {
+    /// The existing users `text` mentions; a store read only when it has `@` candidates.
+    pub(super) async fn mentions_in(&self, text: &MessageText) -> Result<Vec<UserId>, ServiceError> {
+        let candidates = mention_candidates(text.as_str());
+        if candidates.is_empty() {
+            return Ok(candidates);
+        }
+        let existing = self.store.users(&candidates).await?;
+        Ok(candidates.into_iter().filter(|c| existing.iter().any(|user| user.user_id == *c)).collect())
+    }
+
     /// Sends a message: one presence call (connection, limit, audience, sender's face), the
     /// store's write (for room messages an insert and a numbering shared with the room's
     /// other waiting messages), then the fan-out.
@@ -102,6 +120,7 @@ impl Chat {
             group_id: None,
             sender: user.clone(),
             recipient: None,
+            mentions: self.mentions_in(&text).await?,
             text,
             client_msg_id,
         };
@@ -234,8 +253,8 @@ impl Chat {
         let mut messages: Vec<Message> = page.messages.into_iter().map(to_message).collect();
         // A page of long messages can be larger than API Gateway carries in one frame: it
         // is cut to fit, from the side away from where the reader is heading, and says so.
-        let keep_newest = bounds.after.is_none();
-        let trimmed = trim_to_frame(&mut messages, keep_newest);
+        let keep_oldest = bounds.after.is_some();
+        let trimmed = trim_to_frame(&mut messages, keep_oldest);
         Ok(History { messages, has_more: page.has_more || trimmed })
     }
 }

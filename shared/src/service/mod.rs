@@ -6,9 +6,11 @@
 //!   [`Chat::disconnect`]; the actions live in [`users`], [`rooms`], [`groups`], [`messages`].
 
 pub mod auth;
+mod edits;
 mod error;
 mod groups;
 mod messages;
+mod reading;
 mod room_order;
 mod rooms;
 mod typing;
@@ -292,6 +294,17 @@ impl Chat {
                 ReplyData::ChatHistory(self.chat_history(&caller, target, bounds, limit).await?)
             }
             Command::ChatTyping { kind, to } => ReplyData::ChatTyping(self.chat_typing(&caller, kind, to).await?),
+            Command::ChatEdit { message_id, text } => {
+                ReplyData::ChatEdit(self.chat_edit(&caller, message_id, text).await?)
+            }
+            Command::ChatDelete { message_id } => ReplyData::ChatDelete(self.chat_delete(&caller, message_id).await?),
+            Command::ChatReact { message_id, emoji, on } => {
+                ReplyData::ChatReact(self.chat_react(&caller, message_id, emoji, on).await?)
+            }
+            Command::ChatRead { conversation, up_to } => {
+                ReplyData::ChatRead(self.chat_read(&caller, conversation, up_to).await?)
+            }
+            Command::ChatConversations => ReplyData::ChatConversations(self.chat_conversations(&caller).await?),
         })
     }
 

@@ -195,9 +195,12 @@ mod tests {
             sender: crate::domain::UserId::parse("alice").unwrap(),
             sender_nick: crate::domain::Nick::parse("alice").unwrap(),
             sender_group: None,
-            text: crate::domain::MessageText::parse("hi").unwrap(),
+            text: Some(crate::domain::MessageText::parse("hi").unwrap()),
             sent_at_ms: 0,
             seq: Some(seq),
+            edited_at_ms: None,
+            reactions: Vec::new(),
+            mentions: Vec::new(),
         };
         let mut turn = order.hold(room).await;
         turn.remember_numbered(&[record(10, 1), record(11, 2)], MessageId::from_stored(10));

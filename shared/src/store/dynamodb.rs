@@ -173,4 +173,49 @@ impl Store for DynamoStore {
     async fn history(&self, scope: &HistoryScope, bounds: Bounds, limit: u32) -> StoreResult<HistoryPage> {
         self.page(scope, bounds, limit).await
     }
+
+    async fn message(&self, _message_id: crate::domain::MessageId) -> StoreResult<Option<crate::store::MessageRecord>> {
+        Err(StoreError::Unsupported("message edits on DynamoDB"))
+    }
+
+    async fn edit_message(
+        &self,
+        _message_id: crate::domain::MessageId,
+        _text: &crate::domain::MessageText,
+        _mentions: &[UserId],
+        _edited_at_ms: i64,
+    ) -> StoreResult<crate::store::MessageRecord> {
+        Err(StoreError::Unsupported("message edits on DynamoDB"))
+    }
+
+    async fn delete_message(&self, _message_id: crate::domain::MessageId) -> StoreResult<crate::store::MessageRecord> {
+        Err(StoreError::Unsupported("message edits on DynamoDB"))
+    }
+
+    async fn react(
+        &self,
+        _message_id: crate::domain::MessageId,
+        _user: &UserId,
+        _emoji: &crate::domain::Emoji,
+        _on: bool,
+    ) -> StoreResult<Vec<crate::domain::Reaction>> {
+        Err(StoreError::Unsupported("reactions on DynamoDB"))
+    }
+
+    async fn mark_read(
+        &self,
+        _user: &UserId,
+        _conversation: &crate::domain::ConversationKey,
+        _up_to: i64,
+    ) -> StoreResult<bool> {
+        Err(StoreError::Unsupported("read marks on DynamoDB"))
+    }
+
+    async fn conversations(
+        &self,
+        _user: &UserId,
+        _joined: &[crate::domain::ConversationKey],
+    ) -> StoreResult<Vec<crate::store::ConversationState>> {
+        Err(StoreError::Unsupported("conversations on DynamoDB"))
+    }
 }

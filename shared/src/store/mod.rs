@@ -13,7 +13,8 @@ pub mod sql;
 use async_trait::async_trait;
 
 use crate::domain::{
-    Bounds, Capacity, ClientMsgId, GroupId, MessageId, MessageKind, MessageText, Nick, RoomId, RoomTitle, UserId,
+    Bounds, Capacity, ClientMsgId, ConversationKey, Emoji, GroupId, MessageId, MessageKind, MessageText, Nick,
+    Reaction, RoomId, RoomTitle, UserId,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("not supported by this store: {0}")]
     Unsupported(&'static str),
+    #[error("limit reached: {0}")]
+    LimitReached(&'static str),
     #[error("database: {0}")]
     Backend(#[from] sqlx::Error),
     #[error("migration: {0}")]
@@ -49,7 +52,8 @@ impl StoreError {
             | StoreError::NotFound
             | StoreError::Corrupt(_)
             | StoreError::UnsupportedUrl(_)
-            | StoreError::Unsupported(_) => false,
+            | StoreError::Unsupported(_)
+            | StoreError::LimitReached(_) => false,
         }
     }
 }
@@ -150,6 +154,8 @@ pub struct NewMessage {
     pub recipient: Option<UserId>,
     pub text: MessageText,
     pub client_msg_id: Option<ClientMsgId>,
+    /// The existing users `text` mentions.
+    pub mentions: Vec<UserId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,9 +177,45 @@ pub struct MessageRecord {
     pub sender: UserId,
     pub sender_nick: Nick,
     pub sender_group: Option<GroupId>,
-    pub text: MessageText,
+    /// `None` once deleted.
+    pub text: Option<MessageText>,
     pub sent_at_ms: i64,
     pub seq: Option<i64>,
+    pub edited_at_ms: Option<i64>,
+    pub reactions: Vec<Reaction>,
+    pub mentions: Vec<UserId>,
+}
+
+impl MessageRecord {
+    /// The conversation the message belongs to, named as `reader` sees it.
+    pub fn conversation_for(&self, reader: &UserId) -> ConversationKey {
+        match (self.room_id, &self.group_id, &self.recipient) {
+            (Some(room_id), _, _) => ConversationKey::Room { room_id },
+            (None, Some(group_id), _) => ConversationKey::Group { group_id: group_id.clone() },
+            (None, None, recipient) => {
+                let other = if &self.sender == reader { recipient.as_ref() } else { None };
+                ConversationKey::Whisper { with: other.unwrap_or(&self.sender).clone() }
+            }
+        }
+    }
+}
+
+/// `unread` and `mentions` of a conversation count up to this: the cost of counting stays
+/// bounded however long a conversation went unread.
+pub const UNREAD_COUNT_CAP: u32 = 999;
+/// `chat.conversations` lists at most this many whisper partners, the most recent.
+pub const MAX_WHISPER_PARTNERS: usize = 100;
+
+/// A conversation as one reader sees it in `chat.conversations`.
+#[derive(Debug, Clone)]
+pub struct ConversationState {
+    pub key: ConversationKey,
+    /// Messages from others above the reader's mark, deleted ones not counted; at most
+    /// [`UNREAD_COUNT_CAP`].
+    pub unread: u32,
+    /// The unread messages that mention the reader.
+    pub mentions: u32,
+    pub last: Option<MessageRecord>,
 }
 
 /// The first step of a room message on a store that numbers in batches.
@@ -269,6 +311,32 @@ pub trait Store: Send + Sync {
         Err(StoreError::Unsupported("room messages are numbered as they are appended"))
     }
     async fn history(&self, scope: &HistoryScope, bounds: Bounds, limit: u32) -> StoreResult<HistoryPage>;
+
+    /// One message as history shows it; `None` when there is no such message.
+    async fn message(&self, message_id: MessageId) -> StoreResult<Option<MessageRecord>>;
+    /// Replaces a message's text and mentions. `NotFound` when there is no such message,
+    /// `Conflict` when it was deleted.
+    async fn edit_message(
+        &self,
+        message_id: MessageId,
+        text: &MessageText,
+        mentions: &[UserId],
+        edited_at_ms: i64,
+    ) -> StoreResult<MessageRecord>;
+    /// Empties a message (text, reactions, mentions) and marks it deleted; it keeps its id,
+    /// `seq`, sender, time and conversation. Deleting it again changes nothing.
+    /// `NotFound` when there is no such message.
+    async fn delete_message(&self, message_id: MessageId) -> StoreResult<MessageRecord>;
+    /// Adds (`on`) or removes `user`'s `emoji` on a message and returns its reactions after;
+    /// repeating either is a no-op. `NotFound`; `Conflict` when deleted; `LimitReached`
+    /// for a new emoji beyond [`crate::domain::MAX_DISTINCT_EMOJI`].
+    async fn react(&self, message_id: MessageId, user: &UserId, emoji: &Emoji, on: bool) -> StoreResult<Vec<Reaction>>;
+    /// Moves `user`'s read mark in a conversation up to `up_to` (a `seq` in rooms, a message
+    /// id otherwise); never back. True when it moved.
+    async fn mark_read(&self, user: &UserId, conversation: &ConversationKey, up_to: i64) -> StoreResult<bool>;
+    /// `user`'s view of each of `joined` (the lobby, rooms, group), in that order, then of
+    /// each whisper partner (at most [`MAX_WHISPER_PARTNERS`]), the newest `last` first.
+    async fn conversations(&self, user: &UserId, joined: &[ConversationKey]) -> StoreResult<Vec<ConversationState>>;
 }
 
 /// Opens the SQL database a `CHATTING_DATABASE_URL` names and brings its schema up to date.

@@ -12,12 +12,18 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Row};
 
 use super::{
-    GroupMove, HistoryPage, HistoryScope, MessageRecord, NewMessage, NewRefreshToken, NewRoom, Numbered,
-    RefreshRotation, RoomChanges, RoomInsert, RoomRecord, Rotation, Store, StoreError, StoreResult, StoredMessage,
-    UserRecord,
+    ConversationState, GroupMove, HistoryPage, HistoryScope, MessageRecord, NewMessage, NewRefreshToken, NewRoom,
+    Numbered, RefreshRotation, RoomChanges, RoomInsert, RoomRecord, Rotation, Store, StoreError, StoreResult,
+    StoredMessage, UserRecord,
 };
 use crate::clock::now_ms;
-use crate::domain::{Bounds, Capacity, GroupId, MessageId, MessageKind, MessageText, Nick, RoomId, RoomTitle, UserId};
+use crate::domain::{
+    Bounds, Capacity, ConversationKey, Emoji, GroupId, MessageId, MessageKind, MessageText, Nick, Reaction, RoomId,
+    RoomTitle, UserId,
+};
+
+mod changes;
+mod conversations;
 
 /// A `clientMsgId` makes `chat.send` idempotent for this long.
 pub const IDEMPOTENCY_WINDOW_MS: i64 = 10 * 60 * 1000;
@@ -155,10 +161,35 @@ fn message_from_row(row: &AnyRow) -> StoreResult<MessageRecord> {
             .map(GroupId::parse)
             .transpose()
             .map_err(corrupt)?,
-        text: MessageText::from_stored(&row.try_get::<String, _>("text")?).map_err(corrupt)?,
+        text: match row.try_get::<Option<i64>, _>("deleted_at")? {
+            Some(_) => None,
+            None => Some(MessageText::from_stored(&row.try_get::<String, _>("text")?).map_err(corrupt)?),
+        },
         sent_at_ms: row.try_get("created_at")?,
         seq: row.try_get("seq")?,
+        edited_at_ms: row.try_get("edited_at")?,
+        // Read by `with_reactions` for the messages that have any.
+        reactions: Vec::new(),
+        mentions: mentions_from_column(&row.try_get::<String, _>("mentions")?)?,
     })
+}
+
+/// Mentions as the `mentions` column keeps them: ` id id `, so that one `LIKE '% id %'`
+/// finds a reader's; empty when none.
+fn mentions_column(mentions: &[UserId]) -> String {
+    if mentions.is_empty() {
+        return String::new();
+    }
+    let mut column = String::from(" ");
+    for user in mentions {
+        column.push_str(user.as_str());
+        column.push(' ');
+    }
+    column
+}
+
+fn mentions_from_column(column: &str) -> StoreResult<Vec<UserId>> {
+    column.split_whitespace().map(|id| UserId::parse(id).map_err(corrupt)).collect()
 }
 
 fn is_deadlock(err: &sqlx::Error) -> bool {
@@ -173,7 +204,8 @@ const ROOM_COLUMNS: &str = "room_id, title, password_hash, capacity, owner, clos
 
 /// Messages with their senders' nick and group, as `message_from_row` reads them.
 const MESSAGES_WITH_SENDERS: &str = "SELECT m.message_id, m.room_id, m.seq, m.group_id, m.sender, m.recipient, m.text, \
-     m.created_at, u.nick AS nick, u.group_id AS sender_group FROM messages m JOIN users u ON u.user_id = m.sender";
+     m.created_at, m.edited_at, m.deleted_at, m.mentions, u.nick AS nick, u.group_id AS sender_group \
+     FROM messages m JOIN users u ON u.user_id = m.sender";
 
 impl SqlStore {
     /// Opens a pool without connecting: start-up succeeds while the database is down, and
@@ -328,8 +360,8 @@ impl SqlStore {
         let message_id = insert_returning_id(
             self.dialect,
             self.ready().await?,
-            "INSERT INTO messages (room_id, seq, group_id, sender, recipient, text, client_msg_id, created_at) \
-             VALUES (?, NULL, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO messages (room_id, seq, group_id, sender, recipient, text, client_msg_id, created_at, \
+             mentions) VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?)",
             "message_id",
             vec![
                 Bind::Int(message.room_id.map(RoomId::get)),
@@ -339,6 +371,7 @@ impl SqlStore {
                 text(&message.text),
                 opt_text(message.client_msg_id.as_ref()),
                 Bind::Int(Some(now)),
+                text(mentions_column(&message.mentions)),
             ],
         )
         .await?;
@@ -887,7 +920,38 @@ impl Store for SqlStore {
         if newest_first {
             messages.reverse();
         }
+        self.with_reactions(&mut messages).await?;
         Ok(HistoryPage { messages, has_more })
+    }
+
+    async fn message(&self, message_id: MessageId) -> StoreResult<Option<MessageRecord>> {
+        self.message_by_id(message_id).await
+    }
+
+    async fn edit_message(
+        &self,
+        message_id: MessageId,
+        text: &MessageText,
+        mentions: &[UserId],
+        edited_at_ms: i64,
+    ) -> StoreResult<MessageRecord> {
+        self.edit(message_id, text, mentions, edited_at_ms).await
+    }
+
+    async fn delete_message(&self, message_id: MessageId) -> StoreResult<MessageRecord> {
+        self.delete(message_id).await
+    }
+
+    async fn react(&self, message_id: MessageId, user: &UserId, emoji: &Emoji, on: bool) -> StoreResult<Vec<Reaction>> {
+        self.toggle_reaction(message_id, user, emoji, on).await
+    }
+
+    async fn mark_read(&self, user: &UserId, conversation: &ConversationKey, up_to: i64) -> StoreResult<bool> {
+        self.raise_read_mark(user, conversation, up_to).await
+    }
+
+    async fn conversations(&self, user: &UserId, joined: &[ConversationKey]) -> StoreResult<Vec<ConversationState>> {
+        self.conversation_states(user, joined).await
     }
 }
 

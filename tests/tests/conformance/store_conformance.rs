@@ -49,6 +49,7 @@ fn room_message(room: RoomId, sender: &str, text: &str) -> NewMessage {
         recipient: None,
         text: MessageText::parse(text).unwrap(),
         client_msg_id: None,
+        mentions: Vec::new(),
     }
 }
 
@@ -329,7 +330,7 @@ async fn history_pages_without_gaps_or_doubles(store: Arc<dyn Store>) {
         store.append_message(&whisper).await.unwrap();
     }
     let talk = store.history(&HistoryScope::Whisper(user("bob"), user("ann")), Bounds::default(), 50).await.unwrap();
-    let texts: Vec<&str> = talk.messages.iter().map(|m| m.text.as_str()).collect();
+    let texts: Vec<&str> = talk.messages.iter().map(|m| m.text.as_ref().unwrap().as_str()).collect();
     assert_eq!(texts, ["psst", "what", "ok"]);
     assert!(talk.messages.iter().all(|m| m.kind == MessageKind::Whisper && m.seq.is_none()));
     let first_id = talk.messages[0].message_id.get();
@@ -337,7 +338,7 @@ async fn history_pages_without_gaps_or_doubles(store: Arc<dyn Store>) {
         .history(&HistoryScope::Whisper(user("ann"), user("bob")), Bounds { before: None, after: Some(first_id) }, 1)
         .await
         .unwrap();
-    assert_eq!((after_first.messages[0].text.as_str(), after_first.has_more), ("what", true));
+    assert_eq!((after_first.messages[0].text.as_ref().unwrap().as_str(), after_first.has_more), ("what", true));
 
     let red = GroupId::parse("red").unwrap();
     store.create_group(&red, &user("cat")).await.unwrap();
@@ -372,8 +373,11 @@ async fn waiting_messages_are_numbered_together_in_order(store: Arc<dyn Store>) 
 
     let numbered = store.number_room_messages(room, waiting[2]).await.unwrap();
     assert_eq!(numbered.own.seq, Some(4), "the third waiting message follows the first two");
-    let batch: Vec<(i64, &str, &str)> =
-        numbered.batch.iter().map(|m| (m.seq.unwrap(), m.text.as_str(), m.sender_nick.as_str())).collect();
+    let batch: Vec<(i64, &str, &str)> = numbered
+        .batch
+        .iter()
+        .map(|m| (m.seq.unwrap(), m.text.as_ref().unwrap().as_str(), m.sender_nick.as_str()))
+        .collect();
     assert_eq!(batch, [(2, "w0", "ann"), (3, "w1", "bob"), (4, "w2", "ann"), (5, "w3", "bob")]);
 
     let later = store.number_room_messages(room, waiting[0]).await.unwrap();

@@ -272,9 +272,12 @@ impl DynamoStore {
                 sender: sender.user_id.clone(),
                 sender_nick: sender.nick.clone(),
                 sender_group: sender.group_id.clone(),
-                text: MessageText::from_stored(item.required_string("text")?).map_err(DynamoError::corrupt)?,
+                text: Some(MessageText::from_stored(item.required_string("text")?).map_err(DynamoError::corrupt)?),
                 sent_at_ms: item.required_number("sent_at")?,
                 seq: item.number("seq")?,
+                edited_at_ms: None,
+                reactions: Vec::new(),
+                mentions: Vec::new(),
             });
         }
         if newest_first {

@@ -1,0 +1,247 @@
+//! Read marks and what `chat.conversations` shows: each conversation's last message and
+//! how much of it a reader has not read.
+
+use std::collections::HashMap;
+
+use sqlx::Row;
+
+use super::{Dialect, MESSAGES_WITH_SENDERS, SqlStore, corrupt, message_from_row};
+use crate::domain::{ConversationKey, GroupId, MessageId, RoomId, UserId};
+use crate::store::{ConversationState, MAX_WHISPER_PARTNERS, MessageRecord, StoreError, StoreResult, UNREAD_COUNT_CAP};
+
+/// A conversation as the `read_marks` table names it: a kind letter and a target.
+fn mark_key(conversation: &ConversationKey) -> (&'static str, String) {
+    match conversation {
+        ConversationKey::Room { room_id } => ("r", room_id.get().to_string()),
+        ConversationKey::Group { group_id } => ("g", group_id.as_str().to_owned()),
+        ConversationKey::Whisper { with } => ("w", with.as_str().to_owned()),
+    }
+}
+
+/// Unread count and unread mentions from the `mentions` column of each unread message.
+fn tally_unread<'a>(user: &UserId, unread: impl Iterator<Item = &'a str>) -> (u32, u32) {
+    let needle = format!(" {} ", user.as_str());
+    let (mut count, mut mentions) = (0, 0);
+    for column in unread.take(UNREAD_COUNT_CAP as usize) {
+        count += 1;
+        if column.contains(&needle) {
+            mentions += 1;
+        }
+    }
+    (count, mentions)
+}
+
+impl SqlStore {
+    pub(super) async fn raise_read_mark(
+        &self,
+        user: &UserId,
+        conversation: &ConversationKey,
+        up_to: i64,
+    ) -> StoreResult<bool> {
+        let (kind, target) = mark_key(conversation);
+        let sql = match self.dialect {
+            Dialect::Sqlite => {
+                "INSERT INTO read_marks (user_id, conversation, target, up_to) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (user_id, conversation, target) DO UPDATE SET up_to = excluded.up_to \
+                 WHERE excluded.up_to > read_marks.up_to"
+            }
+            // Affected rows: 1 inserted, 2 raised, 0 left as it was.
+            Dialect::MySql => {
+                "INSERT INTO read_marks (user_id, conversation, target, up_to) VALUES (?, ?, ?, ?) \
+                 ON DUPLICATE KEY UPDATE up_to = GREATEST(up_to, VALUES(up_to))"
+            }
+        };
+        let _writer = self.sqlite_write_turn().await;
+        let moved = sqlx::query(sql)
+            .bind(user.as_str())
+            .bind(kind)
+            .bind(target)
+            .bind(up_to)
+            .execute(self.ready().await?)
+            .await?
+            .rows_affected();
+        Ok(moved > 0)
+    }
+
+    pub(super) async fn conversation_states(
+        &self,
+        user: &UserId,
+        joined: &[ConversationKey],
+    ) -> StoreResult<Vec<ConversationState>> {
+        let marks = self.read_marks(user).await?;
+        let mark_of = |conversation: &ConversationKey| {
+            let (kind, target) = mark_key(conversation);
+            marks.get(&(kind, target)).copied().unwrap_or(0)
+        };
+        let mut states = Vec::with_capacity(joined.len());
+        let mut lasts = Vec::new();
+        for conversation in joined {
+            let mark = mark_of(conversation);
+            let (last, unread) = match conversation {
+                ConversationKey::Room { room_id } => self.room_unread(*room_id, user, mark).await?,
+                ConversationKey::Group { group_id } => self.group_unread(group_id, user, mark).await?,
+                ConversationKey::Whisper { .. } => {
+                    return Err(StoreError::Corrupt("whisper partners are found, not given".into()));
+                }
+            };
+            let (unread, mentions) = tally_unread(user, unread.iter().map(String::as_str));
+            states.push(ConversationState { key: conversation.clone(), unread, mentions, last: None });
+            lasts.push(last);
+        }
+        let (partners, partner_lasts) = self.whisper_partners(user).await?;
+        let unread_whispers = self.unread_whispers(user).await?;
+        for (partner, last) in partners.into_iter().zip(partner_lasts) {
+            let key = ConversationKey::Whisper { with: partner.clone() };
+            let unread = unread_whispers.iter().filter(|(from, _, _)| *from == partner);
+            let (unread, mentions) = tally_unread(user, unread.map(|(_, _, mentions)| mentions.as_str()));
+            states.push(ConversationState { key, unread, mentions, last: None });
+            lasts.push(last);
+        }
+        let mut found: Vec<MessageRecord> = lasts.iter().flatten().cloned().collect();
+        self.with_reactions(&mut found).await?;
+        let mut found = found.into_iter();
+        for (state, last) in states.iter_mut().zip(lasts) {
+            if last.is_some() {
+                state.last = found.next();
+            }
+        }
+        Ok(states)
+    }
+
+    async fn read_marks(&self, user: &UserId) -> StoreResult<HashMap<(&'static str, String), i64>> {
+        let rows = sqlx::query("SELECT conversation, target, up_to FROM read_marks WHERE user_id = ?")
+            .bind(user.as_str())
+            .fetch_all(self.ready().await?)
+            .await?;
+        let mut marks = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let kind = match row.try_get::<String, _>("conversation")?.as_str() {
+                "r" => "r",
+                "g" => "g",
+                "w" => "w",
+                other => return Err(StoreError::Corrupt(format!("read mark of kind {other:?}"))),
+            };
+            marks.insert((kind, row.try_get::<String, _>("target")?), row.try_get::<i64, _>("up_to")?);
+        }
+        Ok(marks)
+    }
+
+    /// A room's last message and the `mentions` column of its first unread ones.
+    async fn room_unread(
+        &self,
+        room_id: RoomId,
+        user: &UserId,
+        mark: i64,
+    ) -> StoreResult<(Option<MessageRecord>, Vec<String>)> {
+        let last = sqlx::query(&format!(
+            "{MESSAGES_WITH_SENDERS} WHERE m.room_id = ? AND m.seq IS NOT NULL ORDER BY m.seq DESC LIMIT 1"
+        ))
+        .bind(room_id.get())
+        .fetch_optional(self.ready().await?)
+        .await?;
+        let unread = sqlx::query_scalar(&format!(
+            "SELECT mentions FROM messages WHERE room_id = ? AND seq > ? AND sender <> ? AND deleted_at IS NULL \
+             ORDER BY seq LIMIT {UNREAD_COUNT_CAP}"
+        ))
+        .bind(room_id.get())
+        .bind(mark)
+        .bind(user.as_str())
+        .fetch_all(self.ready().await?)
+        .await?;
+        Ok((last.as_ref().map(message_from_row).transpose()?, unread))
+    }
+
+    async fn group_unread(
+        &self,
+        group_id: &GroupId,
+        user: &UserId,
+        mark: i64,
+    ) -> StoreResult<(Option<MessageRecord>, Vec<String>)> {
+        let last =
+            sqlx::query(&format!("{MESSAGES_WITH_SENDERS} WHERE m.group_id = ? ORDER BY m.message_id DESC LIMIT 1"))
+                .bind(group_id.as_str())
+                .fetch_optional(self.ready().await?)
+                .await?;
+        let unread = sqlx::query_scalar(&format!(
+            "SELECT mentions FROM messages WHERE group_id = ? AND message_id > ? AND sender <> ? \
+             AND deleted_at IS NULL ORDER BY message_id LIMIT {UNREAD_COUNT_CAP}"
+        ))
+        .bind(group_id.as_str())
+        .bind(mark)
+        .bind(user.as_str())
+        .fetch_all(self.ready().await?)
+        .await?;
+        Ok((last.as_ref().map(message_from_row).transpose()?, unread))
+    }
+
+    /// Everyone `user` whispered with, the most recent first, with the last whisper of each.
+    async fn whisper_partners(&self, user: &UserId) -> StoreResult<(Vec<UserId>, Vec<Option<MessageRecord>>)> {
+        let rows = sqlx::query(&format!(
+            "SELECT partner, MAX(message_id) AS last_id FROM (\
+                 SELECT recipient AS partner, message_id FROM messages WHERE sender = ? AND recipient IS NOT NULL \
+                 UNION ALL SELECT sender AS partner, message_id FROM messages WHERE recipient = ?\
+             ) pairs GROUP BY partner ORDER BY last_id DESC LIMIT {MAX_WHISPER_PARTNERS}"
+        ))
+        .bind(user.as_str())
+        .bind(user.as_str())
+        .fetch_all(self.ready().await?)
+        .await?;
+        let mut partners = Vec::with_capacity(rows.len());
+        let mut last_ids = Vec::with_capacity(rows.len());
+        for row in &rows {
+            partners.push(UserId::parse(&row.try_get::<String, _>("partner")?).map_err(corrupt)?);
+            last_ids.push(row.try_get::<i64, _>("last_id")?);
+        }
+        if last_ids.is_empty() {
+            return Ok((partners, Vec::new()));
+        }
+        let sql = format!("{MESSAGES_WITH_SENDERS} WHERE m.message_id IN ({})", vec!["?"; last_ids.len()].join(", "));
+        let mut query = sqlx::query(&sql);
+        for id in &last_ids {
+            query = query.bind(id);
+        }
+        let mut by_id: HashMap<MessageId, MessageRecord> = HashMap::new();
+        for row in query.fetch_all(self.ready().await?).await? {
+            let message = message_from_row(&row)?;
+            by_id.insert(message.message_id, message);
+        }
+        let lasts = last_ids.iter().map(|id| by_id.remove(&MessageId::from_stored(*id))).collect();
+        Ok((partners, lasts))
+    }
+
+    /// Whispers to `user` above their read mark with the sender: `(sender, message id, mentions)`.
+    async fn unread_whispers(&self, user: &UserId) -> StoreResult<Vec<(UserId, i64, String)>> {
+        let rows = sqlx::query(
+            "SELECT m.sender, m.message_id, m.mentions FROM messages m \
+             LEFT JOIN read_marks r ON r.user_id = m.recipient AND r.conversation = 'w' AND r.target = m.sender \
+             WHERE m.recipient = ? AND m.deleted_at IS NULL AND m.message_id > COALESCE(r.up_to, 0) \
+             ORDER BY m.message_id LIMIT 20000",
+        )
+        .bind(user.as_str())
+        .fetch_all(self.ready().await?)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    UserId::parse(&row.try_get::<String, _>("sender")?).map_err(corrupt)?,
+                    row.try_get::<i64, _>("message_id")?,
+                    row.try_get::<String, _>("mentions")?,
+                ))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unread_tallies_count_mentions_of_the_reader_only() {
+        let ann = UserId::parse("ann").unwrap();
+        let columns = ["", " ann ", " bob ", " annie bob ", " bob ann "];
+        assert_eq!(tally_unread(&ann, columns.into_iter()), (5, 2));
+        let many = vec![" ann "; 2000];
+        assert_eq!(tally_unread(&ann, many.into_iter()), (UNREAD_COUNT_CAP, UNREAD_COUNT_CAP));
+    }
+}
