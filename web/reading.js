@@ -14,7 +14,8 @@ export const BOTTOM_SLACK = 60;
 // other changes).
 const READ_AFTER_MS = 800;
 
-let readTimer = null;
+// One pending chat.read per conversation: a tab left within the wait is still told.
+const readTimers = new Map();
 
 export function atBottom() {
   const box = $('messages');
@@ -60,8 +61,14 @@ export function markViewed(conv) {
   const changed = conv.unread > 0 || conv.mentions > 0;
   conv.unread = 0;
   conv.mentions = 0;
-  clearTimeout(readTimer);
-  readTimer = setTimeout(() => tellRead(conv), READ_AFTER_MS);
+  clearTimeout(readTimers.get(conv));
+  readTimers.set(
+    conv,
+    setTimeout(() => {
+      readTimers.delete(conv);
+      tellRead(conv);
+    }, READ_AFTER_MS),
+  );
   return changed;
 }
 
