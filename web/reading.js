@@ -31,9 +31,14 @@ function fromOthers(message) {
   return !state.me || message.from.userId !== state.me.userId;
 }
 
+// As the server counts unread messages: from others, and not deleted.
+function countsAsUnread(message) {
+  return fromOthers(message) && !message.deleted;
+}
+
 /** New messages arrived in `conv`: the ones from others that nobody saw count as unread. */
 export function noteArrivals(conv, added) {
-  const unseen = added.filter(fromOthers);
+  const unseen = added.filter(countsAsUnread);
   if (!unseen.length || isViewed(conv)) return false;
   conv.unread += unseen.length;
   conv.mentions += unseen.filter(mentionsMe).length;
@@ -49,7 +54,7 @@ export function placeDivider(conv) {
   conv.divider = null;
   for (let i = conv.order.length - 1; i >= 0 && left > 0; i--) {
     const message = conv.messages.get(conv.order[i]);
-    if (!fromOthers(message)) continue;
+    if (!countsAsUnread(message)) continue;
     left--;
     conv.divider = message.messageId;
   }
@@ -102,7 +107,7 @@ export function applyRead(conv, upTo) {
   if (conv.loaded) {
     for (const id of conv.order) {
       const message = conv.messages.get(id);
-      if (!fromOthers(message) || !readMarkAfter(conv, readMarkOf(conv, message), conv.readUpTo)) continue;
+      if (!countsAsUnread(message) || !readMarkAfter(conv, readMarkOf(conv, message), conv.readUpTo)) continue;
       unread++;
       if (mentionsMe(message)) mentions++;
     }
