@@ -4,11 +4,11 @@
 // The modules, each importing only the ones above it:
 //   state.js          the session, the socket, the per-login state, requests
 //   toast.js          toasts and form errors
-//   panels.js         the phone layout's one panel at a time
 //   typing.js         "X is typing…": telling and showing
 //   reading.js        unread and mention counts, the "new messages" line, chat.read
 //   render-conv.js    the conversation pane: tabs, composer label, messages
 //   message-actions.js  editing, deleting and reacting to a message; their events
+//   panels.js         the phone layout's one panel at a time
 //   render-panels.js  the header and the side panels
 //   people.js         the people list: everyone online and where, kept current
 //   conversations.js  history loading; entering rooms, the lobby, groups, whispers

@@ -2,6 +2,7 @@
 // groups), picked from the bar at the bottom; wider screens show all three and no bar.
 
 import { $ } from './dom.js';
+import { renderActiveConv } from './render-conv.js';
 
 const PANELS = ['conv', 'people', 'rooms'];
 
@@ -17,6 +18,8 @@ export function showPanel(name) {
     tab.setAttribute('aria-selected', String(selected));
     tab.tabIndex = selected ? 0 : -1;
   }
+  // Back on screen, the conversation shows its newest messages, which now count as read.
+  if (name === 'conv') renderActiveConv({ stick: true });
 }
 
 export function wirePanels() {

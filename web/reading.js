@@ -22,9 +22,13 @@ export function atBottom() {
   return box.scrollHeight - box.scrollTop - box.clientHeight < BOTTOM_SLACK;
 }
 
-/** On screen: the active tab, in a focused window, scrolled to its newest message. */
+/**
+ * On screen: the active tab, in a focused window, scrolled to its newest message, and shown
+ * (a phone may show the people or the rooms instead).
+ */
 export function isViewed(conv) {
-  return Boolean(conv && conv.loaded && conv.key === state.active && !document.hidden && document.hasFocus() && atBottom());
+  if (!conv || !conv.loaded || conv.key !== state.active || document.hidden || !document.hasFocus()) return false;
+  return $('messages').getClientRects().length > 0 && atBottom();
 }
 
 function fromOthers(message) {

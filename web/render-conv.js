@@ -312,6 +312,8 @@ function messageItem(message, compact = false) {
       'data-testid': 'message',
       'data-message-id': message.messageId,
       'data-type': message.type,
+      // Focusable by a tap, which shows its toolbar on a touch screen.
+      tabindex: '-1',
       'data-mentioned': mentioned ? 'true' : null,
       'data-deleted': message.deleted ? 'true' : null,
     },
@@ -371,6 +373,10 @@ function focusWithin(list) {
 function restoreFocus(list, focus) {
   if (!focus) return;
   const item = list.querySelector(`[data-message-id="${CSS.escape(focus.messageId)}"]`);
+  if (item && focus.testid === 'message') {
+    item.focus({ preventScroll: true });
+    return;
+  }
   let target = item && item.querySelector(`[data-testid="${focus.testid}"]${focus.emoji ? `[data-emoji="${CSS.escape(focus.emoji)}"]` : ''}`);
   // The control went (a picker closed, an edit ended): the message's own toolbar keeps it nearby.
   if (!target && item) target = item.querySelector('[data-testid="message-react"]');

@@ -588,6 +588,19 @@ describe('chatting web client', { timeout: 240000 }, () => {
       await c.locator(`${tid('conv-tab')}[data-conv="dm:${alice.userId}"][aria-selected="true"]`).waitFor();
       const box = await c.locator(tid('composer-input')).boundingBox();
       assert.ok(box && box.y + box.height <= 844, 'the composer is on screen');
+      // A whisper that arrives while the people are shown is counted on the bar until read.
+      const a = pages.alice;
+      await send(c, 'on my phone now');
+      await convTab(a, `dm:${carol.userId}`).click();
+      await c.locator(tid('phone-tab-people')).click();
+      await send(a, 'nice, reading you');
+      await c.locator(tid('phone-unread'), { hasText: /^1$/ }).waitFor();
+      await convTab(c, `dm:${alice.userId}`).locator(tid('conv-unread'), { hasText: /^1$/ }).waitFor({ state: 'attached' });
+      await c.locator(tid('phone-tab-conv')).click();
+      assert.ok(await messageWithText(c, 'nice, reading you').isVisible());
+      await c.locator(tid('phone-unread')).waitFor({ state: 'hidden' });
+      await convTab(c, `dm:${alice.userId}`).locator(tid('conv-unread')).waitFor({ state: 'detached' });
+      await convTab(a, 'room').click();
       await mkdir(SHOT_DIR, { recursive: true });
       await c.screenshot({ path: path.join(SHOT_DIR, 'phone.png') });
       await convTab(c, 'room').click();
