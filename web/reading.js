@@ -4,18 +4,31 @@
 
 import { $ } from './dom.js';
 import { describeError } from './errors.js';
-import { state, historyScope, mentionsMe, readMarkAfter, readMarkOf, request } from './state.js';
+import {
+  state,
+  historyScope,
+  mentionsMe,
+  readMarkAfter,
+  readMarkOf,
+  request,
+  recentChanges,
+  CHANGE_WINDOW_MS,
+} from './state.js';
 import { toast } from './toast.js';
 
 // Within this many pixels of the end the list counts as scrolled to the bottom.
 export const BOTTOM_SLACK = 60;
 // Reading moves the mark on with every message that arrives while the conversation is on
-// screen: one chat.read for a burst of them (it counts against the same rate limit as the
-// other changes).
+// screen. chat.read counts against the same limit as joining a room or reacting (10 in 10 s
+// per connection), so reads wait a little, go together, at most every few seconds, and only
+// while that leaves the user's own actions some of the allowance.
 const READ_AFTER_MS = 800;
+const READ_GAP_MS = 3000;
+const READ_BUDGET = 6;
 
-// One pending chat.read per conversation: a tab left within the wait is still told.
-const readTimers = new Map();
+const readsDue = new Set();
+let readTimer = null;
+let lastReadAt = -Infinity;
 
 export function atBottom() {
   const box = $('messages');
@@ -70,14 +83,8 @@ export function markViewed(conv) {
   const changed = conv.unread > 0 || conv.mentions > 0;
   conv.unread = 0;
   conv.mentions = 0;
-  clearTimeout(readTimers.get(conv));
-  readTimers.set(
-    conv,
-    setTimeout(() => {
-      readTimers.delete(conv);
-      tellRead(conv);
-    }, READ_AFTER_MS),
-  );
+  readsDue.add(conv);
+  scheduleReads(Math.max(READ_AFTER_MS, lastReadAt + READ_GAP_MS - performance.now()));
   return changed;
 }
 
@@ -90,17 +97,46 @@ function newestMark(conv) {
   return newest;
 }
 
+function scheduleReads(delayMs) {
+  if (readTimer) return;
+  readTimer = setTimeout(flushReads, delayMs);
+}
+
+function flushReads() {
+  readTimer = null;
+  let told = false;
+  for (const conv of [...readsDue]) {
+    const recent = recentChanges();
+    if (recent.length >= READ_BUDGET) {
+      // The rest wait until enough of the recent actions are out of the window.
+      scheduleReads(recent[recent.length - READ_BUDGET] + CHANGE_WINDOW_MS - performance.now() + 50);
+      break;
+    }
+    readsDue.delete(conv);
+    told = tellRead(conv) || told;
+  }
+  if (told) lastReadAt = performance.now();
+}
+
+/** Tells the server how far `conv` was read, if that is further than it heard; true if sent. */
 function tellRead(conv) {
-  if (state.convs.get(conv.key) !== conv) return;
+  if (state.convs.get(conv.key) !== conv) return false;
   const upTo = newestMark(conv);
-  if (!readMarkAfter(conv, upTo, conv.readUpTo)) return;
+  if (!readMarkAfter(conv, upTo, conv.readUpTo)) return false;
   const before = conv.readUpTo;
   conv.readUpTo = upTo;
   request('chat.read', { ...historyScope(conv), upTo }).catch((err) => {
     // Not told: the next view tries again (after a reconnect, if that was the trouble).
     if (conv.readUpTo === upTo) conv.readUpTo = before;
-    if (err.code !== 'offline' && err.code !== 'timeout') toast(describeError(err, 'read'));
+    if (err.code === 'rateLimited') {
+      // Other actions used the allowance: try again once it is back, without a word.
+      readsDue.add(conv);
+      scheduleReads(Number(err.data && err.data.retryAfterMs) || READ_GAP_MS);
+    } else if (err.code !== 'offline' && err.code !== 'timeout') {
+      toast(describeError(err, 'read'));
+    }
   });
+  return true;
 }
 
 /** Another tab of the user read `conv` up to `upTo`: what it saw is no longer unread here. */
