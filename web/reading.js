@@ -29,6 +29,7 @@ const READ_BUDGET = 6;
 const readsDue = new Set();
 let readTimer = null;
 let lastReadAt = -Infinity;
+let readFailureShown = false;
 
 export function atBottom() {
   const box = $('messages');
@@ -132,7 +133,9 @@ function tellRead(conv) {
       // Other actions used the allowance: try again once it is back, without a word.
       readsDue.add(conv);
       scheduleReads(Number(err.data && err.data.retryAfterMs) || READ_GAP_MS);
-    } else if (err.code !== 'offline' && err.code !== 'timeout') {
+    } else if (err.code !== 'offline' && err.code !== 'timeout' && !readFailureShown) {
+      // Reading happens by itself, again and again: a server that refuses it is said once.
+      readFailureShown = true;
       toast(describeError(err, 'read'));
     }
   });
