@@ -6,9 +6,11 @@
 mod auth_http;
 mod browser_facing;
 mod chat;
+mod conversations;
 mod groups;
 mod kick;
 mod lobby;
+mod message_changes;
 mod online;
 mod rooms;
 mod typing;

@@ -3,3 +3,4 @@
 
 mod presence_conformance;
 mod store_conformance;
+mod store_upgrades;

@@ -39,28 +39,41 @@ impl SqlStore {
         up_to: i64,
     ) -> StoreResult<bool> {
         let (kind, target) = mark_key(conversation);
-        let sql = match self.dialect {
-            Dialect::Sqlite => {
-                "INSERT INTO read_marks (user_id, conversation, target, up_to) VALUES (?, ?, ?, ?) \
-                 ON CONFLICT (user_id, conversation, target) DO UPDATE SET up_to = excluded.up_to \
-                 WHERE excluded.up_to > read_marks.up_to"
-            }
-            // Affected rows: 1 inserted, 2 raised, 0 left as it was.
-            Dialect::MySql => {
-                "INSERT INTO read_marks (user_id, conversation, target, up_to) VALUES (?, ?, ?, ?) \
-                 ON DUPLICATE KEY UPDATE up_to = GREATEST(up_to, VALUES(up_to))"
-            }
-        };
-        let _writer = self.sqlite_write_turn().await;
-        let moved = sqlx::query(sql)
+        // Raised where it stands lower, else created: MySQL reports a found but unchanged row
+        // as affected, so an upsert could not tell "moved" from "stayed".
+        let raise = || {
+            sqlx::query(
+                "UPDATE read_marks SET up_to = ? WHERE user_id = ? AND conversation = ? AND target = ? AND up_to < ?",
+            )
+            .bind(up_to)
             .bind(user.as_str())
             .bind(kind)
-            .bind(target)
+            .bind(target.clone())
             .bind(up_to)
-            .execute(self.ready().await?)
-            .await?
-            .rows_affected();
-        Ok(moved > 0)
+        };
+        let _writer = self.sqlite_write_turn().await;
+        if raise().execute(self.ready().await?).await?.rows_affected() > 0 {
+            return Ok(true);
+        }
+        let ignore = match self.dialect {
+            Dialect::Sqlite => "INSERT OR IGNORE",
+            Dialect::MySql => "INSERT IGNORE",
+        };
+        let created = sqlx::query(&format!(
+            "{ignore} INTO read_marks (user_id, conversation, target, up_to) VALUES (?, ?, ?, ?)"
+        ))
+        .bind(user.as_str())
+        .bind(kind)
+        .bind(target.clone())
+        .bind(up_to)
+        .execute(self.ready().await?)
+        .await?
+        .rows_affected();
+        if created > 0 {
+            return Ok(true);
+        }
+        // Created meanwhile by another connection of the user, perhaps lower than this mark.
+        Ok(raise().execute(self.ready().await?).await?.rows_affected() > 0)
     }
 
     pub(super) async fn conversation_states(
