@@ -39,28 +39,57 @@ impl SqlStore {
         up_to: i64,
     ) -> StoreResult<bool> {
         let (kind, target) = mark_key(conversation);
-        let sql = match self.dialect {
-            Dialect::Sqlite => {
-                "INSERT INTO read_marks (user_id, conversation, target, up_to) VALUES (?, ?, ?, ?) \
-                 ON CONFLICT (user_id, conversation, target) DO UPDATE SET up_to = excluded.up_to \
-                 WHERE excluded.up_to > read_marks.up_to"
-            }
-            // Affected rows: 1 inserted, 2 raised, 0 left as it was.
-            Dialect::MySql => {
-                "INSERT INTO read_marks (user_id, conversation, target, up_to) VALUES (?, ?, ?, ?) \
-                 ON DUPLICATE KEY UPDATE up_to = GREATEST(up_to, VALUES(up_to))"
-            }
-        };
         let _writer = self.sqlite_write_turn().await;
-        let moved = sqlx::query(sql)
-            .bind(user.as_str())
-            .bind(kind)
-            .bind(target)
-            .bind(up_to)
-            .execute(self.ready().await?)
-            .await?
-            .rows_affected();
+        if self.dialect == Dialect::MySql {
+            return self.raise_mysql_read_mark(user, kind, &target, up_to).await;
+        }
+        let moved = sqlx::query(
+            "INSERT INTO read_marks (user_id, conversation, target, up_to) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (user_id, conversation, target) DO UPDATE SET up_to = excluded.up_to \
+             WHERE excluded.up_to > read_marks.up_to",
+        )
+        .bind(user.as_str())
+        .bind(kind)
+        .bind(target)
+        .bind(up_to)
+        .execute(self.ready().await?)
+        .await?
+        .rows_affected();
         Ok(moved > 0)
+    }
+
+    /// MySQL's upsert counts a row it matched but left as it was (sqlx asks for found rows),
+    /// so a mark that did not move would read as moved: raise it where it is lower, insert it
+    /// where there is none, and if another insert came first, raise that one.
+    async fn raise_mysql_read_mark(&self, user: &UserId, kind: &str, target: &str, up_to: i64) -> StoreResult<bool> {
+        if self.raise_existing_mark(user, kind, target, up_to).await? {
+            return Ok(true);
+        }
+        let inserted =
+            sqlx::query("INSERT IGNORE INTO read_marks (user_id, conversation, target, up_to) VALUES (?, ?, ?, ?)")
+                .bind(user.as_str())
+                .bind(kind)
+                .bind(target)
+                .bind(up_to)
+                .execute(self.ready().await?)
+                .await?
+                .rows_affected();
+        Ok(inserted > 0 || self.raise_existing_mark(user, kind, target, up_to).await?)
+    }
+
+    async fn raise_existing_mark(&self, user: &UserId, kind: &str, target: &str, up_to: i64) -> StoreResult<bool> {
+        let raised = sqlx::query(
+            "UPDATE read_marks SET up_to = ? WHERE user_id = ? AND conversation = ? AND target = ? AND up_to < ?",
+        )
+        .bind(up_to)
+        .bind(user.as_str())
+        .bind(kind)
+        .bind(target)
+        .bind(up_to)
+        .execute(self.ready().await?)
+        .await?
+        .rows_affected();
+        Ok(raised > 0)
     }
 
     pub(super) async fn conversation_states(
