@@ -101,7 +101,10 @@ async fn each_operation_costs_a_known_number_of_requests() {
         ("react", requests(store.react(id, &user("ann"), &emoji("👍"), true)).await),
         ("react (repeat)", requests(store.react(id, &user("ann"), &emoji("👍"), true)).await),
         ("mark_read", requests(store.mark_read(&user("ann"), &lobby, 1)).await),
-        ("conversations (lobby read, 2 partners)", requests(store.conversations(&user("ann"), &[lobby.clone()])).await),
+        (
+            "conversations (lobby read, 2 partners)",
+            requests(store.conversations(&user("ann"), std::slice::from_ref(&lobby))).await,
+        ),
         ("delete_message", requests(store.delete_message(id)).await),
         ("whisper append", requests(store.append_message(&whisper("cat", "ann", "back"))).await),
     ];
