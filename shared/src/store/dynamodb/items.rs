@@ -199,4 +199,21 @@ mod tests {
         let red = GroupId::parse("red").unwrap();
         assert!(group_sk(&red) < member_sk(&red, &ann), "a group sorts right before its members");
     }
+
+    #[test]
+    fn reactions_and_mentions_read_back_as_written() {
+        let (ann, bob) = (UserId::parse("ann").unwrap(), UserId::parse("bob").unwrap());
+        let (up, flag) = (Emoji::parse("👍").unwrap(), Emoji::parse("🇫🇷").unwrap());
+        let entries = [reaction_entry(&flag, &ann), reaction_entry(&up, &bob), reaction_entry(&flag, &bob)];
+        let mut item = key("ROOM#0", message_sk(1, SEQ_WIDTH));
+        item.insert("reactions".into(), string_list(entries.iter().map(String::as_str)).unwrap());
+        item.insert("mentions".into(), string_list(["bob", "ann"]).unwrap());
+        let reactions = reactions_of(&item).unwrap();
+        let tallied: Vec<_> = reactions.iter().map(|r| (r.emoji.as_str(), r.count)).collect();
+        assert_eq!(tallied, [("🇫🇷", 2), ("👍", 1)]);
+        assert_eq!(mentions_of(&item).unwrap(), [bob, ann]);
+        assert!(string_list([]).is_none(), "no empty list is written");
+        item.insert("reactions".into(), string_list(["no-user"]).unwrap());
+        assert!(matches!(reactions_of(&item), Err(DynamoError::Corrupt(_))));
+    }
 }

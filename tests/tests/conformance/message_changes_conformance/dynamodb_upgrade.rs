@@ -85,6 +85,32 @@ async fn messages_stored_before_locators_are_found_after_the_upgrade() {
     assert_eq!((partner.unread, partner.last.as_ref().map(|m| m.message_id)), (1, Some(whisper_id)));
 }
 
+/// One instance at a time: a live lease of another instance is left alone, an expired one
+/// (an instance that stopped midway) is taken over and the upgrade finished.
+#[tokio::test]
+async fn the_upgrade_waits_for_a_live_lease_and_takes_over_an_expired_one() {
+    let store = DynamoStore::new(chatting_e2e::fresh_dynamodb_table().await.unwrap());
+    with_users(&store, &["ann"]).await;
+    let table = store.table().clone();
+    let id = chatting_shared::clock::now_ms() * 1000;
+    let sk = format!("MSG#{:020}", 1);
+    put_old_message(&table, "ROOM#0", &sk, &[("sender", "ann"), ("text", "old")], id, None).await;
+    let lease = |until: i64| {
+        let mut state = key("SCHEMA", "MESSAGE_LOCATORS");
+        state.insert("owner".into(), s("another-instance"));
+        state.insert("lease_until".into(), n(until));
+        Write::put(state)
+    };
+    let now = chatting_shared::clock::now_ms();
+    table.write(lease(now + 60_000)).await.unwrap();
+    assert_eq!(store.upgrade().await.unwrap(), Upgrade::Unfinished { messages: 0 });
+    assert!(store.message(MessageId::from_stored(id)).await.unwrap().is_none(), "left to the lease's holder");
+    table.write(lease(now - 1)).await.unwrap();
+    assert_eq!(store.upgrade().await.unwrap(), Upgrade::Done { messages: 1 });
+    let found = store.message(MessageId::from_stored(id)).await.unwrap().unwrap();
+    assert_eq!((text_of(&found), found.seq), (Some("old"), Some(1)));
+}
+
 /// Requests per operation, uncontended (nextest runs each test in its own process, so the
 /// counter is this test's alone).
 #[tokio::test]
