@@ -170,14 +170,13 @@ impl Query<'_> {
             None => (None, &[][..]),
         };
         values.extend(filter_values.iter().map(|(name, value)| (name.as_str(), value.clone())));
-        let expressions = [Some(condition), filter, self.projection.as_deref()].into_iter().flatten();
-        let Expression { names, values } = Expression::new(expressions, &values);
-        // Projecting and counting are exclusive in DynamoDB's Select.
-        let select = if self.projection.is_some() && select == Select::AllAttributes {
-            Select::SpecificAttributes
-        } else {
-            select
+        // A projection goes with `SpecificAttributes`; a count reads no attributes to project.
+        let (select, projection) = match (&self.projection, select) {
+            (Some(projection), Select::AllAttributes) => (Select::SpecificAttributes, Some(projection.clone())),
+            (_, select) => (select, None),
         };
+        let expressions = [Some(condition), filter, projection.as_deref()].into_iter().flatten();
+        let Expression { names, values } = Expression::new(expressions, &values);
         let (mut items, mut count) = (Vec::new(), 0u32);
         let mut start: Option<Item> = None;
         loop {
@@ -193,7 +192,7 @@ impl Query<'_> {
                 .consistent_read(true)
                 .scan_index_forward(self.forward)
                 .set_filter_expression(filter.map(str::to_owned))
-                .set_projection_expression(self.projection.clone())
+                .set_projection_expression(projection.clone())
                 .set_exclusive_start_key(start.take());
             if let Some(limit) = self.limit {
                 request = request.limit(i32::try_from(limit - items.len()).unwrap_or(i32::MAX));
