@@ -1,4 +1,5 @@
-//! DynamoDB only: a table written before message locators upgrades in place, and what each
+//! DynamoDB only: a table written before message locators upgrades in place, partner items
+//! are never lowered, and what each
 //! new operation costs in requests.
 
 use chatting_shared::domain::{Bounds, ConversationKey, GroupId, MessageId, RoomId};
@@ -109,6 +110,31 @@ async fn the_upgrade_waits_for_a_live_lease_and_takes_over_an_expired_one() {
     assert_eq!(store.upgrade().await.unwrap(), Upgrade::Done { messages: 1 });
     let found = store.message(MessageId::from_stored(id)).await.unwrap().unwrap();
     assert_eq!((text_of(&found), found.seq), (Some("old"), Some(1)));
+}
+
+/// A partner item already raised past a whisper's id (another instance's later whisper, or
+/// clocks apart) stays as it is, and the whisper is stored all the same.
+#[tokio::test]
+async fn a_whisper_never_lowers_a_partner_item() {
+    let store = DynamoStore::new(chatting_e2e::fresh_dynamodb_table().await.unwrap());
+    with_users(&store, &["ann", "bob"]).await;
+    let table = store.table().clone();
+    let later = (chatting_shared::clock::now_ms() + 3_600_000) * 1000;
+    let mut raised = key("USER#ann", "PARTNER#bob");
+    raised.insert("last_id".into(), n(later));
+    table.write(Write::put(raised)).await.unwrap();
+    let id = send(&store, whisper("ann", "bob", "earlier")).await;
+    let last_id = |user: &'static str, partner: &'static str| {
+        let table = table.clone();
+        async move {
+            let item = table.get_item(key(format!("USER#{user}"), format!("PARTNER#{partner}"))).await.unwrap();
+            item.and_then(|item| item.number("last_id").unwrap())
+        }
+    };
+    assert_eq!(last_id("ann", "bob").await, Some(later), "not lowered");
+    assert_eq!(last_id("bob", "ann").await, Some(id.get()), "the other side raised");
+    let talk = store.history(&HistoryScope::Whisper(user("ann"), user("bob")), Bounds::default(), 10).await.unwrap();
+    assert_eq!(talk.messages.iter().map(|m| m.message_id).collect::<Vec<_>>(), [id]);
 }
 
 /// Requests per operation, uncontended (nextest runs each test in its own process, so the
