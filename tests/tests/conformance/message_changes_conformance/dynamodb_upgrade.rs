@@ -1,6 +1,5 @@
 //! DynamoDB only: a table written before message locators upgrades in place, partner items
-//! are never lowered, and what each
-//! new operation costs in requests.
+//! are never lowered, and what each new operation costs in requests.
 
 use chatting_shared::domain::{Bounds, ConversationKey, GroupId, MessageId, RoomId};
 use chatting_shared::dynamodb::codec::{key, n, s};
