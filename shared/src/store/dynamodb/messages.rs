@@ -71,7 +71,7 @@ impl DynamoStore {
         let mut partners_newer = [false; 2];
         for attempt in 0..MAX_ATTEMPTS {
             let outcome = self.try_append(message, expected_seq, message_id, partners_newer).await?;
-            if !matches!(outcome, Attempt::PartnerNewer(_)) {
+            if !matches!(outcome, Attempt::Stored(_) | Attempt::PartnerNewer(_)) {
                 // A retry much later would sort among messages stored meanwhile: draw again.
                 (message_id, partners_newer) = (next_message_id(), [false; 2]);
             }
