@@ -90,7 +90,9 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError>
         StoreProfile::Sql { url } => Ok(store::connect(url, config.db_max_connections).await?),
         #[cfg(feature = "dynamodb")]
         StoreProfile::DynamoDb(settings) => {
-            Ok(Arc::new(store::dynamodb::DynamoStore::new(open_dynamodb_table(config, settings).await?)))
+            let store = store::dynamodb::DynamoStore::new(open_dynamodb_table(config, settings).await?);
+            store.spawn_upgrade();
+            Ok(Arc::new(store))
         }
         #[cfg(not(feature = "dynamodb"))]
         StoreProfile::DynamoDb(settings) => {
@@ -147,7 +149,9 @@ pub async fn open_backends(config: &Config) -> Result<(Arc<dyn Store>, Arc<dyn P
     #[cfg(feature = "dynamodb")]
     if let (StoreProfile::DynamoDb(settings), PresenceProfile::DynamoDb(_)) = (&config.store, config.presence()) {
         let table = open_dynamodb_table(config, settings).await?;
-        let store: Arc<dyn Store> = Arc::new(store::dynamodb::DynamoStore::new(table.clone()));
+        let store = store::dynamodb::DynamoStore::new(table.clone());
+        store.spawn_upgrade();
+        let store: Arc<dyn Store> = Arc::new(store);
         let presence = presence::dynamodb::DynamoPresence::new(table).with_lease(config.connection_lease);
         return Ok((store, Arc::new(presence)));
     }

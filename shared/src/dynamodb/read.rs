@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{KeysAndAttributes, Select};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Select};
 
 use super::backoff::backoff;
 use super::codec::{Item, ItemExt, s};
@@ -65,7 +65,35 @@ impl Table {
 
     /// The items of partition `pk` whose sort keys match `sort`, in sort key order.
     pub fn query(&self, pk: impl Into<String>, sort: SortKey) -> Query<'_> {
-        Query { table: self, pk: pk.into(), sort, forward: true, limit: None }
+        Query { table: self, pk: pk.into(), sort, forward: true, limit: None, filter: None, projection: None }
+    }
+
+    /// One page of a scan of the whole table, of the items `filter` keeps, from `start` (the
+    /// previous page's end); with the key to go on from, `None` after the last page. For
+    /// one-time upgrades only: every access pattern of the service is a key or a partition.
+    pub async fn scan_page(
+        &self,
+        filter: &str,
+        values: &[(&str, AttributeValue)],
+        start: Option<Item>,
+        limit: usize,
+    ) -> Result<(Vec<Item>, Option<Item>), DynamoError> {
+        let Expression { names, values } = Expression::new([filter], values);
+        let out = self
+            .client
+            .scan()
+            .table_name(&self.name)
+            .filter_expression(filter)
+            .set_expression_attribute_names(names)
+            .set_expression_attribute_values(values)
+            .consistent_read(true)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .send()
+            .quiet()
+            .await
+            .map_err(|err| DynamoError::request("Scan", err))?;
+        Ok((out.items.unwrap_or_default(), out.last_evaluated_key.filter(|k| !k.is_empty())))
     }
 }
 
@@ -89,6 +117,8 @@ pub struct Query<'a> {
     sort: SortKey,
     forward: bool,
     limit: Option<usize>,
+    filter: Option<(String, Vec<(String, AttributeValue)>)>,
+    projection: Option<String>,
 }
 
 impl Query<'_> {
@@ -100,6 +130,18 @@ impl Query<'_> {
     /// At most this many items: pages are followed until there are that many.
     pub fn limit(self, limit: usize) -> Self {
         Self { limit: Some(limit), ..self }
+    }
+
+    /// Only the items `filter` keeps; a limit counts kept items, so pages are followed
+    /// past the ones it drops.
+    pub fn filter(self, filter: impl Into<String>, values: &[(&str, AttributeValue)]) -> Self {
+        let values = values.iter().map(|(name, value)| ((*name).to_owned(), value.clone())).collect();
+        Self { filter: Some((filter.into(), values)), ..self }
+    }
+
+    /// Only these attributes of each item (a projection expression of `#names`).
+    pub fn project(self, projection: impl Into<String>) -> Self {
+        Self { projection: Some(projection.into()), ..self }
     }
 
     /// The matching items, following pages (a page ends at 1 MB) until the limit or the last.
@@ -123,7 +165,18 @@ impl Query<'_> {
         };
         let mut values = values;
         values.push((":pk", s(&self.pk)));
-        let Expression { names, values } = Expression::new([condition], &values);
+        let (filter, filter_values) = match &self.filter {
+            Some((filter, values)) => (Some(filter.as_str()), values.as_slice()),
+            None => (None, &[][..]),
+        };
+        values.extend(filter_values.iter().map(|(name, value)| (name.as_str(), value.clone())));
+        // A projection goes with `SpecificAttributes`; a count reads no attributes to project.
+        let (select, projection) = match (&self.projection, select) {
+            (Some(projection), Select::AllAttributes) => (Select::SpecificAttributes, Some(projection.clone())),
+            (_, select) => (select, None),
+        };
+        let expressions = [Some(condition), filter, projection.as_deref()].into_iter().flatten();
+        let Expression { names, values } = Expression::new(expressions, &values);
         let (mut items, mut count) = (Vec::new(), 0u32);
         let mut start: Option<Item> = None;
         loop {
@@ -138,6 +191,8 @@ impl Query<'_> {
                 .select(select.clone())
                 .consistent_read(true)
                 .scan_index_forward(self.forward)
+                .set_filter_expression(filter.map(str::to_owned))
+                .set_projection_expression(projection.clone())
                 .set_exclusive_start_key(start.take());
             if let Some(limit) = self.limit {
                 request = request.limit(i32::try_from(limit - items.len()).unwrap_or(i32::MAX));

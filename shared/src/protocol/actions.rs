@@ -261,7 +261,7 @@ fn message_id_bound(field: &'static str, value: Option<Value>) -> Result<Option<
 
 impl Command {
     /// The actions that change state (and most send events to rooms, groups or the lobby);
-    /// `chat.send` and `chat.typing` have limits of their own.
+    /// `chat.send`, `chat.typing` and `chat.read` have limits of their own.
     pub fn changes_state(&self) -> bool {
         matches!(
             self,
@@ -277,7 +277,6 @@ impl Command {
                 | Command::ChatEdit { .. }
                 | Command::ChatDelete { .. }
                 | Command::ChatReact { .. }
-                | Command::ChatRead { .. }
         )
     }
 

@@ -471,13 +471,53 @@ mod tests {
             (
                 ReplyData::ChatHistory(History { messages: vec![message()], has_more: true }),
                 json!({"messages":[{"messageId":"0000000000000042","type":"all","roomId":7,"groupId":null,"to":null,
-                    "from":ann_json(),"text":"hi","sentAt":AT,"seq":3}],"hasMore":true}),
+                    "from":ann_json(),"text":"hi","sentAt":AT,"seq":3,"editedAt":null,"deleted":false,"reactions":[],"mentions":[]}],"hasMore":true}),
             ),
             (
                 ReplyData::UserListOnline(OnlineUsers {
                     users: vec![OnlineUser { user: ann(), room_ids: vec![RoomId::LOBBY, RoomId::from_stored(7)] }],
                 }),
                 json!({"users":[{"userId":"ann","nick":"Ann","groupId":null,"roomIds":[0,7]}]}),
+            ),
+            (
+                ReplyData::ChatEdit(Edited { message_id: MessageId::from_stored(42), edited_at: AT.into() }),
+                json!({"messageId":"0000000000000042","editedAt":AT}),
+            ),
+            (
+                ReplyData::ChatDelete(Deleted { message_id: MessageId::from_stored(42) }),
+                json!({"messageId":"0000000000000042"}),
+            ),
+            (
+                ReplyData::ChatReact(Reactions {
+                    message_id: MessageId::from_stored(42),
+                    reactions: vec![Reaction {
+                        emoji: crate::domain::Emoji::parse("👍").unwrap(),
+                        count: 21,
+                        users: vec![UserId::parse("ann").unwrap()],
+                    }],
+                }),
+                json!({"messageId":"0000000000000042","reactions":[{"emoji":"👍","count":21,"users":["ann"]}]}),
+            ),
+            (ReplyData::ChatRead(Empty {}), json!({})),
+            (
+                ReplyData::ChatConversations(Conversations {
+                    conversations: vec![
+                        ConversationSummary {
+                            key: ConversationKey::Room { room_id: RoomId::LOBBY },
+                            unread: 2,
+                            mentions: 1,
+                            last: None,
+                        },
+                        ConversationSummary {
+                            key: ConversationKey::Whisper { with: UserId::parse("bob").unwrap() },
+                            unread: 0,
+                            mentions: 0,
+                            last: None,
+                        },
+                    ],
+                }),
+                json!({"conversations":[{"roomId":0,"unread":2,"mentions":1,"last":null},
+                    {"with":"bob","unread":0,"mentions":0,"last":null}]}),
             ),
         ];
         for (data, expected) in cases {

@@ -57,6 +57,9 @@ pub struct Limits {
     pub room_password_window: Duration,
     /// How long a user kicked from a room may not join it again.
     pub room_kick_bar: Duration,
+    /// `chat.read`s per connection in `change_window`: a client marks conversations read by
+    /// itself as the user reads, apart from the user's own changes.
+    pub reads_per_connection: u32,
 }
 
 impl Default for Limits {
@@ -70,6 +73,7 @@ impl Default for Limits {
             room_password_failures: 5,
             room_password_window: Duration::from_secs(300),
             room_kick_bar: Duration::from_secs(600),
+            reads_per_connection: 30,
         }
     }
 }
@@ -256,7 +260,15 @@ impl Chat {
         }
         let info = self.presence.connection(connection).await?.ok_or_else(unregistered)?;
         let caller = Caller { connection: connection.clone(), user: info.user, room: info.room };
-        if command.changes_state() {
+        if matches!(command, Command::ChatRead { .. }) {
+            let key = format!("read:{}", caller.connection);
+            let limits = &self.limits;
+            if let Some(wait) =
+                self.presence.hit_rate_limit(&key, limits.reads_per_connection, limits.change_window).await?
+            {
+                return Err(ServiceError::RateLimited { retry_after_ms: wait.as_millis().max(1) as u64 });
+            }
+        } else if command.changes_state() {
             self.count_change(&caller).await?;
         }
         Ok(match command {

@@ -15,21 +15,35 @@
 //! | group message | `GROUPMSG#<groupId>` | `MSG#<messageId>` |
 //! | group (member count) | `GROUPS` | `G#<groupId>` |
 //! | group member | `GROUPS` | `G#<groupId>#M#<userId>` |
-//! | message id claim | `MSGID#<messageId>` | `MSGID` |
+//! | message locator (id claim; `at_pk` / `at_sk`) | `MSGID#<messageId>` | `MSGID` |
 //! | `clientMsgId` idempotency | `IDEM#<sender>#<clientMsgId>` | `IDEM` |
+//! | read mark (`up_to`) | `USER#<userId>` | `READ#r#<roomId>`, `READ#g#<groupId>`, `READ#w#<partner>` |
+//! | whisper partner (`last_id`) | `USER#<userId>` | `PARTNER#<partner>` |
+//! | upgrade progress | `SCHEMA` | `MESSAGE_LOCATORS` |
 //!
+//! A message item holds, besides its text, sender and time, `mentions` (a list of user
+//! ids, absent when none), `edited_at`, `deleted_at` (its text, mentions and reactions then
+//! removed), and `reactions`: a list of `"<emoji> <userId>"`, oldest first, with the
+//! `version` every change of that list requires and raises.//!
 //! Every invariant is a condition checked by DynamoDB inside one write or one transaction;
 //! reads only supply the expected value of a condition, and a failed condition means
 //! "someone else got there first": read again and retry, or report what the other writer did.
 //!
 //! The requests themselves are [`crate::dynamodb`]'s; here are the layout ([`items`]) and the
-//! algorithms by concept: [`tokens`], [`rooms`], [`groups`] and [`messages`].
+//! algorithms by concept: [`tokens`], [`rooms`], [`groups`], [`messages`], [`changes`]
+//! (edits, deletes, reactions), [`conversations`] (read marks, unread counts) and
+//! [`upgrade`] (locators and partner items for messages stored before them).
 
+mod changes;
+mod conversations;
 mod groups;
 mod items;
 mod messages;
 mod rooms;
 mod tokens;
+mod upgrade;
+
+pub use upgrade::Upgrade;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -38,11 +52,11 @@ use async_trait::async_trait;
 
 use self::items::{profile_key, room_from_item, room_key, user_from_item};
 use super::{
-    GroupMove, HistoryPage, HistoryScope, NewMessage, NewRefreshToken, NewRoom, RefreshRotation, RoomChanges,
-    RoomRecord, Rotation, Store, StoreError, StoreResult, StoredMessage, UserRecord,
+    ConversationState, GroupMove, HistoryPage, HistoryScope, MessageRecord, NewMessage, NewRefreshToken, NewRoom,
+    RefreshRotation, RoomChanges, RoomRecord, Rotation, Store, StoreError, StoreResult, StoredMessage, UserRecord,
 };
 use crate::clock::now_ms;
-use crate::domain::{Bounds, GroupId, MessageKind, Nick, RoomId, UserId};
+use crate::domain::{Bounds, ConversationKey, Emoji, GroupId, MessageId, MessageText, Nick, Reaction, RoomId, UserId};
 use crate::dynamodb::codec::{n, s};
 use crate::dynamodb::write::{Refused, Write};
 use crate::dynamodb::{DynamoError, Item, Table};
@@ -174,48 +188,33 @@ impl Store for DynamoStore {
         self.page(scope, bounds, limit).await
     }
 
-    async fn message(&self, _message_id: crate::domain::MessageId) -> StoreResult<Option<crate::store::MessageRecord>> {
-        Err(StoreError::Unsupported("message edits on DynamoDB"))
+    async fn message(&self, message_id: MessageId) -> StoreResult<Option<MessageRecord>> {
+        self.message_by_id(message_id).await
     }
 
     async fn edit_message(
         &self,
-        _message_id: crate::domain::MessageId,
-        _text: &crate::domain::MessageText,
-        _mentions: &[UserId],
-        _edited_at_ms: i64,
-    ) -> StoreResult<crate::store::MessageRecord> {
-        Err(StoreError::Unsupported("message edits on DynamoDB"))
+        message_id: MessageId,
+        text: &MessageText,
+        mentions: &[UserId],
+        edited_at_ms: i64,
+    ) -> StoreResult<MessageRecord> {
+        self.edit(message_id, text, mentions, edited_at_ms).await
     }
 
-    async fn delete_message(&self, _message_id: crate::domain::MessageId) -> StoreResult<crate::store::MessageRecord> {
-        Err(StoreError::Unsupported("message edits on DynamoDB"))
+    async fn delete_message(&self, message_id: MessageId) -> StoreResult<MessageRecord> {
+        self.delete(message_id).await
     }
 
-    async fn react(
-        &self,
-        _message_id: crate::domain::MessageId,
-        _user: &UserId,
-        _emoji: &crate::domain::Emoji,
-        _on: bool,
-    ) -> StoreResult<Vec<crate::domain::Reaction>> {
-        Err(StoreError::Unsupported("reactions on DynamoDB"))
+    async fn react(&self, message_id: MessageId, user: &UserId, emoji: &Emoji, on: bool) -> StoreResult<Vec<Reaction>> {
+        self.toggle_reaction(message_id, user, emoji, on).await
     }
 
-    async fn mark_read(
-        &self,
-        _user: &UserId,
-        _conversation: &crate::domain::ConversationKey,
-        _up_to: i64,
-    ) -> StoreResult<bool> {
-        Err(StoreError::Unsupported("read marks on DynamoDB"))
+    async fn mark_read(&self, user: &UserId, conversation: &ConversationKey, up_to: i64) -> StoreResult<bool> {
+        self.raise_read_mark(user, conversation, up_to).await
     }
 
-    async fn conversations(
-        &self,
-        _user: &UserId,
-        _joined: &[crate::domain::ConversationKey],
-    ) -> StoreResult<Vec<crate::store::ConversationState>> {
-        Err(StoreError::Unsupported("conversations on DynamoDB"))
+    async fn conversations(&self, user: &UserId, joined: &[ConversationKey]) -> StoreResult<Vec<ConversationState>> {
+        self.conversation_states(user, joined).await
     }
 }

@@ -171,3 +171,24 @@ async fn conversations_list_the_lobby_the_callers_rooms_and_group() -> anyhow::R
     assert_eq!((&in_group["unread"], &in_group["last"]["text"]), (&json!(1), &json!("to the group")));
     Ok(())
 }
+
+#[tokio::test]
+async fn reads_have_a_budget_of_their_own_apart_from_the_users_changes() -> anyhow::Result<()> {
+    let server = TestServer::start_with(|options| {
+        options.config.changes_per_10s = 2;
+        options.config.changes_per_user_per_10s = 2;
+    })
+    .await?;
+    let (_, mut ann_ws) = server.connected_user("ann").await?;
+    for seq in 0..30 {
+        ann_ws.ok("chat.read", json!({"roomId": 0, "upTo": seq})).await?;
+    }
+    let refused = ann_ws.fails("chat.read", json!({"roomId": 0, "upTo": 31}), "rateLimited").await?;
+    assert!(refused["data"]["retryAfterMs"].as_u64().is_some_and(|ms| ms > 0), "{refused}");
+    // Thirty reads took nothing from the user's own changes.
+    let sent = ann_ws.ok("chat.send", json!({"type": "all", "text": "still here"})).await?;
+    ann_ws.ok("chat.react", json!({"messageId": sent["messageId"], "emoji": "👍", "on": true})).await?;
+    ann_ws.ok("chat.edit", json!({"messageId": sent["messageId"], "text": "still here!"})).await?;
+    ann_ws.fails("chat.delete", json!({"messageId": sent["messageId"]}), "rateLimited").await?;
+    Ok(())
+}

@@ -543,16 +543,21 @@ fn dynamodb_profile_has_one_on_demand_table_with_ttl_and_point_in_time_recovery(
 #[test]
 fn each_function_gets_only_its_own_table_actions_on_the_dynamodb_profile() {
     let template = load();
+    // `Scan` is every function's for the store's one-time upgrade, which any cold start may
+    // carry on (shared/src/store/dynamodb/upgrade.rs); no request of the service scans.
     let expected: [(&str, &[&str]); 4] = [
-        ("AuthHttpFunction", &["GetItem", "PutItem", "UpdateItem", "TransactWriteItems"]),
-        ("WsConnectFunction", &["GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "TransactWriteItems"]),
+        ("AuthHttpFunction", &["GetItem", "PutItem", "UpdateItem", "TransactWriteItems", "Scan"]),
+        (
+            "WsConnectFunction",
+            &["GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "TransactWriteItems", "Scan"],
+        ),
         (
             "WsDisconnectFunction",
-            &["GetItem", "BatchGetItem", "Query", "UpdateItem", "DeleteItem", "TransactWriteItems"],
+            &["GetItem", "BatchGetItem", "Query", "UpdateItem", "DeleteItem", "TransactWriteItems", "Scan"],
         ),
         (
             "WsMessageFunction",
-            &["GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"],
+            &["GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "Scan"],
         ),
     ];
     let mut granting = BTreeSet::new();

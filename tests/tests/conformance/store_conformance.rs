@@ -14,33 +14,33 @@ use chatting_shared::store::{
     Store, StoreError,
 };
 
-async fn sqlite() -> Arc<dyn Store> {
+pub(crate) async fn sqlite() -> Arc<dyn Store> {
     let dir = std::env::temp_dir().join(unique("chatting-store-"));
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.join("store.db").display());
     chatting_shared::store::connect(&url, 8).await.unwrap()
 }
 
-async fn mysql() -> Arc<dyn Store> {
+pub(crate) async fn mysql() -> Arc<dyn Store> {
     let url = fresh_mysql_database().await.unwrap();
     chatting_shared::store::connect(&url, 8).await.unwrap()
 }
 
-async fn dynamodb() -> Arc<dyn Store> {
+pub(crate) async fn dynamodb() -> Arc<dyn Store> {
     Arc::new(chatting_shared::store::dynamodb::DynamoStore::new(fresh_dynamodb_table().await.unwrap()))
 }
 
-fn user(name: &str) -> UserId {
+pub(crate) fn user(name: &str) -> UserId {
     UserId::parse(name).unwrap()
 }
 
-async fn with_users(store: &dyn Store, names: &[&str]) {
+pub(crate) async fn with_users(store: &dyn Store, names: &[&str]) {
     for name in names {
         store.create_user(&user(name), &Nick::parse(name).unwrap(), "hash").await.unwrap();
     }
 }
 
-fn room_message(room: RoomId, sender: &str, text: &str) -> NewMessage {
+pub(crate) fn room_message(room: RoomId, sender: &str, text: &str) -> NewMessage {
     NewMessage {
         kind: MessageKind::All,
         room_id: Some(room),
@@ -53,7 +53,7 @@ fn room_message(room: RoomId, sender: &str, text: &str) -> NewMessage {
     }
 }
 
-async fn new_room(store: &dyn Store, owner: &str, title: &str) -> RoomId {
+pub(crate) async fn new_room(store: &dyn Store, owner: &str, title: &str) -> RoomId {
     store
         .create_room(&NewRoom {
             title: RoomTitle::parse(title).unwrap(),

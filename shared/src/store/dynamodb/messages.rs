@@ -1,35 +1,30 @@
 //! Messages: room messages numbered by the room's `seq` (the room item's conditional update
 //! is the ordering), whispers and group messages by a fresh message id; each append also
-//! claims its message id and, with a `clientMsgId`, its idempotency key, all in one
+//! claims its message id (the claim locates the message for good), with a `clientMsgId` its
+//! idempotency key and, for a whisper, raises both users' partner items to it, all in one
 //! transaction. Then history, read back a page at a time.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use super::items::{
-    MESSAGE_ID_WIDTH, SEQ_WIDTH, group_messages_pk, idempotency_key, message_sk, profile_key, room_key, room_pk,
-    user_from_item, whisper_pk,
+    MESSAGE_ID_WIDTH, SEQ_WIDTH, group_messages_pk, idempotency_key, locator_key, message_from_item, message_sk,
+    partner_key, profile_key, room_key, room_pk, string_list, user_from_item, whisper_pk,
 };
-use super::{Bounds, MessageKind};
-use super::{DynamoStore, MAX_ATTEMPTS};
+use super::{Bounds, DynamoStore, MAX_ATTEMPTS};
 use crate::clock::now_ms;
-use crate::domain::{GroupId, MessageId, MessageText, RoomId, UserId};
+use crate::domain::{MessageId, RoomId};
 use crate::dynamodb::codec::{key, n, s};
 use crate::dynamodb::read::SortKey;
 use crate::dynamodb::write::{Cancelled, Write};
 use crate::dynamodb::{DynamoError, Item, ItemExt, TTL, backoff};
 use crate::store::sql::IDEMPOTENCY_WINDOW_MS;
-use crate::store::{
-    HistoryPage, HistoryScope, MessageRecord, NewMessage, StoreError, StoreResult, StoredMessage, UserRecord,
-};
-
-/// A message id claim only has to outlive clock differences between instances.
-const MESSAGE_ID_CLAIM_SECS: i64 = 24 * 3600;
+use crate::store::{HistoryPage, HistoryScope, NewMessage, StoreError, StoreResult, StoredMessage, UserRecord};
 
 /// A fresh message id: milliseconds times 1000 plus a random part, so ids sort in the order
 /// messages were stored (across instances as closely as their clocks agree), and strictly
 /// increasing within this process. The claim item written with the message makes it unique.
-fn next_message_id() -> i64 {
+pub(super) fn next_message_id() -> i64 {
     static LAST: AtomicI64 = AtomicI64::new(0);
     let mut random = [0u8; 2];
     // Without randomness the id is still unique (the claim), only likelier to collide.
@@ -49,6 +44,9 @@ enum Attempt {
     SeqTaken(Option<Item>),
     /// Another instance drew the same message id.
     IdTaken,
+    /// The whisper's partner item of `.0` (0: the sender's, 1: the recipient's) holds a
+    /// later whisper already: it stays as it is.
+    PartnerNewer(usize),
     /// Lost to a concurrent transaction on one of the items.
     Raced(Cancelled),
 }
@@ -69,8 +67,15 @@ impl DynamoStore {
                 },
             },
         };
+        let mut message_id = next_message_id();
+        let mut partners_newer = [false; 2];
         for attempt in 0..MAX_ATTEMPTS {
-            match self.try_append(message, expected_seq).await? {
+            let outcome = self.try_append(message, expected_seq, message_id, partners_newer).await?;
+            if !matches!(outcome, Attempt::Stored(_) | Attempt::PartnerNewer(_)) {
+                // A retry much later would sort among messages stored meanwhile: draw again.
+                (message_id, partners_newer) = (next_message_id(), [false; 2]);
+            }
+            match outcome {
                 Attempt::Stored(stored) => {
                     if let (Some(room_id), Some(seq)) = (message.room_id, stored.seq) {
                         self.remember_seq(room_id, seq);
@@ -101,6 +106,7 @@ impl DynamoStore {
                     backoff(attempt).await;
                 }
                 Attempt::IdTaken => {}
+                Attempt::PartnerNewer(which) => partners_newer[which] = true,
                 Attempt::Raced(cancelled) => {
                     tracing::debug!(codes = ?cancelled.codes(), "append lost a race; retrying");
                     backoff(attempt).await;
@@ -111,10 +117,16 @@ impl DynamoStore {
     }
 
     /// One transaction: the room's `seq` from `expected_seq` to the next (room messages),
-    /// the message, its id claim and its idempotency key.
-    async fn try_append(&self, message: &NewMessage, expected_seq: Option<i64>) -> StoreResult<Attempt> {
+    /// the message, its id claim (with its location), its idempotency key and, for a whisper,
+    /// the partner items not known to hold a later whisper.
+    async fn try_append(
+        &self,
+        message: &NewMessage,
+        expected_seq: Option<i64>,
+        message_id: i64,
+        partners_newer: [bool; 2],
+    ) -> StoreResult<Attempt> {
         let now = now_ms();
-        let message_id = next_message_id();
         let seq = expected_seq.map(|seq| seq + 1);
         let mut writes = Vec::new();
         let (pk, sk, mut item) = match (message.room_id, &message.group_id, &message.recipient) {
@@ -148,17 +160,40 @@ impl DynamoStore {
                 return Err(StoreError::Corrupt("a message needs a room, group or recipient".into()));
             }
         };
+        let mut claim = locator_key(message_id);
+        claim.insert("at_pk".into(), s(&pk));
+        claim.insert("at_sk".into(), s(&sk));
         item.extend(key(pk, sk));
         item.insert("message_id".into(), n(message_id));
         item.insert("sender".into(), s(message.sender.as_str()));
         item.insert("text".into(), s(message.text.as_str()));
         item.insert("sent_at".into(), n(now));
+        if let Some(mentions) = string_list(message.mentions.iter().map(|user| user.as_str())) {
+            item.insert("mentions".into(), mentions);
+        }
         let message_index = writes.len();
         writes.push(Write::put(item).condition("attribute_not_exists(#pk)"));
-        let mut claim = key(format!("MSGID#{message_id}"), "MSGID");
-        claim.insert(TTL.into(), n(now / 1000 + MESSAGE_ID_CLAIM_SECS));
         let claim_index = writes.len();
         writes.push(Write::put(claim).condition("attribute_not_exists(#pk)"));
+        let partner_index = writes.len();
+        let mut partner_writes = 0;
+        if let (None, None, Some(recipient)) = (message.room_id, &message.group_id, &message.recipient) {
+            let pairs = [(&message.sender, recipient), (recipient, &message.sender)];
+            // A whisper to oneself has one partner item; a transaction names a key once.
+            let distinct = if message.sender == *recipient { 1 } else { 2 };
+            for (which, (user, partner)) in pairs.into_iter().enumerate().take(distinct) {
+                if partners_newer[which] {
+                    continue;
+                }
+                partner_writes += 1;
+                writes.push(
+                    Write::update(partner_key(user, partner), "SET #last_id = :id")
+                        .condition("attribute_not_exists(#last_id) OR #last_id < :id")
+                        .values(&[(":id", n(message_id))]),
+                );
+            }
+        }
+        let partner_which = |index: usize| if partners_newer[0] { 1 } else { index - partner_index };
         let idempotency_index = writes.len();
         if let Some(client_msg_id) = &message.client_msg_id {
             let mut idem = idempotency_key(&message.sender, client_msg_id);
@@ -184,6 +219,8 @@ impl DynamoStore {
         };
         Ok(if message.client_msg_id.is_some() && cancelled.failed(idempotency_index) {
             Attempt::Duplicate
+        } else if let Some(index) = (partner_index..partner_index + partner_writes).find(|at| cancelled.failed(*at)) {
+            Attempt::PartnerNewer(partner_which(index))
         } else if message.room_id.is_some() && cancelled.failed(0) {
             Attempt::SeqTaken(cancelled.take_item(0))
         } else if cancelled.failed(claim_index) || cancelled.failed(message_index) {
@@ -259,26 +296,7 @@ impl DynamoStore {
         for item in items {
             // As the SQL store's join: a message shows its sender as they are now.
             let Some(sender) = senders.get(item.required_string("sender")?) else { continue };
-            let room_id = item.number("room_id")?.map(RoomId::from_stored);
-            let group_id = item.string("group_id").map(GroupId::parse).transpose().map_err(DynamoError::corrupt)?;
-            let recipient = item.string("recipient").map(UserId::parse).transpose().map_err(DynamoError::corrupt)?;
-            let kind = MessageKind::of_stored(room_id.is_some(), group_id.is_some());
-            messages.push(MessageRecord {
-                message_id: MessageId::from_stored(item.required_number("message_id")?),
-                kind,
-                room_id,
-                group_id,
-                recipient,
-                sender: sender.user_id.clone(),
-                sender_nick: sender.nick.clone(),
-                sender_group: sender.group_id.clone(),
-                text: Some(MessageText::from_stored(item.required_string("text")?).map_err(DynamoError::corrupt)?),
-                sent_at_ms: item.required_number("sent_at")?,
-                seq: item.number("seq")?,
-                edited_at_ms: None,
-                reactions: Vec::new(),
-                mentions: Vec::new(),
-            });
+            messages.push(message_from_item(item, sender)?);
         }
         if newest_first {
             messages.reverse();
@@ -287,7 +305,7 @@ impl DynamoStore {
     }
 
     /// The senders' current nick and group, as history shows them.
-    async fn senders(&self, items: &[Item]) -> StoreResult<HashMap<String, UserRecord>> {
+    pub(super) async fn senders(&self, items: &[Item]) -> StoreResult<HashMap<String, UserRecord>> {
         let ids = items.iter().filter_map(|item| item.string("sender"));
         self.profiles(ids)
             .await?
