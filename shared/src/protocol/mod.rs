@@ -70,6 +70,10 @@ impl Code {
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a frame is built to be serialized at once and never kept, so its size costs nothing"
+)]
 pub enum ServerFrame {
     Reply(Reply),
     Event(Event),

@@ -151,8 +151,7 @@ async fn conversations_list_the_lobby_the_callers_rooms_and_group() -> anyhow::R
         .expect("conversations")
         .iter()
         .map(|c| {
-            let key = c
-                .as_object()
+            c.as_object()
                 .map(|o| {
                     o.keys()
                         .filter(|k| !["unread", "mentions", "last"].contains(&k.as_str()))
@@ -160,8 +159,7 @@ async fn conversations_list_the_lobby_the_callers_rooms_and_group() -> anyhow::R
                         .collect::<Vec<_>>()
                         .join(",")
                 })
-                .unwrap_or_default();
-            key
+                .unwrap_or_default()
         })
         .collect();
     assert_eq!(keys, ["roomId", "roomId", "groupId"]);

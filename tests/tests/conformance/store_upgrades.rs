@@ -89,7 +89,10 @@ async fn upgrades_in_place_with_every_message_kept(store: std::sync::Arc<dyn Sto
 
     // Old messages take edits, reactions and deletes.
     let first = MessageId::from_stored(10);
-    let edited = store.edit_message(first, &MessageText::parse("first!").unwrap(), &[bob.clone()], 9000).await.unwrap();
+    let edited = store
+        .edit_message(first, &MessageText::parse("first!").unwrap(), std::slice::from_ref(&bob), 9000)
+        .await
+        .unwrap();
     assert_eq!((edited.text.map(|t| t.as_str().to_owned()), edited.edited_at_ms), (Some("first!".into()), Some(9000)));
     let reactions = store.react(MessageId::from_stored(11), &ann, &Emoji::parse("👍").unwrap(), true).await.unwrap();
     assert_eq!(reactions.len(), 1);
