@@ -210,3 +210,65 @@ async fn a_message_takes_twenty_different_emoji_and_refuses_bad_ones() -> anyhow
     }
     Ok(())
 }
+
+/// What each version 2 action costs in store statements, presence round trips, DynamoDB
+/// requests and pushes, on the backend under test (docs/PERFORMANCE.md quotes these lines).
+#[tokio::test]
+async fn what_each_version_2_action_costs() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let (ann, mut ann_ws) = server.connected_user("ann").await?;
+    let (bob, mut bob_ws) = server.connected_user("bob").await?;
+    let (_, _carl_ws) = server.connected_user("carl").await?;
+    let room = ann_ws.ok("room.create", json!({"title": "Costs"})).await?["roomId"].clone();
+    bob_ws.ok("room.join", json!({"roomId": room})).await?;
+    let group = unique("g");
+    ann_ws.ok("group.create", json!({"groupId": group})).await?;
+    bob_ws.ok("group.join", json!({"groupId": group})).await?;
+    say(&mut bob_ws, json!({"type": "whisper", "to": ann.user_id, "text": "hi"})).await?;
+    let plain = say(&mut ann_ws, json!({"type": "all", "text": "plain"})).await?;
+    let id = plain["messageId"].clone();
+
+    let mut costs = Vec::new();
+    let mut measure = async |label: &str, client: &mut Client, action: &str, data: Value| -> anyhow::Result<Value> {
+        let before = server.metrics().await?;
+        client.ok(action, data).await?;
+        let after = server.metrics().await?;
+        let spent = |name: &str| after[name].as_u64().unwrap_or(0) - before[name].as_u64().unwrap_or(0);
+        let cost = json!({
+            "store": spent("storeStatements"),
+            "redis": spent("redisRoundTrips"),
+            "dynamodb": spent("dynamodbRequests"),
+            "pushes": spent("managementApiCalls") + spent("directPushes"),
+        });
+        println!("cost {label}: {cost}");
+        costs.push((label.to_owned(), cost.clone()));
+        Ok(cost)
+    };
+    let mention = format!("hey @{}", bob.user_id);
+    let sent = measure("chat.send, no mention", &mut ann_ws, "chat.send", json!({"type": "all", "text": "x"})).await?;
+    let mentioned =
+        measure("chat.send, one mention", &mut ann_ws, "chat.send", json!({"type": "all", "text": mention})).await?;
+    let edit = measure("chat.edit", &mut ann_ws, "chat.edit", json!({"messageId": id, "text": "edited"})).await?;
+    let react =
+        measure("chat.react", &mut bob_ws, "chat.react", json!({"messageId": id, "emoji": "👍", "on": true})).await?;
+    let repeat =
+        measure("chat.react, repeated", &mut bob_ws, "chat.react", json!({"messageId": id, "emoji": "👍", "on": true}))
+            .await?;
+    let delete = measure("chat.delete", &mut ann_ws, "chat.delete", json!({"messageId": id})).await?;
+    let read = measure("chat.read", &mut ann_ws, "chat.read", json!({"roomId": room, "upTo": plain["seq"]})).await?;
+    let listed = measure("chat.conversations", &mut ann_ws, "chat.conversations", json!({})).await?;
+
+    // Pushes: the room's two connections hear of an edit, a reaction and a delete; nothing else.
+    for (cost, pushes) in [(&edit, 2), (&react, 2), (&delete, 2), (&repeat, 0), (&read, 0), (&listed, 0)] {
+        assert_eq!(cost["pushes"], pushes, "{cost}");
+    }
+    // A mention costs one store read of the users named, and only then.
+    let reads = |cost: &Value| cost["store"].as_u64().unwrap_or(0) + cost["dynamodb"].as_u64().unwrap_or(0);
+    assert_eq!(reads(&mentioned), reads(&sent) + 1, "{sent} vs {mentioned}");
+    // Every action stays within a handful of requests, whatever the backend.
+    for (label, cost) in &costs {
+        let requests = reads(cost) + cost["redis"].as_u64().unwrap_or(0);
+        assert!(requests <= 16, "{label}: {cost}");
+    }
+    Ok(())
+}
