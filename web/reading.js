@@ -4,27 +4,16 @@
 
 import { $ } from './dom.js';
 import { describeError } from './errors.js';
-import {
-  state,
-  historyScope,
-  mentionsMe,
-  readMarkAfter,
-  readMarkOf,
-  request,
-  recentChanges,
-  CHANGE_WINDOW_MS,
-} from './state.js';
+import { state, historyScope, mentionsMe, readMarkAfter, readMarkOf, request } from './state.js';
 import { toast } from './toast.js';
 
 // Within this many pixels of the end the list counts as scrolled to the bottom.
 export const BOTTOM_SLACK = 60;
 // Reading moves the mark on with every message that arrives while the conversation is on
-// screen. chat.read counts against the same limit as joining a room or reacting (10 in 10 s
-// per connection), so reads wait a little, go together, at most every few seconds, and only
-// while that leaves the user's own actions some of the allowance.
+// screen: reads wait a little and go together, at most every few seconds, well within the
+// server's limit on chat.read (30 in 10 s per connection).
 const READ_AFTER_MS = 800;
 const READ_GAP_MS = 3000;
-const READ_BUDGET = 6;
 
 const readsDue = new Set();
 let readTimer = null;
@@ -107,12 +96,6 @@ function flushReads() {
   readTimer = null;
   let told = false;
   for (const conv of [...readsDue]) {
-    const recent = recentChanges();
-    if (recent.length >= READ_BUDGET) {
-      // The rest wait until enough of the recent actions are out of the window.
-      scheduleReads(recent[recent.length - READ_BUDGET] + CHANGE_WINDOW_MS - performance.now() + 50);
-      break;
-    }
     readsDue.delete(conv);
     told = tellRead(conv) || told;
   }
@@ -130,7 +113,7 @@ function tellRead(conv) {
     // Not told: the next view tries again (after a reconnect, if that was the trouble).
     if (conv.readUpTo === upTo) conv.readUpTo = before;
     if (err.code === 'rateLimited') {
-      // Other actions used the allowance: try again once it is back, without a word.
+      // Many conversations read at once: try again once the limit allows, without a word.
       readsDue.add(conv);
       scheduleReads(Number(err.data && err.data.retryAfterMs) || READ_GAP_MS);
     } else if (err.code !== 'offline' && err.code !== 'timeout' && !readFailureShown) {

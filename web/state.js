@@ -173,36 +173,9 @@ export function roomConv() {
 // ---------------------------------------------------------------------------
 // Requests
 
-// The actions the server limits together per connection (PROTOCOL.md: 10 in any 10 s).
-const CHANGES = new Set([
-  'user.update',
-  'room.create',
-  'room.join',
-  'room.leave',
-  'room.update',
-  'room.kick',
-  'group.create',
-  'group.join',
-  'group.leave',
-  'chat.edit',
-  'chat.delete',
-  'chat.react',
-  'chat.read',
-]);
-export const CHANGE_WINDOW_MS = 10000;
-const changesSent = [];
-
 export function request(action, data) {
   if (!socket) return Promise.reject(new ChatError('offline', 'Not connected.'));
-  if (CHANGES.has(action)) changesSent.push(performance.now());
   return socket.request(action, data);
-}
-
-/** When the limited actions sent in the last 10 s were sent, oldest first. */
-export function recentChanges() {
-  const since = performance.now() - CHANGE_WINDOW_MS;
-  while (changesSent.length && changesSent[0] <= since) changesSent.shift();
-  return changesSent;
 }
 
 // ---------------------------------------------------------------------------

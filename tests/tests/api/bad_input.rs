@@ -279,6 +279,15 @@ fn actions(other_user: &str) -> Vec<(&'static str, Value)> {
         ("chat.history", json!({"roomId": 0, "before": 10, "after": 1, "limit": 10})),
         ("chat.history", json!({"with": other_user, "before": "0000000000000010"})),
         ("chat.history", json!({"groupId": "fuzz-group", "after": "0000000000000001"})),
+        ("chat.typing", json!({"type": "whisper", "to": other_user})),
+        ("room.kick", json!({"userId": other_user})),
+        ("chat.edit", json!({"messageId": "0000000000000001", "text": "fixed"})),
+        ("chat.delete", json!({"messageId": "0000000000000001"})),
+        ("chat.react", json!({"messageId": "0000000000000001", "emoji": "👍", "on": true})),
+        ("chat.read", json!({"roomId": 0, "upTo": 3})),
+        ("chat.read", json!({"with": other_user, "upTo": "0000000000000001"})),
+        ("chat.read", json!({"groupId": "fuzz-group", "upTo": "0000000000000001"})),
+        ("chat.conversations", json!({})),
     ]
 }
 
@@ -346,8 +355,9 @@ async fn every_websocket_action_answers_bad_input_with_invalid_and_stays_open() 
                 let number_field = matches!(field.as_str(), "roomId" | "capacity" | "limit")
                     || (matches!(field.as_str(), "before" | "after")
                         && action == "chat.history"
-                        && base.get("roomId").is_some());
-                let must_be_invalid = !(number_field && value.is_i64());
+                        && base.get("roomId").is_some())
+                    || (field == "upTo" && action == "chat.read" && base.get("roomId").is_some());
+                let must_be_invalid = !(number_field && value.is_i64()) && !(field == "on" && value.is_boolean());
                 variants.push((format!("{field}={value}"), data, must_be_invalid));
             }
             for text in nasty_strings() {
