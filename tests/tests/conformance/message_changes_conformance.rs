@@ -300,20 +300,6 @@ async fn unread_counts_stop_at_the_cap(store: Arc<dyn Store>) {
     assert_eq!(states[0].last.as_ref().map(|m| m.message_id), ids.last().copied());
 }
 
-macro_rules! conformance {
-    ($($test:ident),* $(,)?) => {
-        mod on_sqlite {
-            $(#[tokio::test] async fn $test() { super::$test(super::sqlite().await).await })*
-        }
-        mod on_mysql {
-            $(#[tokio::test] async fn $test() { super::$test(super::mysql().await).await })*
-        }
-        mod on_dynamodb {
-            $(#[tokio::test] async fn $test() { super::$test(super::dynamodb().await).await })*
-        }
-    };
-}
-
 conformance!(
     edits_replace_text_and_mentions,
     deletes_empty_a_message_but_keep_its_place,
@@ -325,20 +311,8 @@ conformance!(
 );
 
 mod unread_cap {
-    #[tokio::test]
-    async fn on_sqlite() {
-        super::unread_counts_stop_at_the_cap(super::sqlite().await).await
-    }
-
-    #[tokio::test]
-    async fn on_mysql() {
-        super::unread_counts_stop_at_the_cap(super::mysql().await).await
-    }
-
-    #[tokio::test]
-    async fn on_dynamodb() {
-        super::unread_counts_stop_at_the_cap(super::dynamodb().await).await
-    }
+    use super::{dynamodb, mysql, sqlite, unread_counts_stop_at_the_cap};
+    conformance!(unread_counts_stop_at_the_cap);
 }
 
 mod dynamodb_upgrade;

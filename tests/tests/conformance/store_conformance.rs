@@ -457,20 +457,6 @@ mod batch_numbering {
     }
 }
 
-macro_rules! conformance {
-    ($($test:ident),* $(,)?) => {
-        mod on_sqlite {
-            $(#[tokio::test] async fn $test() { super::$test(super::sqlite().await).await })*
-        }
-        mod on_mysql {
-            $(#[tokio::test] async fn $test() { super::$test(super::mysql().await).await })*
-        }
-        mod on_dynamodb {
-            $(#[tokio::test] async fn $test() { super::$test(super::dynamodb().await).await })*
-        }
-    };
-}
-
 conformance!(
     users_are_unique_and_renamable,
     refresh_tokens_rotate_once_and_reuse_revokes_the_family,
