@@ -272,3 +272,29 @@ async fn what_each_version_2_action_costs() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_group_messages_changes_reach_its_members_online_now_and_no_one_else() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let (_, mut ann_ws) = server.connected_user("ann").await?;
+    let (_, mut bob_ws) = server.connected_user("bob").await?;
+    let (_, mut carl_ws) = server.connected_user("carl").await?;
+    let group = unique("g");
+    ann_ws.ok("group.create", json!({"groupId": group})).await?;
+    bob_ws.ok("group.join", json!({"groupId": group})).await?;
+    let id = say(&mut ann_ws, json!({"type": "group", "text": "team only"})).await?["messageId"].clone();
+
+    ann_ws.ok("chat.edit", json!({"messageId": id, "text": "team only!"})).await?;
+    let edited = bob_ws.event_where("chat.edited", |m| m["messageId"] == id).await?;
+    assert_eq!((&edited["groupId"], &edited["text"]), (&json!(group), &json!("team only!")));
+    carl_ws.no_event("chat.edited", QUIET).await?;
+    // Carl cannot see it at all; once Bob leaves the group, neither can he, nor does he hear more.
+    carl_ws.fails("chat.react", json!({"messageId": id, "emoji": "👍", "on": true}), "noInfo").await?;
+    bob_ws.ok("group.leave", json!({})).await?;
+    bob_ws.fails("chat.react", json!({"messageId": id, "emoji": "👍", "on": true}), "noInfo").await?;
+    ann_ws.ok("chat.delete", json!({"messageId": id})).await?;
+    ann_ws.event_where("chat.deleted", |m| m["messageId"] == id).await?;
+    bob_ws.no_event("chat.deleted", QUIET).await?;
+    carl_ws.no_event("chat.deleted", QUIET).await?;
+    Ok(())
+}
