@@ -481,14 +481,6 @@ fn status_mib(pid: u32, field: &str) -> f64 {
     chatting_bench::proc_status_kib(pid, field).unwrap_or(0) as f64 / 1024.0
 }
 
-/// CPU time of the calling thread.
-fn thread_cpu() -> Duration {
-    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes one timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
-    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
-}
-
 /// CPU per `PostToConnection` through the SDK, on one thread that does nothing else. The
 /// gateway runs in this process (on other threads) so that the connection's id is known.
 async fn push_cpu(options: &Options, calls: usize) -> anyhow::Result<Value> {
@@ -512,14 +504,14 @@ async fn push_cpu(options: &Options, calls: usize) -> anyhow::Result<Value> {
             for _ in 0..100 {
                 pusher.push(&connection, &frame).await?;
             }
-            let (cpu0, wall0) = (thread_cpu(), Instant::now());
+            let (cpu0, wall0) = (chatting_bench::thread_cpu(), Instant::now());
             let mut failures = 0;
             for _ in 0..calls {
                 if pusher.push(&connection, &frame).await.is_err() {
                     failures += 1;
                 }
             }
-            Ok((thread_cpu() - cpu0, wall0.elapsed(), failures))
+            Ok((chatting_bench::thread_cpu() - cpu0, wall0.elapsed(), failures))
         })
     })
     .join()

@@ -5,13 +5,7 @@
 
 use std::time::Duration;
 
-/// CPU time of the calling thread: what the seeding costs, whatever else the machine runs.
-fn thread_cpu() -> Duration {
-    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes one timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
-    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
-}
+use chatting_bench::thread_cpu;
 
 #[test]
 fn the_first_random_token_of_a_process_is_cheap() {
