@@ -71,10 +71,7 @@ where
     };
     let mut query = sqlx::query(&sql);
     for bind in binds {
-        query = match bind {
-            Bind::Int(value) => query.bind(value),
-            Bind::Text(value) => query.bind(value),
-        };
+        query = bind.onto(query);
     }
     match dialect {
         Dialect::Sqlite => Ok(query.fetch_one(executor).await?.try_get(0)?),
@@ -90,9 +87,22 @@ fn in_transaction(statements: u64) {
 }
 
 /// A value bound to a statement built at run time.
+#[derive(Clone)]
 enum Bind {
     Int(Option<i64>),
     Text(Option<String>),
+}
+
+impl Bind {
+    fn onto<'q>(
+        self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        match self {
+            Bind::Int(value) => query.bind(value),
+            Bind::Text(value) => query.bind(value),
+        }
+    }
 }
 
 fn text(value: impl AsRef<str>) -> Bind {

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::{Dialect, MESSAGES_WITH_SENDERS, SqlStore, corrupt, message_from_row};
-use crate::domain::{ConversationKey, GroupId, MessageId, RoomId, UserId};
+use super::{Bind, Dialect, MESSAGES_WITH_SENDERS, SqlStore, corrupt, message_from_row, text};
+use crate::domain::{ConversationKey, MessageId, UserId};
 use crate::store::{ConversationState, MAX_WHISPER_PARTNERS, MessageRecord, StoreError, StoreResult, UNREAD_COUNT_CAP};
 
 /// A conversation as the `read_marks` table names it: a kind letter and a target.
@@ -90,13 +90,7 @@ impl SqlStore {
         let mut lasts = Vec::new();
         for conversation in joined {
             let mark = mark_of(conversation);
-            let (last, unread) = match conversation {
-                ConversationKey::Room { room_id } => self.room_unread(*room_id, user, mark).await?,
-                ConversationKey::Group { group_id } => self.group_unread(group_id, user, mark).await?,
-                ConversationKey::Whisper { .. } => {
-                    return Err(StoreError::Corrupt("whisper partners are found, not given".into()));
-                }
-            };
+            let (last, unread) = self.unread_in(conversation, user, mark).await?;
             let (unread, mentions) = tally_unread(user, unread.iter().map(String::as_str));
             states.push(ConversationState { key: conversation.clone(), unread, mentions, last: None });
             lasts.push(last);
@@ -139,51 +133,33 @@ impl SqlStore {
         Ok(marks)
     }
 
-    /// A room's last message and the `mentions` column of its first unread ones.
-    async fn room_unread(
+    /// A room's or group's last message and the `mentions` column of its first unread ones.
+    async fn unread_in(
         &self,
-        room_id: RoomId,
+        conversation: &ConversationKey,
         user: &UserId,
         mark: i64,
     ) -> StoreResult<(Option<MessageRecord>, Vec<String>)> {
-        let last = sqlx::query(&format!(
-            "{MESSAGES_WITH_SENDERS} WHERE m.room_id = ? AND m.seq IS NOT NULL ORDER BY m.seq DESC LIMIT 1"
-        ))
-        .bind(room_id.get())
-        .fetch_optional(self.ready().await?)
-        .await?;
-        let unread = sqlx::query_scalar(&format!(
-            "SELECT mentions FROM messages WHERE room_id = ? AND seq > ? AND sender <> ? AND deleted_at IS NULL \
-             ORDER BY seq LIMIT {UNREAD_COUNT_CAP}"
-        ))
-        .bind(room_id.get())
-        .bind(mark)
-        .bind(user.as_str())
-        .fetch_all(self.ready().await?)
-        .await?;
-        Ok((last.as_ref().map(message_from_row).transpose()?, unread))
-    }
-
-    async fn group_unread(
-        &self,
-        group_id: &GroupId,
-        user: &UserId,
-        mark: i64,
-    ) -> StoreResult<(Option<MessageRecord>, Vec<String>)> {
-        let last =
-            sqlx::query(&format!("{MESSAGES_WITH_SENDERS} WHERE m.group_id = ? ORDER BY m.message_id DESC LIMIT 1"))
-                .bind(group_id.as_str())
-                .fetch_optional(self.ready().await?)
-                .await?;
-        let unread = sqlx::query_scalar(&format!(
-            "SELECT mentions FROM messages WHERE group_id = ? AND message_id > ? AND sender <> ? \
-             AND deleted_at IS NULL ORDER BY message_id LIMIT {UNREAD_COUNT_CAP}"
-        ))
-        .bind(group_id.as_str())
-        .bind(mark)
-        .bind(user.as_str())
-        .fetch_all(self.ready().await?)
-        .await?;
+        // A room's rows go by `seq` (those still waiting for one are not there yet), a group's
+        // by message id.
+        let (filter, position, key) = match conversation {
+            ConversationKey::Room { room_id } => {
+                ("room_id = ? AND seq IS NOT NULL", "seq", Bind::Int(Some(room_id.get())))
+            }
+            ConversationKey::Group { group_id } => ("group_id = ?", "message_id", text(group_id)),
+            ConversationKey::Whisper { .. } => {
+                return Err(StoreError::Corrupt("whisper partners are found, not given".into()));
+            }
+        };
+        let last_sql = format!("{MESSAGES_WITH_SENDERS} WHERE m.{filter} ORDER BY m.{position} DESC LIMIT 1");
+        let last = key.clone().onto(sqlx::query(&last_sql)).fetch_optional(self.ready().await?).await?;
+        let unread_sql = format!(
+            "SELECT mentions FROM messages WHERE {filter} AND {position} > ? AND sender <> ? AND deleted_at IS NULL \
+             ORDER BY {position} LIMIT {UNREAD_COUNT_CAP}"
+        );
+        let rows =
+            key.onto(sqlx::query(&unread_sql)).bind(mark).bind(user.as_str()).fetch_all(self.ready().await?).await?;
+        let unread = rows.iter().map(|row| row.try_get::<String, _>("mentions")).collect::<Result<Vec<_>, _>>()?;
         Ok((last.as_ref().map(message_from_row).transpose()?, unread))
     }
 
