@@ -66,8 +66,10 @@ pub fn init_tracing() {
         Some(level @ ("trace" | "debug" | "info" | "warn" | "error")) => level.to_owned(),
         _ => "info".to_owned(),
     };
-    let requested = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(fallback));
+    // `RUST_LOG` as targets and levels (`warn,chatting_shared::service=debug`): the span and
+    // field filters of tracing's `EnvFilter` would link a regex engine into every function.
+    let default = Targets::new().with_default(fallback.parse::<LevelFilter>().unwrap_or(LevelFilter::INFO));
+    let requested = lambda("RUST_LOG").and_then(|raw| raw.parse::<Targets>().ok()).unwrap_or(default);
     let capped =
         VERBATIM_TARGETS.into_iter().fold(Targets::new().with_default(LevelFilter::TRACE), |targets, target| {
             targets.with_target(target, LevelFilter::INFO)
