@@ -87,14 +87,21 @@ pub fn init_tracing() {
     let _ = tracing_subscriber::registry().with(format.with_filter(requested.and(capped))).try_init();
 }
 
+/// The DynamoDB store, with the upgrade of messages stored before locators going on in the
+/// background from here (a no-op read once it is done).
+#[cfg(feature = "dynamodb")]
+fn upgraded_dynamodb_store(table: crate::dynamodb::Table) -> store::dynamodb::DynamoStore {
+    let store = store::dynamodb::DynamoStore::new(table);
+    store.spawn_upgrade();
+    store
+}
+
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
     match &config.store {
         StoreProfile::Sql { url } => Ok(store::connect(url, config.db_max_connections).await?),
         #[cfg(feature = "dynamodb")]
         StoreProfile::DynamoDb(settings) => {
-            let store = store::dynamodb::DynamoStore::new(open_dynamodb_table(config, settings).await?);
-            store.spawn_upgrade();
-            Ok(Arc::new(store))
+            Ok(Arc::new(upgraded_dynamodb_store(open_dynamodb_table(config, settings).await?)))
         }
         #[cfg(not(feature = "dynamodb"))]
         StoreProfile::DynamoDb(settings) => {
@@ -151,9 +158,7 @@ pub async fn open_backends(config: &Config) -> Result<(Arc<dyn Store>, Arc<dyn P
     #[cfg(feature = "dynamodb")]
     if let (StoreProfile::DynamoDb(settings), PresenceProfile::DynamoDb(_)) = (&config.store, config.presence()) {
         let table = open_dynamodb_table(config, settings).await?;
-        let store = store::dynamodb::DynamoStore::new(table.clone());
-        store.spawn_upgrade();
-        let store: Arc<dyn Store> = Arc::new(store);
+        let store: Arc<dyn Store> = Arc::new(upgraded_dynamodb_store(table.clone()));
         let presence = presence::dynamodb::DynamoPresence::new(table).with_lease(config.connection_lease);
         return Ok((store, Arc::new(presence)));
     }

@@ -119,7 +119,7 @@ impl AuthService {
             let key = format!("signup:addr:{}", address_key(address));
             if let Ok(Some(wait)) = self.over_limit(&key, self.login_limits.signups_per_address).await {
                 tracing::info!("signup refused by the per-address limit");
-                return Err(ServiceError::RateLimited { retry_after_ms: wait.as_millis().max(1) as u64 });
+                return Err(ServiceError::rate_limited(wait));
             }
         }
         self.signup(user_id, password, nick).await
@@ -168,7 +168,7 @@ impl AuthService {
         }
         if let Ok(Some((wait, limit))) = refused {
             tracing::info!(limit, "login attempt refused by the rate limit");
-            return Err(ServiceError::RateLimited { retry_after_ms: wait.as_millis().max(1) as u64 });
+            return Err(ServiceError::rate_limited(wait));
         }
         let outcome = match parsed {
             (Ok(user_id), Ok(password)) => self.login(&user_id, &password).await,

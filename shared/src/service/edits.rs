@@ -5,7 +5,7 @@
 use super::messages::to_message;
 use super::{Caller, Chat, Delivery, ServiceError};
 use crate::clock::{now_ms, rfc3339_ms};
-use crate::domain::{ConversationKey, Emoji, MessageId, MessageText};
+use crate::domain::{ConnectionId, ConversationKey, Emoji, MessageId, MessageText};
 use crate::protocol::{Deleted, Edited, Event, Reactions, ReactionsChanged};
 use crate::store::{MessageRecord, StoreError};
 
@@ -36,27 +36,22 @@ impl Chat {
     async fn audience_of(
         &self,
         message: &MessageRecord,
-    ) -> Result<Vec<(ConversationKey, Vec<crate::domain::ConnectionId>)>, ServiceError> {
-        Ok(match (message.room_id, &message.group_id, &message.recipient) {
-            (Some(room_id), _, _) => {
-                vec![(ConversationKey::Room { room_id }, self.presence.room_connections(room_id).await?)]
-            }
+    ) -> Result<Vec<(ConversationKey, Vec<ConnectionId>)>, ServiceError> {
+        let connections = match (message.room_id, &message.group_id, &message.recipient) {
+            (Some(room_id), _, _) => vec![self.presence.room_connections(room_id).await?],
             (None, Some(group_id), _) => {
                 let members = self.store.group_members(group_id).await?;
-                let connections = self.presence.connections_of(&members).await?.into_iter().flatten().collect();
-                vec![(ConversationKey::Group { group_id: group_id.clone() }, connections)]
+                vec![self.presence.connections_of(&members).await?.into_iter().flatten().collect()]
             }
+            // Each side of a whisper names the pair by the other.
             (None, None, Some(recipient)) => {
                 let sides = [message.sender.clone(), recipient.clone()];
-                let mut connections = self.presence.connections_of(&sides).await?.into_iter();
-                let [sender, recipient] = sides;
-                vec![
-                    (ConversationKey::Whisper { with: recipient.clone() }, connections.next().unwrap_or_default()),
-                    (ConversationKey::Whisper { with: sender }, connections.next().unwrap_or_default()),
-                ]
+                let connections = self.presence.connections_of(&sides).await?;
+                return Ok(sides.iter().map(|side| message.conversation_for(side)).zip(connections).collect());
             }
             (None, None, None) => Vec::new(),
-        })
+        };
+        Ok(connections.into_iter().map(|to| (message.conversation_for(&message.sender), to)).collect())
     }
 
     /// Sends the message as it is now to its whole audience as `event`.
@@ -84,15 +79,15 @@ impl Chat {
             return Err(deleted(message_id));
         }
         let mentions = self.mentions_in(&text).await?;
-        let edited = match self.store.edit_message(message_id, &text, &mentions, now_ms()).await {
+        let edited_at_ms = now_ms();
+        let edited = match self.store.edit_message(message_id, &text, &mentions, edited_at_ms).await {
             Ok(edited) => edited,
             Err(StoreError::NotFound) => return Err(no_message(message_id)),
             Err(StoreError::Conflict) => return Err(deleted(message_id)),
             Err(other) => return Err(other.into()),
         };
-        let edited_at = rfc3339_ms(edited.edited_at_ms.unwrap_or_else(now_ms));
         self.announce(edited, Event::ChatEdited).await?;
-        Ok(Edited { message_id, edited_at })
+        Ok(Edited { message_id, edited_at: rfc3339_ms(edited_at_ms) })
     }
 
     pub(super) async fn chat_delete(&self, caller: &Caller, message_id: MessageId) -> Result<Deleted, ServiceError> {

@@ -37,6 +37,11 @@ pub enum ServiceError {
 }
 
 impl ServiceError {
+    /// Over a limit until `wait` has passed (told in whole milliseconds, at least one).
+    pub fn rate_limited(wait: std::time::Duration) -> Self {
+        ServiceError::RateLimited { retry_after_ms: wait.as_millis().max(1) as u64 }
+    }
+
     pub fn code(&self) -> Code {
         match self {
             ServiceError::Invalid(_) => Code::Invalid,

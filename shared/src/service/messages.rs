@@ -107,7 +107,7 @@ impl Chat {
             .await?
             .ok_or_else(unregistered)?;
         if let Some(wait) = context.retry_after {
-            return Err(ServiceError::RateLimited { retry_after_ms: wait.as_millis().max(1) as u64 });
+            return Err(ServiceError::rate_limited(wait));
         }
         let (user, room) = (context.info.user, context.info.room);
         let from = match context.profile {

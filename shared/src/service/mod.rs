@@ -260,16 +260,10 @@ impl Chat {
         }
         let info = self.presence.connection(connection).await?.ok_or_else(unregistered)?;
         let caller = Caller { connection: connection.clone(), user: info.user, room: info.room };
-        if matches!(command, Command::ChatRead { .. }) {
-            let key = format!("read:{}", caller.connection);
-            let limits = &self.limits;
-            if let Some(wait) =
-                self.presence.hit_rate_limit(&key, limits.reads_per_connection, limits.change_window).await?
-            {
-                return Err(ServiceError::RateLimited { retry_after_ms: wait.as_millis().max(1) as u64 });
+        for (key, limit) in self.budgets(&command, &caller) {
+            if let Some(wait) = self.presence.hit_rate_limit(&key, limit, self.limits.change_window).await? {
+                return Err(ServiceError::rate_limited(wait));
             }
-        } else if command.changes_state() {
-            self.count_change(&caller).await?;
         }
         Ok(match command {
             Command::Ping => ReplyData::Ping(Pong { server_time: rfc3339_ms(crate::clock::now_ms()) }),
@@ -320,19 +314,21 @@ impl Chat {
         })
     }
 
-    /// Counts a state-changing action against the caller's connection and user.
-    async fn count_change(&self, caller: &Caller) -> Result<(), ServiceError> {
+    /// The rate limits an action counts against, as (key, limit per `change_window`): a state
+    /// change against the caller's connection and user; `chat.read`, which a client sends by
+    /// itself as the user reads, against a budget of its own.
+    fn budgets(&self, command: &Command, caller: &Caller) -> Vec<(String, u32)> {
         let limits = &self.limits;
-        let budgets = [
-            (format!("change:conn:{}", caller.connection), limits.changes_per_connection),
-            (format!("change:user:{}", caller.user), limits.changes_per_user),
-        ];
-        for (key, limit) in budgets {
-            if let Some(wait) = self.presence.hit_rate_limit(&key, limit, limits.change_window).await? {
-                return Err(ServiceError::RateLimited { retry_after_ms: wait.as_millis().max(1) as u64 });
-            }
+        if matches!(command, Command::ChatRead { .. }) {
+            vec![(format!("read:{}", caller.connection), limits.reads_per_connection)]
+        } else if command.changes_state() {
+            vec![
+                (format!("change:conn:{}", caller.connection), limits.changes_per_connection),
+                (format!("change:user:{}", caller.user), limits.changes_per_user),
+            ]
+        } else {
+            Vec::new()
         }
-        Ok(())
     }
 
     /// The users of a room (or the lobby) as `User`s, longest present first.

@@ -147,7 +147,7 @@ impl Chat {
         let (failures, window) = (limits.room_password_failures, limits.room_password_window);
         if let Some(wait) = self.presence.rate_limit_wait(&key, failures, window).await? {
             tracing::info!(user = %caller.user, %room, "room password attempt refused by the rate limit");
-            return Err(ServiceError::RateLimited { retry_after_ms: wait.as_millis().max(1) as u64 });
+            return Err(ServiceError::rate_limited(wait));
         }
         if auth::verify_password(given.map(RoomPassword::expose).unwrap_or_default(), hash).await? {
             return Ok(());

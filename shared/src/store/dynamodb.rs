@@ -24,7 +24,8 @@
 //! A message item holds, besides its text, sender and time, `mentions` (a list of user
 //! ids, absent when none), `edited_at`, `deleted_at` (its text, mentions and reactions then
 //! removed), and `reactions`: a list of `"<emoji> <userId>"`, oldest first, with the
-//! `version` every change of that list requires and raises.//!
+//! `version` every change of that list requires and raises.
+//!
 //! Every invariant is a condition checked by DynamoDB inside one write or one transaction;
 //! reads only supply the expected value of a condition, and a failed condition means
 //! "someone else got there first": read again and retry, or report what the other writer did.

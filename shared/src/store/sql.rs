@@ -42,6 +42,14 @@ pub enum Dialect {
 }
 
 impl Dialect {
+    /// An `INSERT` that leaves an existing row with the same key as it is.
+    fn insert_ignore(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "INSERT OR IGNORE",
+            Dialect::MySql => "INSERT IGNORE",
+        }
+    }
+
     pub fn of_url(url: &str) -> Option<Dialect> {
         if url.starts_with("sqlite:") {
             Some(Dialect::Sqlite)

@@ -14,8 +14,8 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::DynamoStore;
 use super::items::{
-    MESSAGE_ID_WIDTH, PARTNER_PREFIX, READ_MARK_PREFIX, SEQ_WIDTH, group_messages_pk, message_from_item, message_sk,
-    read_mark_key, room_pk, strings_of, user_pk, whisper_pk,
+    MESSAGE_ID_WIDTH, PARTNER_PREFIX, READ_MARK_PREFIX, SEQ_WIDTH, group_messages_pk, largest_position,
+    message_from_item, message_sk, read_mark_key, room_pk, strings_of, user_pk, whisper_pk,
 };
 use crate::domain::{ConversationKey, UserId};
 use crate::dynamodb::codec::{n, s};
@@ -132,7 +132,7 @@ impl DynamoStore {
     /// A conversation's last message and the number of its unread messages (and of those
     /// that mention `user`), up to [`UNREAD_COUNT_CAP`].
     async fn tally(&self, place: &Place, user: &UserId) -> StoreResult<Tally> {
-        let highest = 10_i64.saturating_pow(place.width as u32).saturating_sub(1);
+        let highest = largest_position(place.width);
         let all = SortKey::Between(message_sk(0, place.width), message_sk(highest, place.width));
         let last = self.table.query(place.pk.clone(), all).backward().limit(1).items().await?.pop();
         let position = |item: &Item| match place.width {

@@ -61,6 +61,11 @@ pub(super) fn group_messages_pk(group_id: &GroupId) -> String {
     format!("GROUPMSG#{group_id}")
 }
 
+/// The largest position a message sort key of `width` digits holds.
+pub(super) fn largest_position(width: usize) -> i64 {
+    10_i64.saturating_pow(width as u32).saturating_sub(1)
+}
+
 pub(super) fn message_sk(position: i64, width: usize) -> String {
     format!("MSG#{position:0width$}")
 }

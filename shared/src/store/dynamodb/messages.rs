@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use super::items::{
-    MESSAGE_ID_WIDTH, SEQ_WIDTH, group_messages_pk, idempotency_key, locator_key, message_from_item, message_sk,
-    partner_key, profile_key, room_key, room_pk, string_list, user_from_item, whisper_pk,
+    MESSAGE_ID_WIDTH, SEQ_WIDTH, group_messages_pk, idempotency_key, largest_position, locator_key, message_from_item,
+    message_sk, partner_key, profile_key, room_key, room_pk, string_list, user_from_item, whisper_pk,
 };
 use super::{Bounds, DynamoStore, MAX_ATTEMPTS};
 use crate::clock::now_ms;
@@ -281,7 +281,7 @@ impl DynamoStore {
         };
         let lowest = bounds.after.map_or(0, |after| after.saturating_add(1)).max(0);
         let highest = bounds.before.map_or(i64::MAX, |before| before.saturating_sub(1));
-        let highest = highest.min(10_i64.saturating_pow(width as u32).saturating_sub(1));
+        let highest = highest.min(largest_position(width));
         if lowest > highest || limit == 0 {
             return Ok(HistoryPage { messages: Vec::new(), has_more: false });
         }

@@ -37,15 +37,12 @@ impl SqlStore {
         for id in &ids {
             query = query.bind(id);
         }
-        let rows = query.fetch_all(self.ready().await?).await?;
+        let mut pairs_of: std::collections::HashMap<i64, Vec<(Emoji, UserId)>> = std::collections::HashMap::new();
+        for row in query.fetch_all(self.ready().await?).await? {
+            pairs_of.entry(row.try_get("message_id")?).or_default().push(reaction_pair(&row)?);
+        }
         for message in messages.iter_mut() {
-            let id = message.message_id.get();
-            let pairs = rows
-                .iter()
-                .filter(|row| row.try_get::<i64, _>("message_id").is_ok_and(|of| of == id))
-                .map(reaction_pair)
-                .collect::<StoreResult<Vec<_>>>()?;
-            message.reactions = Reaction::tally(pairs);
+            message.reactions = Reaction::tally(pairs_of.remove(&message.message_id.get()).unwrap_or_default());
         }
         Ok(())
     }
@@ -141,12 +138,9 @@ impl SqlStore {
             if !present.iter().any(|e| e == emoji.as_str()) && present.len() >= MAX_DISTINCT_EMOJI {
                 return Err(StoreError::LimitReached("different emoji on one message"));
             }
-            let ignore = match self.dialect {
-                Dialect::Sqlite => "INSERT OR IGNORE",
-                Dialect::MySql => "INSERT IGNORE",
-            };
             sqlx::query(&format!(
-                "{ignore} INTO message_reactions (message_id, emoji, user_id, created_at) VALUES (?, ?, ?, ?)"
+                "{} INTO message_reactions (message_id, emoji, user_id, created_at) VALUES (?, ?, ?, ?)",
+                self.dialect.insert_ignore()
             ))
             .bind(message_id.get())
             .bind(emoji.as_str())

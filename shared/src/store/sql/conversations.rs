@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::{Bind, Dialect, MESSAGES_WITH_SENDERS, SqlStore, corrupt, message_from_row, text};
+use super::{Bind, MESSAGES_WITH_SENDERS, SqlStore, corrupt, message_from_row, text};
 use crate::domain::{ConversationKey, MessageId, UserId};
 use crate::store::{ConversationState, MAX_WHISPER_PARTNERS, MessageRecord, StoreError, StoreResult, UNREAD_COUNT_CAP};
 
@@ -55,12 +55,9 @@ impl SqlStore {
         if raise().execute(self.ready().await?).await?.rows_affected() > 0 {
             return Ok(true);
         }
-        let ignore = match self.dialect {
-            Dialect::Sqlite => "INSERT OR IGNORE",
-            Dialect::MySql => "INSERT IGNORE",
-        };
         let created = sqlx::query(&format!(
-            "{ignore} INTO read_marks (user_id, conversation, target, up_to) VALUES (?, ?, ?, ?)"
+            "{} INTO read_marks (user_id, conversation, target, up_to) VALUES (?, ?, ?, ?)",
+            self.dialect.insert_ignore()
         ))
         .bind(user.as_str())
         .bind(kind)
