@@ -1,18 +1,36 @@
-//! How the AWS SDK clients find credentials, region and endpoints.
+//! How the AWS SDK clients find credentials, region, endpoints and their connections.
 //!
-//! Against AWS: the SDK's standard chain (`aws-config`) — the environment (Lambda's role),
-//! shared config and credentials files with profiles (and SSO where the local gateway enables
-//! it), web identity, container and instance roles — and `AWS_ENDPOINT_URL` /
-//! `AWS_ENDPOINT_URL_<SERVICE>`. Against a local endpoint (an emulator, the local gateway):
-//! the environment's key if it has one, else a placeholder the emulator accepts, and no
-//! chain: the instance-metadata lookups would only cost seconds on a laptop.
+//! Against AWS: the environment's key (`AWS_ACCESS_KEY_ID`, …), which in Lambda is the
+//! function role's, and `AWS_REGION`. Where the environment has no key, the SDK's standard
+//! chain (`aws-config`: profiles, SSO, web identity, container and instance roles) when the
+//! `standard-chain` feature built it in — the local gateway's case; Lambda binaries leave it
+//! out, with the STS client and the HTTP/2 client it brings. `AWS_ENDPOINT_URL` /
+//! `AWS_ENDPOINT_URL_<SERVICE>` name other endpoints. Against a local endpoint (an emulator,
+//! the local gateway): the environment's key if it has one, else a placeholder the emulator
+//! accepts, and no chain: the instance-metadata lookups would only cost seconds on a laptop.
+//!
+//! Every client sends over [`KeepAliveClient`].
 
-use aws_config::meta::region::RegionProviderChain;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
+use aws_types::SdkConfig;
+use aws_types::region::Region;
 
 use crate::domain::Secret;
+
+mod http;
+
+pub(crate) use http::{KeepAliveClient, Target};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AwsError {
+    #[error(
+        "no AWS credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set (Lambda sets them to the \
+         function role's key)"
+    )]
+    NoCredentials,
+}
 
 /// Where nothing names a region (a laptop against an emulator).
 pub(crate) const FALLBACK_REGION: &str = "us-east-1";
@@ -71,25 +89,35 @@ impl AwsSettings {
 
     /// The shared configuration for clients of AWS itself (`endpoint: None`) or of a local
     /// endpoint.
-    pub async fn sdk_config(&self, endpoint: Option<&str>) -> SdkConfig {
-        match endpoint {
-            None => standard_config().await,
-            Some(endpoint) => {
+    pub async fn sdk_config(&self, endpoint: Option<&str>) -> Result<SdkConfig, AwsError> {
+        match (endpoint, &self.keys) {
+            (Some(endpoint), _) => {
                 let mut config = static_config(&self.local_keys()).into_builder();
                 config.set_endpoint_url(Some(endpoint.trim_end_matches('/').to_owned()));
-                config.build()
+                Ok(config.build())
             }
+            (None, Some(keys)) => Ok(static_config(keys)),
+            (None, None) => standard_chain_config().await.ok_or(AwsError::NoCredentials),
         }
     }
 }
 
-/// The standard chain's configuration, for clients of AWS itself.
-pub async fn standard_config() -> SdkConfig {
+/// The standard chain's configuration, for clients of AWS itself; `None` where the
+/// `standard-chain` feature left the chain out.
+#[cfg(feature = "standard-chain")]
+pub(crate) async fn standard_chain_config() -> Option<SdkConfig> {
+    use aws_config::meta::region::RegionProviderChain;
     let region = RegionProviderChain::default_provider().or_else(Region::new(FALLBACK_REGION));
-    aws_config::defaults(BehaviorVersion::latest()).region(region).load().await
+    Some(aws_config::defaults(BehaviorVersion::latest()).region(region).load().await)
 }
 
-/// A configuration that signs with one fixed key (the local gateway's own, a test's).
+#[cfg(not(feature = "standard-chain"))]
+pub(crate) async fn standard_chain_config() -> Option<SdkConfig> {
+    None
+}
+
+/// A configuration that signs with one fixed key: the environment's (in Lambda the role's), the
+/// local gateway's own, a test's.
 pub fn static_config(keys: &AwsKeys) -> SdkConfig {
     let credentials = Credentials::new(
         keys.access_key_id.clone(),
@@ -103,4 +131,34 @@ pub fn static_config(keys: &AwsKeys) -> SdkConfig {
         .region(Region::new(keys.region.clone()))
         .credentials_provider(SharedCredentialsProvider::new(credentials))
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_credential_types::provider::ProvideCredentials;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn clients_of_aws_sign_with_the_environments_key_and_local_ones_with_their_endpoint() {
+        let settings = AwsSettings {
+            keys: Some(AwsKeys {
+                access_key_id: "AKIDEXAMPLE".into(),
+                secret_access_key: Secret::from_config("role-secret"),
+                session_token: Some(Secret::from_config("role-session")),
+                region: "eu-west-1".into(),
+            }),
+            region: "eu-west-1".into(),
+        };
+        let aws = settings.sdk_config(None).await.unwrap();
+        let credentials = aws.credentials_provider().unwrap().provide_credentials().await.unwrap();
+        assert_eq!(credentials.access_key_id(), "AKIDEXAMPLE");
+        assert_eq!(credentials.secret_access_key(), "role-secret");
+        assert_eq!(credentials.session_token(), Some("role-session"));
+        assert_eq!(aws.region().map(|region| region.as_ref()), Some("eu-west-1"));
+        assert_eq!(aws.endpoint_url(), None);
+
+        let local = settings.sdk_config(Some("http://127.0.0.1:8000/")).await.unwrap();
+        assert_eq!(local.endpoint_url(), Some("http://127.0.0.1:8000"));
+    }
 }

@@ -7,12 +7,14 @@ use async_trait::async_trait;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use tokio::sync::OnceCell;
 
-use crate::aws::AwsKeys;
+use crate::aws::{AwsError, AwsKeys, AwsSettings, KeepAliveClient};
 use crate::domain::ConnectionId;
 
-mod http;
 mod metadata;
 mod signing;
+
+/// Management API answers are empty or a short JSON error; anything longer is not one.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
@@ -43,25 +45,32 @@ impl ApiGatewayPusher {
         Self { client: Arc::new(OnceCell::new_with(Some(client))), endpoint: endpoint.into() }
     }
 
-    /// Signing as the SDK's standard chain says (in Lambda: the function role's credentials).
-    /// The chain is loaded in the background from now on, so that a cold start does not
-    /// wait for it; the first push waits only for what is left of it.
-    pub fn from_standard_chain(endpoint: &str) -> Self {
+    /// Signing for AWS as [`AwsSettings::sdk_config`] says: in Lambda with the function
+    /// role's key from the environment. Where only the SDK's standard chain has credentials,
+    /// it is loaded in the background from now on, so that a start does not wait for it; the
+    /// first push waits only for what is left of it.
+    pub fn for_aws(endpoint: &str, aws: &AwsSettings) -> Result<Self, AwsError> {
+        if let Some(keys) = &aws.keys {
+            return Ok(Self::new(endpoint, keys.clone()));
+        }
+        if !cfg!(feature = "standard-chain") {
+            return Err(AwsError::NoCredentials);
+        }
         let pusher = Self { client: Arc::new(OnceCell::new()), endpoint: endpoint.into() };
         let early = pusher.clone();
         tokio::spawn(async move {
             early.client().await;
         });
-        pusher
+        Ok(pusher)
     }
 
-    fn client_for(sdk: &aws_config::SdkConfig, endpoint: &str) -> aws_sdk_apigatewaymanagement::Client {
+    fn client_for(sdk: &aws_types::SdkConfig, endpoint: &str) -> aws_sdk_apigatewaymanagement::Client {
         let region = sdk.region().map_or(crate::aws::FALLBACK_REGION, |region| region.as_ref());
         let config = aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
             .endpoint_url(endpoint.trim_end_matches('/'))
             .push_auth_scheme(signing::DayKeySigV4::new(region))
             .auth_scheme_resolver(signing::UseDayKeySigV4)
-            .http_client(http::KeepAliveClient::default())
+            .http_client(KeepAliveClient::new(MAX_ANSWER_BYTES))
             .interceptor(metadata::WithoutMetadataHeaders)
             .build();
         aws_sdk_apigatewaymanagement::Client::from_conf(config)
@@ -69,7 +78,13 @@ impl ApiGatewayPusher {
 
     async fn client(&self) -> &aws_sdk_apigatewaymanagement::Client {
         self.client
-            .get_or_init(|| async { Self::client_for(&crate::aws::standard_config().await, &self.endpoint) })
+            .get_or_init(|| async {
+                // Only `for_aws` leaves the cell empty, and only where the chain is built in.
+                let sdk = crate::aws::standard_chain_config()
+                    .await
+                    .unwrap_or_else(|| aws_types::SdkConfig::builder().build());
+                Self::client_for(&sdk, &self.endpoint)
+            })
             .await
     }
 }
@@ -93,58 +108,5 @@ impl Pusher for ApiGatewayPusher {
                 Err(PushError::Failed(aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&err).to_string()))
             }
         }
-    }
-}
-
-/// What a signature covers of an absolute URI, and where it is sent.
-#[derive(Debug, PartialEq)]
-struct Target<'a> {
-    scheme: &'a str,
-    /// `host[:port]` without the scheme's default port, as HTTP clients send `Host`.
-    host: &'a str,
-    path: &'a str,
-    query: Option<&'a str>,
-}
-
-impl<'a> Target<'a> {
-    fn of(uri: &'a str) -> Option<Self> {
-        let (scheme, rest) = uri.split_once("://")?;
-        let (authority, path_and_query) = rest.find(['/', '?']).map_or((rest, ""), |at| rest.split_at(at));
-        if authority.is_empty() {
-            return None;
-        }
-        let default_port = if scheme.eq_ignore_ascii_case("https") { ":443" } else { ":80" };
-        let (path, query) = match path_and_query.split_once('?') {
-            Some((path, query)) => (path, Some(query)),
-            None => (path_and_query, None),
-        };
-        Some(Self {
-            scheme,
-            host: authority.strip_suffix(default_port).unwrap_or(authority),
-            path: if path.is_empty() { "/" } else { path },
-            query,
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_target_splits_the_uri_and_drops_only_the_schemes_default_port() {
-        let target = |scheme, host, path, query| Some(Target { scheme, host, path, query });
-        assert_eq!(
-            Target::of("https://abc.execute-api.eu-west-1.amazonaws.com/prod/@connections/x%3D"),
-            target("https", "abc.execute-api.eu-west-1.amazonaws.com", "/prod/@connections/x%3D", None)
-        );
-        assert_eq!(Target::of("https://h:443/p?a=1"), target("https", "h", "/p", Some("a=1")));
-        assert_eq!(
-            Target::of("http://127.0.0.1:3000/@connections/x"),
-            target("http", "127.0.0.1:3000", "/@connections/x", None)
-        );
-        assert_eq!(Target::of("http://127.0.0.1:80"), target("http", "127.0.0.1", "/", None));
-        assert_eq!(Target::of("no-scheme"), None);
-        assert_eq!(Target::of("http:///path"), None);
     }
 }

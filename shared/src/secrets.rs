@@ -16,6 +16,8 @@ use crate::domain::Secret;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
+    #[error(transparent)]
+    Aws(#[from] crate::aws::AwsError),
     #[error("{variable}: GetSecretValue failed: {reason}")]
     Read { variable: &'static str, reason: String },
     #[error("{variable}: the secret has no string value")]
@@ -48,6 +50,8 @@ impl DatabaseCredential {
 
 const JWT: &str = "CHATTING_JWT_SECRET_ARN";
 const DATABASE: &str = "CHATTING_DATABASE_SECRET_ARN";
+/// A secret holds at most 64 KB; its answer adds the ARN, name and version.
+const MAX_ANSWER_BYTES: usize = 256 * 1024;
 const REDIS: &str = "CHATTING_REDIS_SECRET_ARN";
 
 /// Reads every secret the environment names, all at once; none named, no request.
@@ -58,8 +62,12 @@ pub async fn read_from_env() -> Result<LambdaSecrets, SecretsError> {
         return Ok(LambdaSecrets::default());
     }
     let endpoint = crate::aws::endpoint_from_env("SECRETS_MANAGER");
-    let client =
-        aws_sdk_secretsmanager::Client::new(&crate::aws::AwsSettings::from_env().sdk_config(endpoint.as_deref()).await);
+    let sdk = crate::aws::AwsSettings::from_env().sdk_config(endpoint.as_deref()).await?;
+    let client = aws_sdk_secretsmanager::Client::from_conf(
+        aws_sdk_secretsmanager::config::Builder::from(&sdk)
+            .http_client(crate::aws::KeepAliveClient::new(MAX_ANSWER_BYTES))
+            .build(),
+    );
     let read = |variable: &'static str, arn: Option<String>| {
         let client = client.clone();
         async move {

@@ -12,7 +12,9 @@ use crate::service::auth::{AuthService, LoginLimits};
 use crate::service::{Chat, Limits};
 use crate::store::{self, Store, StoreError};
 
-#[derive(Debug, thiserror::Error)]
+/// What stops a cold start. A function's `main` returns it, and Rust prints a `main` error
+/// with `Debug`: that is the message itself, so the log says what to set, not a type name.
+#[derive(thiserror::Error)]
 pub enum StartupError {
     #[error(transparent)]
     Config(#[from] ConfigError),
@@ -20,12 +22,20 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("presence: {0}")]
     Presence(#[from] PresenceError),
+    #[error(transparent)]
+    Aws(#[from] crate::aws::AwsError),
     #[cfg(feature = "dynamodb")]
     #[error("{0}")]
     Dynamo(#[from] crate::dynamodb::DynamoError),
     #[cfg(feature = "secrets")]
     #[error("secrets: {0}")]
     Secrets(#[from] crate::secrets::SecretsError),
+}
+
+impl std::fmt::Debug for StartupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// Runs one Lambda invocation of `function` and then writes what it did as one CloudWatch
@@ -117,7 +127,7 @@ async fn open_dynamodb_table(
     settings: &DynamoDbSettings,
 ) -> Result<crate::dynamodb::Table, StartupError> {
     use crate::dynamodb;
-    let sdk = config.aws.sdk_config(settings.endpoint.as_deref()).await;
+    let sdk = config.aws.sdk_config(settings.endpoint.as_deref()).await?;
     let table = dynamodb::Table { client: dynamodb::client(&sdk), name: settings.table.clone() };
     if settings.create_table {
         dynamodb::ensure_table(&table).await?;
@@ -236,7 +246,7 @@ pub async fn chat_from_lambda_env() -> Result<Chat, StartupError> {
     let config = lambda_config().await?;
     let endpoint = config.management_endpoint.clone().ok_or(ConfigError::Missing("CHATTING_MANAGEMENT_ENDPOINT"))?;
     let (store, presence) = open_backends(&config).await?;
-    let pusher = Arc::new(ApiGatewayPusher::from_standard_chain(&endpoint));
+    let pusher = Arc::new(ApiGatewayPusher::for_aws(&endpoint, &config.aws)?);
     Ok(chat(&config, store, presence, pusher))
 }
 

@@ -35,7 +35,7 @@ pub async fn fresh_dynamodb_table() -> anyhow::Result<chatting_shared::dynamodb:
     use chatting_shared::dynamodb;
     let endpoint = dynamodb_endpoint();
     // The emulator takes any credentials; the environment's, if set, are left alone.
-    let sdk = chatting_shared::aws::AwsSettings::from_env().sdk_config(Some(&endpoint)).await;
+    let sdk = chatting_shared::aws::AwsSettings::from_env().sdk_config(Some(&endpoint)).await?;
     let table = dynamodb::Table { client: dynamodb::client(&sdk), name: unique("chatting-t-") };
     dynamodb::ensure_table(&table).await.with_context(|| {
         format!("a DynamoDB emulator must answer at {endpoint} (scripts/dynamodb-emulator starts it)")

@@ -70,9 +70,18 @@ impl Intercept for CountRequests {
     }
 }
 
+/// The longest answer read: a page of `Query`/`Scan` holds at most 1 MB of items, which their
+/// JSON encoding can more than double; `BatchGetItem` asks for less than that here.
+const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
+
 /// A client on `sdk`'s credentials, region and endpoint, counting its requests.
-pub fn client(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
-    aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(CountRequests).build())
+pub fn client(sdk: &aws_types::SdkConfig) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(sdk)
+            .http_client(crate::aws::KeepAliveClient::new(MAX_ANSWER_BYTES))
+            .interceptor(CountRequests)
+            .build(),
+    )
 }
 
 /// Creates the table (on-demand, TTL on `ttl`) unless it exists, and waits until it is active.

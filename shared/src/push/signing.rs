@@ -16,7 +16,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::runtime_components::{GetIdentityResolver, RuntimeComponents};
 use aws_smithy_types::config_bag::ConfigBag;
 
-use super::Target;
+use crate::aws::Target;
 use crate::domain::Secret;
 use crate::sigv4::{self, SigningKey};
 

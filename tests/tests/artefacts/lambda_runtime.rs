@@ -332,7 +332,14 @@ async fn cold_start_without_required_configuration_fails_loudly() -> anyhow::Res
         "CHATTING_MANAGEMENT_ENDPOINT",
     )
     .await?;
-    assert_cold_start_fails("ws-connect", without("ws-connect", "CHATTING_DATABASE_URL"), "CHATTING_DATABASE_URL").await
+    assert_cold_start_fails("ws-connect", without("ws-connect", "CHATTING_DATABASE_URL"), "CHATTING_DATABASE_URL")
+        .await?;
+
+    // Lambda always gives the role's key; the function binaries carry no other credential
+    // chain, so without it they say what is missing rather than fail at the first push.
+    let mut keyless = without("ws-message", "");
+    keyless.push(("AWS_ACCESS_KEY_ID".into(), String::new()));
+    assert_cold_start_fails("ws-message", keyless, "AWS_ACCESS_KEY_ID").await
 }
 
 /// `RUST_LOG=trace` in Lambda must not put raw events in the logs: the runtime crates trace

@@ -1,8 +1,8 @@
-//! The Management API client's HTTP/1.1 connections: one endpoint, small requests and
-//! answers, kept alive and reused. Under the SDK's operation (retries, errors, signing stay
-//! the SDK's), it writes the SDK's request as it is, where the general-purpose client
-//! converts it to another request type, checks it out of a pool keyed by origin and runs it
-//! through a connection task. TLS (rustls, the system's roots) for `https` endpoints.
+//! The SDK clients' HTTP/1.1 connections: requests and answers held in memory, kept alive and
+//! reused per origin. Under the SDK's operation (retries, errors, signing stay the SDK's), it
+//! writes the SDK's request as it is, where the SDK's general-purpose client converts it to
+//! another request type, checks it out of a pool and runs it through a connection task (and
+//! links HTTP/2, which no client here speaks). TLS (rustls, the system's roots) for `https`.
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -18,13 +18,40 @@ use aws_smithy_types::body::SdkBody;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::Target;
+/// What a signature covers of an absolute URI, and where it is sent.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Target<'a> {
+    pub(crate) scheme: &'a str,
+    /// `host[:port]` without the scheme's default port, as HTTP clients send `Host`.
+    pub(crate) host: &'a str,
+    pub(crate) path: &'a str,
+    pub(crate) query: Option<&'a str>,
+}
 
-/// Idle connections kept for reuse; a Lambda instance pushes from one invocation at a time,
+impl<'a> Target<'a> {
+    pub(crate) fn of(uri: &'a str) -> Option<Self> {
+        let (scheme, rest) = uri.split_once("://")?;
+        let (authority, path_and_query) = rest.find(['/', '?']).map_or((rest, ""), |at| rest.split_at(at));
+        if authority.is_empty() {
+            return None;
+        }
+        let default_port = if scheme.eq_ignore_ascii_case("https") { ":443" } else { ":80" };
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (path_and_query, None),
+        };
+        Some(Self {
+            scheme,
+            host: authority.strip_suffix(default_port).unwrap_or(authority),
+            path: if path.is_empty() { "/" } else { path },
+            query,
+        })
+    }
+}
+
+/// Idle connections kept for reuse; a Lambda instance sends from one invocation at a time,
 /// the local gateway from a few tasks.
 const MAX_IDLE: usize = 32;
-/// Management API answers are empty or a short JSON error; anything longer is not one.
-const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 const MAX_HEADERS: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
@@ -35,18 +62,27 @@ enum HttpError {
     ClosedEarly,
     #[error("the answer is malformed: {0}")]
     Malformed(&'static str),
-    #[error("the answer is longer than {MAX_RESPONSE_BYTES} bytes")]
-    TooLong,
+    #[error("the answer is longer than {0} bytes")]
+    TooLong(usize),
     #[error("no TLS root certificates could be loaded")]
     NoRoots,
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
 
-/// The client the SDK config takes (`http_client`).
-#[derive(Clone, Debug, Default)]
-pub(super) struct KeepAliveClient {
+/// The client an SDK config takes (`http_client`).
+#[derive(Clone, Debug)]
+pub(crate) struct KeepAliveClient {
     connector: Arc<OnceLock<SharedHttpConnector>>,
+    max_answer_bytes: usize,
+}
+
+impl KeepAliveClient {
+    /// A client that refuses answers longer than `max_answer_bytes` (head and body each), so
+    /// that a broken or hostile endpoint costs an error rather than memory.
+    pub(crate) fn new(max_answer_bytes: usize) -> Self {
+        Self { connector: Arc::default(), max_answer_bytes }
+    }
 }
 
 impl HttpClient for KeepAliveClient {
@@ -59,6 +95,7 @@ impl HttpClient for KeepAliveClient {
                     idle: Mutex::new(Vec::new()),
                     connect_timeout: settings.connect_timeout(),
                     read_timeout: settings.read_timeout(),
+                    max_answer_bytes: self.max_answer_bytes,
                 })))
             })
             .clone()
@@ -73,6 +110,7 @@ struct Connections {
     idle: Mutex<Vec<Connection>>,
     connect_timeout: Option<Duration>,
     read_timeout: Option<Duration>,
+    max_answer_bytes: usize,
 }
 
 impl HttpConnector for KeepAliveConnector {
@@ -171,7 +209,7 @@ impl Connections {
         let target = Target::of(request.uri()).ok_or_else(|| ConnectorError::user(bad_endpoint(request.uri())))?;
         let tls = speaks_tls(&target).ok_or_else(|| ConnectorError::user(bad_endpoint(request.uri())))?;
         let message = request_bytes(&request, &target).ok_or_else(|| {
-            ConnectorError::user("a streaming body cannot be sent on the Management API connection".into())
+            ConnectorError::user("a streaming request body cannot be sent on these connections".into())
         })?;
 
         // A kept-alive connection the server has since closed fails before any answer: the
@@ -240,7 +278,7 @@ impl Connections {
     async fn exchange(&self, connection: &mut Connection, message: &[u8]) -> Result<Answer, HttpError> {
         let exchange = async {
             connection.stream.write_all(message).await?;
-            read_answer(connection).await
+            read_answer(connection, self.max_answer_bytes).await
         };
         match self.read_timeout {
             Some(limit) => tokio::time::timeout(limit, exchange)
@@ -288,7 +326,7 @@ fn push_header(head: &mut Vec<u8>, name: &str, value: &str) {
 
 /// Reads one answer: status, headers, and a body framed by `Content-Length`, chunked, or
 /// (neither) by the connection's end.
-async fn read_answer(connection: &mut Connection) -> Result<Answer, HttpError> {
+async fn read_answer(connection: &mut Connection, max_bytes: usize) -> Result<Answer, HttpError> {
     let buffer = &mut connection.buffer;
     let (status, headers, head_len) = loop {
         let mut parsed = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -308,8 +346,8 @@ async fn read_answer(connection: &mut Connection) -> Result<Answer, HttpError> {
             Ok(httparse::Status::Partial) => {}
             Err(_) => return Err(HttpError::Malformed("bad status line or headers")),
         }
-        if buffer.len() > MAX_RESPONSE_BYTES {
-            return Err(HttpError::TooLong);
+        if buffer.len() > max_bytes {
+            return Err(HttpError::TooLong(max_bytes));
         }
         if connection.stream.read_buf(buffer).await? == 0 {
             return Err(HttpError::ClosedEarly);
@@ -321,11 +359,11 @@ async fn read_answer(connection: &mut Connection) -> Result<Answer, HttpError> {
     let (body, reusable) = if no_body {
         (Vec::new(), !close)
     } else if header("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked")) {
-        (read_chunked(&mut connection.stream, buffer, head_len).await?, !close)
+        (read_chunked(&mut connection.stream, buffer, head_len, max_bytes).await?, !close)
     } else if let Some(length) = header("content-length") {
         let length: usize = length.trim().parse().map_err(|_| HttpError::Malformed("bad content-length"))?;
-        if length > MAX_RESPONSE_BYTES {
-            return Err(HttpError::TooLong);
+        if length > max_bytes {
+            return Err(HttpError::TooLong(max_bytes));
         }
         while buffer.len() < head_len + length {
             if connection.stream.read_buf(buffer).await? == 0 {
@@ -335,8 +373,8 @@ async fn read_answer(connection: &mut Connection) -> Result<Answer, HttpError> {
         (buffer[head_len..head_len + length].to_vec(), !close && buffer.len() == head_len + length)
     } else {
         while connection.stream.read_buf(buffer).await? != 0 {
-            if buffer.len() > head_len + MAX_RESPONSE_BYTES {
-                return Err(HttpError::TooLong);
+            if buffer.len() > head_len + max_bytes {
+                return Err(HttpError::TooLong(max_bytes));
             }
         }
         (buffer[head_len..].to_vec(), false)
@@ -351,13 +389,18 @@ async fn read_answer(connection: &mut Connection) -> Result<Answer, HttpError> {
 }
 
 /// A chunked body starting at `start` of `buffer`, read to its last chunk.
-async fn read_chunked(stream: &mut Stream, buffer: &mut Vec<u8>, start: usize) -> Result<Vec<u8>, HttpError> {
+async fn read_chunked(
+    stream: &mut Stream,
+    buffer: &mut Vec<u8>,
+    start: usize,
+    max_bytes: usize,
+) -> Result<Vec<u8>, HttpError> {
     let mut body = Vec::new();
     let mut at = start;
     loop {
         let Some(line_end) = find_crlf(&buffer[at..]) else {
-            if buffer.len() - start > MAX_RESPONSE_BYTES + 1024 {
-                return Err(HttpError::TooLong);
+            if buffer.len() - start > max_bytes + 1024 {
+                return Err(HttpError::TooLong(max_bytes));
             }
             if stream.read_buf(buffer).await? == 0 {
                 return Err(HttpError::ClosedEarly);
@@ -368,8 +411,8 @@ async fn read_chunked(stream: &mut Stream, buffer: &mut Vec<u8>, start: usize) -
             std::str::from_utf8(&buffer[at..at + line_end]).map_err(|_| HttpError::Malformed("chunk size"))?;
         let size_hex = size_field.split(';').next().unwrap_or_default().trim();
         let size = usize::from_str_radix(size_hex, 16).map_err(|_| HttpError::Malformed("chunk size"))?;
-        if body.len() + size > MAX_RESPONSE_BYTES {
-            return Err(HttpError::TooLong);
+        if body.len() + size > max_bytes {
+            return Err(HttpError::TooLong(max_bytes));
         }
         let data = at + line_end + 2;
         if size == 0 {
@@ -432,7 +475,7 @@ fn connector_error(err: HttpError) -> ConnectorError {
         HttpError::Io(io) => ConnectorError::io(io.into()),
         HttpError::ClosedEarly => ConnectorError::io(err.into()),
         HttpError::BadEndpoint(_) | HttpError::NoRoots => ConnectorError::user(err.into()),
-        HttpError::Malformed(_) | HttpError::TooLong => ConnectorError::other(err.into(), None),
+        HttpError::Malformed(_) | HttpError::TooLong(_) => ConnectorError::other(err.into(), None),
     }
 }
 
@@ -478,6 +521,7 @@ mod tests {
             idle: Mutex::new(Vec::new()),
             connect_timeout: Some(Duration::from_secs(2)),
             read_timeout,
+            max_answer_bytes: 64 * 1024,
         }))
     }
 
@@ -490,6 +534,23 @@ mod tests {
 
     async fn body_of(response: &HttpResponse) -> String {
         String::from_utf8(response.body().bytes().unwrap().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn the_target_splits_the_uri_and_drops_only_the_schemes_default_port() {
+        let target = |scheme, host, path, query| Some(Target { scheme, host, path, query });
+        assert_eq!(
+            Target::of("https://abc.execute-api.eu-west-1.amazonaws.com/prod/@connections/x%3D"),
+            target("https", "abc.execute-api.eu-west-1.amazonaws.com", "/prod/@connections/x%3D", None)
+        );
+        assert_eq!(Target::of("https://h:443/p?a=1"), target("https", "h", "/p", Some("a=1")));
+        assert_eq!(
+            Target::of("http://127.0.0.1:3000/@connections/x"),
+            target("http", "127.0.0.1:3000", "/@connections/x", None)
+        );
+        assert_eq!(Target::of("http://127.0.0.1:80"), target("http", "127.0.0.1", "/", None));
+        assert_eq!(Target::of("no-scheme"), None);
+        assert_eq!(Target::of("http:///path"), None);
     }
 
     #[tokio::test]
