@@ -8,12 +8,14 @@ use std::time::Duration;
 
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, Version};
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use aws_lc_rs::{digest, hmac};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
+use ring::rand::{SecureRandom, SystemRandom};
+use ring::{digest, hmac};
 use serde::{Deserialize, Serialize};
+
+mod jwt_crypto;
 
 use crate::domain::{Secret, UserId};
 
@@ -167,6 +169,7 @@ pub struct IssuedAccess {
 
 impl TokenKeys {
     pub fn new(secret: &Secret, access_ttl: Duration) -> Self {
+        jwt_crypto::install();
         // Pinned to HS256: a token naming any other algorithm (`none` included) is refused.
         let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
         validation.leeway = 0;
@@ -260,6 +263,8 @@ mod tests {
     /// `exp`, or an `exp` in the past, are all refused.
     #[test]
     fn only_hs256_with_exp_in_the_future_is_accepted() {
+        // Made first: its constructor installs the crypto that `encode` below signs with.
+        let keys = keys(900);
         let secret = "test-secret-test-secret";
         let key = EncodingKey::from_secret(secret.as_bytes());
         let now = (crate::clock::now_ms() / 1000) as u64;
@@ -267,16 +272,16 @@ mod tests {
             jsonwebtoken::encode(&Header::new(alg), &claims, &key).unwrap()
         };
         let good = serde_json::json!({"sub": "alice", "iat": now, "exp": now + 600});
-        assert!(keys(900).verify(&sign(jsonwebtoken::Algorithm::HS256, good.clone())).is_ok());
+        assert!(keys.verify(&sign(jsonwebtoken::Algorithm::HS256, good.clone())).is_ok());
         for alg in [jsonwebtoken::Algorithm::HS384, jsonwebtoken::Algorithm::HS512] {
-            assert!(keys(900).verify(&sign(alg, good.clone())).is_err(), "{alg:?} with the right secret");
+            assert!(keys.verify(&sign(alg, good.clone())).is_err(), "{alg:?} with the right secret");
         }
         let no_exp = serde_json::json!({"sub": "alice", "iat": now});
-        assert!(keys(900).verify(&sign(jsonwebtoken::Algorithm::HS256, no_exp)).is_err(), "exp is required");
+        assert!(keys.verify(&sign(jsonwebtoken::Algorithm::HS256, no_exp)).is_err(), "exp is required");
         let past = serde_json::json!({"sub": "alice", "iat": now - 20, "exp": now - 1});
-        assert!(keys(900).verify(&sign(jsonwebtoken::Algorithm::HS256, past)).is_err(), "no leeway");
+        assert!(keys.verify(&sign(jsonwebtoken::Algorithm::HS256, past)).is_err(), "no leeway");
         let not_a_user = serde_json::json!({"sub": "Not A User!", "iat": now, "exp": now + 600});
-        assert!(keys(900).verify(&sign(jsonwebtoken::Algorithm::HS256, not_a_user)).is_err());
+        assert!(keys.verify(&sign(jsonwebtoken::Algorithm::HS256, not_a_user)).is_err());
     }
 
     #[tokio::test]

@@ -21,7 +21,8 @@ use crate::domain::Secret;
 
 mod http;
 
-pub(crate) use http::{KeepAliveClient, Target};
+pub use http::KeepAliveClient;
+pub(crate) use http::Target;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {
@@ -102,13 +103,19 @@ impl AwsSettings {
     }
 }
 
+/// Credential answers (SSO, STS, instance metadata) are a few kilobytes.
+#[cfg(feature = "standard-chain")]
+const STANDARD_CHAIN_MAX_ANSWER_BYTES: usize = 1024 * 1024;
+
 /// The standard chain's configuration, for clients of AWS itself; `None` where the
 /// `standard-chain` feature left the chain out.
 #[cfg(feature = "standard-chain")]
 pub(crate) async fn standard_chain_config() -> Option<SdkConfig> {
     use aws_config::meta::region::RegionProviderChain;
     let region = RegionProviderChain::default_provider().or_else(Region::new(FALLBACK_REGION));
-    Some(aws_config::defaults(BehaviorVersion::latest()).region(region).load().await)
+    // Its providers (SSO, STS, instance metadata) send over the same connections as the rest.
+    let loader = aws_config::defaults(BehaviorVersion::latest()).region(region);
+    Some(loader.http_client(KeepAliveClient::new(STANDARD_CHAIN_MAX_ANSWER_BYTES)).load().await)
 }
 
 #[cfg(not(feature = "standard-chain"))]

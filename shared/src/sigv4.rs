@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use aws_lc_rs::{digest, hmac};
+use ring::{digest, hmac};
 use time::OffsetDateTime;
 use time::macros::format_description;
 

@@ -68,7 +68,7 @@ fn management_key(config: &Config) -> AwsKeys {
         return keys.clone();
     }
     let mut secret = [0u8; 32];
-    let secret_access_key = match aws_lc_rs::rand::fill(&mut secret) {
+    let secret_access_key = match ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut secret) {
         Ok(()) => secret.iter().map(|b| format!("{b:02x}")).collect(),
         Err(_) => {
             // An empty secret signs nothing (see `sigv4::verify`): the API stays closed.

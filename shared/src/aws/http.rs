@@ -72,7 +72,7 @@ enum HttpError {
 
 /// The client an SDK config takes (`http_client`).
 #[derive(Clone, Debug)]
-pub(crate) struct KeepAliveClient {
+pub struct KeepAliveClient {
     connector: Arc<OnceLock<SharedHttpConnector>>,
     max_answer_bytes: usize,
 }
@@ -80,7 +80,7 @@ pub(crate) struct KeepAliveClient {
 impl KeepAliveClient {
     /// A client that refuses answers longer than `max_answer_bytes` (head and body each), so
     /// that a broken or hostile endpoint costs an error rather than memory.
-    pub(crate) fn new(max_answer_bytes: usize) -> Self {
+    pub fn new(max_answer_bytes: usize) -> Self {
         Self { connector: Arc::default(), max_answer_bytes }
     }
 }
@@ -454,7 +454,7 @@ fn tls_connector() -> Result<tokio_rustls::TlsConnector, HttpError> {
         if added == 0 {
             return None;
         }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .ok()?

@@ -181,6 +181,7 @@ fn management_client(server: &TestServer) -> aws_sdk_apigatewaymanagement::Clien
             None,
             "test",
         ))
+        .http_client(chatting_shared::aws::KeepAliveClient::new(64 * 1024))
         .build();
     aws_sdk_apigatewaymanagement::Client::from_conf(config)
 }

@@ -20,7 +20,7 @@ async fn tls_terminator(gateway: &str) -> anyhow::Result<u16> {
         .map_err(|err| anyhow::anyhow!("{}: {err} (scripts/tls-services makes it)", dir.display()))?
         .collect::<Result<Vec<_>, _>>()?;
     let key = PrivateKeyDer::from_pem_file(dir.join("server.key"))?;
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
         .with_single_cert(certs, key)?;

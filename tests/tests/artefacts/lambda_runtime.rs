@@ -463,6 +463,7 @@ async fn put_secret(value: &str) -> anyhow::Result<String> {
         .region(Region::new("us-east-1"))
         .endpoint_url(chatting_e2e::dynamodb_endpoint())
         .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .http_client(chatting_shared::aws::KeepAliveClient::new(1024 * 1024))
         .build();
     let created = aws_sdk_secretsmanager::Client::from_conf(config)
         .create_secret()

@@ -28,7 +28,7 @@ pub(super) fn next_message_id() -> i64 {
     static LAST: AtomicI64 = AtomicI64::new(0);
     let mut random = [0u8; 2];
     // Without randomness the id is still unique (the claim), only likelier to collide.
-    let _ = aws_lc_rs::rand::SecureRandom::fill(&aws_lc_rs::rand::SystemRandom::new(), &mut random);
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random);
     let candidate = now_ms() * 1000 + i64::from(u16::from_le_bytes(random) % 1000);
     let previous = LAST.fetch_max(candidate, Ordering::Relaxed);
     if candidate > previous { candidate } else { LAST.fetch_add(1, Ordering::Relaxed) + 1 }
