@@ -74,6 +74,10 @@ impl Setup {
         if function.starts_with("ws-") {
             env.push(("CHATTING_MANAGEMENT_ENDPOINT", MANAGEMENT_ENDPOINT.to_owned()));
         }
+        if function == "auth-http" {
+            // Every run logs the bench user in twice; the per-user limit is for guessers.
+            env.push(("CHATTING_LOGIN_ATTEMPTS_PER_USER", "100000".to_owned()));
+        }
         env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
     }
 }
@@ -179,6 +183,8 @@ struct Helpers {
     access: String,
     /// Refresh tokens are single use: each refresh hands over the next one.
     refresh: String,
+    /// The bench user's `POST /auth/login` body.
+    login: String,
 }
 
 impl Helpers {
@@ -215,17 +221,18 @@ impl Helpers {
 enum Case {
     Me,
     Refresh,
+    Login,
     Connect,
     Message,
     Disconnect,
 }
 
 impl Case {
-    const ALL: [Case; 5] = [Case::Me, Case::Refresh, Case::Connect, Case::Message, Case::Disconnect];
+    const ALL: [Case; 6] = [Case::Me, Case::Refresh, Case::Login, Case::Connect, Case::Message, Case::Disconnect];
 
     fn function(self) -> &'static str {
         match self {
-            Case::Me | Case::Refresh => "auth-http",
+            Case::Me | Case::Refresh | Case::Login => "auth-http",
             Case::Connect => "ws-connect",
             Case::Message => "ws-message",
             Case::Disconnect => "ws-disconnect",
@@ -236,6 +243,7 @@ impl Case {
         match self {
             Case::Me => "GET /auth/me with a bearer token",
             Case::Refresh => "POST /auth/refresh (token rotation)",
+            Case::Login => "POST /auth/login (an argon2id verification)",
             Case::Connect => "$connect with a valid ?token=",
             Case::Message => "$default user.me",
             Case::Disconnect => "$disconnect of a connected user",
@@ -259,6 +267,14 @@ impl Case {
                 helpers.answered(&response)?;
                 let (sample, response) = cold.warm(helpers.refresh_event()).await?;
                 helpers.answered(&response)?;
+                Ok(sample)
+            }
+            Case::Login => {
+                let login = || events::http("POST", "/auth/login", Some(&helpers.login), None);
+                let (cold, response) = Cold::start(setup, profile, function, login()).await?;
+                expect_status(function, &response, 200)?;
+                let (sample, response) = cold.warm(login()).await?;
+                expect_status(function, &response, 200)?;
                 Ok(sample)
             }
             Case::Connect => {
@@ -358,7 +374,7 @@ async fn main() -> anyhow::Result<()> {
     drop(auth);
     let connect = Warm::start(&setup, profile, "ws-connect").await?;
     let disconnect = Warm::start(&setup, profile, "ws-disconnect").await?;
-    let mut helpers = Helpers { connect, disconnect, access, refresh };
+    let mut helpers = Helpers { connect, disconnect, access, refresh, login };
 
     let mut reports = Vec::new();
     for case in Case::ALL {
