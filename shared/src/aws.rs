@@ -4,7 +4,7 @@
 //! function role's, and `AWS_REGION`. Where the environment has no key, the SDK's standard
 //! chain (`aws-config`: profiles, SSO, web identity, container and instance roles) when the
 //! `standard-chain` feature built it in — the local gateway's case; Lambda binaries leave it
-//! out, with the STS client and the HTTP/2 client it brings. `AWS_ENDPOINT_URL` /
+//! out, with the STS and SSO clients it brings. `AWS_ENDPOINT_URL` /
 //! `AWS_ENDPOINT_URL_<SERVICE>` name other endpoints. Against a local endpoint (an emulator,
 //! the local gateway): the environment's key if it has one, else a placeholder the emulator
 //! accepts, and no chain: the instance-metadata lookups would only cost seconds on a laptop.

@@ -70,9 +70,9 @@ impl Intercept for CountRequests {
     }
 }
 
-/// The longest answer read: a page of `Query`/`Scan` holds at most 1 MB of items, which their
-/// JSON encoding can more than double; `BatchGetItem` asks for less than that here.
-const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
+/// The longest answer read: `BatchGetItem` returns at most 16 MB of items (a `Query` or `Scan`
+/// page 1 MB), and their JSON encoding adds to that. Memory grows only as an answer arrives.
+const MAX_ANSWER_BYTES: usize = 24 * 1024 * 1024;
 
 /// A client on `sdk`'s credentials, region and endpoint, counting its requests.
 pub fn client(sdk: &aws_types::SdkConfig) -> aws_sdk_dynamodb::Client {
