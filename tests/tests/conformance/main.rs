@@ -18,6 +18,7 @@ macro_rules! conformance {
     };
 }
 
+mod dynamodb_lost_answers;
 mod message_changes_conformance;
 mod presence_conformance;
 mod store_conformance;

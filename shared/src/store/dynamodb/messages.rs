@@ -160,9 +160,10 @@ impl DynamoStore {
                 return Err(StoreError::Corrupt("a message needs a room, group or recipient".into()));
             }
         };
+        let place = (s(&pk), s(&sk));
         let mut claim = locator_key(message_id);
-        claim.insert("at_pk".into(), s(&pk));
-        claim.insert("at_sk".into(), s(&sk));
+        claim.insert("at_pk".into(), place.0.clone());
+        claim.insert("at_sk".into(), place.1.clone());
         item.extend(key(pk, sk));
         item.insert("message_id".into(), n(message_id));
         item.insert("sender".into(), s(message.sender.as_str()));
@@ -172,9 +173,10 @@ impl DynamoStore {
             item.insert("mentions".into(), mentions);
         }
         let message_index = writes.len();
-        writes.push(Write::put(item).condition("attribute_not_exists(#pk)"));
+        let said = (s(message.sender.as_str()), s(message.text.as_str()));
+        writes.push(Write::put(item).condition("attribute_not_exists(#pk)").old_on_failure());
         let claim_index = writes.len();
-        writes.push(Write::put(claim).condition("attribute_not_exists(#pk)"));
+        writes.push(Write::put(claim).condition("attribute_not_exists(#pk)").old_on_failure());
         let partner_index = writes.len();
         let mut partner_writes = 0;
         if let (None, None, Some(recipient)) = (message.room_id, &message.group_id, &message.recipient) {
@@ -217,7 +219,19 @@ impl DynamoStore {
             }
             Err(cancelled) => cancelled,
         };
-        Ok(if message.client_msg_id.is_some() && cancelled.failed(idempotency_index) {
+        // The SDK sends a transaction again when its answer was lost. DynamoDB answers such a
+        // retry by its request token, but a store that does not (an emulator) cancels it on the
+        // very items the first one wrote: this id claimed for this place, holding this message.
+        let written_before = cancelled
+            .take_item(claim_index)
+            .is_some_and(|claimed| claimed.get("at_pk") == Some(&place.0) && claimed.get("at_sk") == Some(&place.1))
+            && cancelled
+                .take_item(message_index)
+                .is_some_and(|stored| stored.get("sender") == Some(&said.0) && stored.get("text") == Some(&said.1));
+        Ok(if written_before {
+            let message_id = MessageId::from_stored(message_id);
+            Attempt::Stored(StoredMessage { message_id, seq, sent_at_ms: now, duplicate: false })
+        } else if message.client_msg_id.is_some() && cancelled.failed(idempotency_index) {
             Attempt::Duplicate
         } else if let Some(index) = (partner_index..partner_index + partner_writes).find(|at| cancelled.failed(*at)) {
             Attempt::PartnerNewer(partner_which(index))
