@@ -110,7 +110,7 @@ const STANDARD_CHAIN_MAX_ANSWER_BYTES: usize = 1024 * 1024;
 /// The standard chain's configuration, for clients of AWS itself; `None` where the
 /// `standard-chain` feature left the chain out.
 #[cfg(feature = "standard-chain")]
-pub(crate) async fn standard_chain_config() -> Option<SdkConfig> {
+async fn standard_chain_config() -> Option<SdkConfig> {
     use aws_config::meta::region::RegionProviderChain;
     let region = RegionProviderChain::default_provider().or_else(Region::new(FALLBACK_REGION));
     // Its providers (SSO, STS, instance metadata) send over the same connections as the rest.
@@ -119,7 +119,7 @@ pub(crate) async fn standard_chain_config() -> Option<SdkConfig> {
 }
 
 #[cfg(not(feature = "standard-chain"))]
-pub(crate) async fn standard_chain_config() -> Option<SdkConfig> {
+async fn standard_chain_config() -> Option<SdkConfig> {
     None
 }
 

@@ -1,11 +1,8 @@
 //! Sending frames to connections: API Gateway's Management API (`POST @connections/{id}`),
 //! through the AWS SDK in AWS and locally alike.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
-use tokio::sync::OnceCell;
 
 use crate::aws::{AwsError, AwsKeys, AwsSettings, KeepAliveClient};
 use crate::domain::ConnectionId;
@@ -34,34 +31,19 @@ pub trait Pusher: Send + Sync {
 /// in AWS and the local gateway's own address locally.
 #[derive(Clone, Debug)]
 pub struct ApiGatewayPusher {
-    client: Arc<OnceCell<aws_sdk_apigatewaymanagement::Client>>,
-    endpoint: Arc<str>,
+    client: aws_sdk_apigatewaymanagement::Client,
 }
 
 impl ApiGatewayPusher {
     /// Signing with one fixed key: the local gateway's own, a test's.
     pub fn new(endpoint: &str, keys: AwsKeys) -> Self {
-        let client = Self::client_for(&crate::aws::static_config(&keys), endpoint);
-        Self { client: Arc::new(OnceCell::new_with(Some(client))), endpoint: endpoint.into() }
+        Self { client: Self::client_for(&crate::aws::static_config(&keys), endpoint) }
     }
 
     /// Signing for AWS as [`AwsSettings::sdk_config`] says: in Lambda with the function
-    /// role's key from the environment. Where only the SDK's standard chain has credentials,
-    /// it is loaded in the background from now on, so that a start does not wait for it; the
-    /// first push waits only for what is left of it.
-    pub fn for_aws(endpoint: &str, aws: &AwsSettings) -> Result<Self, AwsError> {
-        if let Some(keys) = &aws.keys {
-            return Ok(Self::new(endpoint, keys.clone()));
-        }
-        if !cfg!(feature = "standard-chain") {
-            return Err(AwsError::NoCredentials);
-        }
-        let pusher = Self { client: Arc::new(OnceCell::new()), endpoint: endpoint.into() };
-        let early = pusher.clone();
-        tokio::spawn(async move {
-            early.client().await;
-        });
-        Ok(pusher)
+    /// role's key from the environment.
+    pub async fn for_aws(endpoint: &str, aws: &AwsSettings) -> Result<Self, AwsError> {
+        Ok(Self { client: Self::client_for(&aws.sdk_config(None).await?, endpoint) })
     }
 
     fn client_for(sdk: &aws_types::SdkConfig, endpoint: &str) -> aws_sdk_apigatewaymanagement::Client {
@@ -75,18 +57,6 @@ impl ApiGatewayPusher {
             .build();
         aws_sdk_apigatewaymanagement::Client::from_conf(config)
     }
-
-    async fn client(&self) -> &aws_sdk_apigatewaymanagement::Client {
-        self.client
-            .get_or_init(|| async {
-                // Only `for_aws` leaves the cell empty, and only where the chain is built in.
-                let sdk = crate::aws::standard_chain_config()
-                    .await
-                    .unwrap_or_else(|| aws_types::SdkConfig::builder().build());
-                Self::client_for(&sdk, &self.endpoint)
-            })
-            .await
-    }
 }
 
 #[async_trait]
@@ -94,8 +64,7 @@ impl Pusher for ApiGatewayPusher {
     async fn push(&self, connection: &ConnectionId, frame: &str) -> Result<(), PushError> {
         crate::metrics::MANAGEMENT_API_CALLS.add(1);
         let sent = self
-            .client()
-            .await
+            .client
             .post_to_connection()
             .connection_id(connection.as_str())
             .data(Blob::new(frame.as_bytes()))

@@ -246,7 +246,7 @@ pub async fn chat_from_lambda_env() -> Result<Chat, StartupError> {
     let config = lambda_config().await?;
     let endpoint = config.management_endpoint.clone().ok_or(ConfigError::Missing("CHATTING_MANAGEMENT_ENDPOINT"))?;
     let (store, presence) = open_backends(&config).await?;
-    let pusher = Arc::new(ApiGatewayPusher::for_aws(&endpoint, &config.aws)?);
+    let pusher = Arc::new(ApiGatewayPusher::for_aws(&endpoint, &config.aws).await?);
     Ok(chat(&config, store, presence, pusher))
 }
 
