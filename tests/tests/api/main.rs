@@ -17,6 +17,7 @@ mod typing;
 mod users;
 
 // What it withstands: bad input, attacks, dead connections, backend outages, many instances.
+mod abuse_limits;
 mod backend_faults;
 mod bad_input;
 mod dead_connections;
