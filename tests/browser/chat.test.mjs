@@ -431,6 +431,8 @@ describe('chatting web client', { timeout: 240000 }, () => {
     assert.equal(await chipA.getAttribute('title'), 'Bobby');
     assert.equal(await chipB.getAttribute('aria-pressed'), 'true', 'Bob\'s own is marked');
     await chipA.click();
+    // Each page renders the event when it arrives there: wait on both.
+    await chipA.locator(tid('reaction-count'), { hasText: /^2$/ }).waitFor();
     await chipB.locator(tid('reaction-count'), { hasText: /^2$/ }).waitFor();
     assert.equal(await chipB.getAttribute('title'), 'Bobby, Alice');
     assert.equal(await chipA.getAttribute('aria-pressed'), 'true');
