@@ -215,7 +215,6 @@ pub fn chat(config: &Config, store: Arc<dyn Store>, presence: Arc<dyn Presence>,
     }
 }
 
-/// The HTTP function's service, from the Lambda environment.
 /// The Lambda configuration, with the secrets its environment names read from Secrets
 /// Manager (once: this runs at cold start).
 async fn lambda_config() -> Result<Config, StartupError> {
@@ -235,6 +234,7 @@ async fn lambda_config() -> Result<Config, StartupError> {
     Ok(Config::from_lambda_env()?)
 }
 
+/// The HTTP function's service, from the Lambda environment.
 pub async fn auth_from_lambda_env() -> Result<AuthService, StartupError> {
     let config = lambda_config().await?;
     let (store, presence) = open_backends(&config).await?;
@@ -250,23 +250,68 @@ pub async fn chat_from_lambda_env() -> Result<Chat, StartupError> {
     Ok(chat(&config, store, presence, pusher))
 }
 
-#[cfg(all(test, feature = "dynamodb"))]
+#[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::RedisSettings;
 
-    fn config(database_url: &str) -> Config {
+    fn config(database_url: &str, redis_url: Option<&str>) -> Config {
         let dir = std::env::temp_dir().join(format!("chatting-startup-{}", std::process::id()));
         let mut config = Config::from_local_env(&dir).unwrap();
         // Nothing is created, so nothing is sent: this endpoint answers nothing.
         config.store = StoreProfile::from_url(database_url, Some("http://127.0.0.1:1".to_owned()), false).unwrap();
-        config.redis = None;
+        config.redis = redis_url.map(RedisSettings::new);
         config
     }
 
+    #[cfg(feature = "dynamodb")]
     #[tokio::test]
     async fn the_database_url_chooses_the_dynamodb_profile() {
-        let table = dynamodb_table(&config("dynamodb://chat-prod")).await.unwrap().expect("a table");
+        let table = dynamodb_table(&config("dynamodb://chat-prod", None)).await.unwrap().expect("a table");
         assert_eq!(table.name, "chat-prod");
-        assert!(dynamodb_table(&config("mysql://root@db/chat")).await.unwrap().is_none());
+        assert!(dynamodb_table(&config("mysql://root@db/chat", None)).await.unwrap().is_none());
+    }
+
+    // A function built for one storage profile, deployed with the other's configuration,
+    // stops at its cold start and says so, instead of failing every call.
+
+    #[cfg(any(not(any(feature = "mysql", feature = "sqlite")), not(feature = "redis"), not(feature = "dynamodb")))]
+    async fn start_up_error(config: Config) -> String {
+        match open_backends(&config).await {
+            Ok(_) => panic!("started without the driver its configuration needs"),
+            Err(err) => err.to_string(),
+        }
+    }
+
+    #[cfg(not(any(feature = "mysql", feature = "sqlite")))]
+    #[tokio::test]
+    async fn a_build_without_a_sql_driver_refuses_a_sql_database_at_start() {
+        let message = start_up_error(config("mysql://chat:hunter2@db:3306/chat", None)).await;
+        assert_eq!(
+            message,
+            "store: this build has no driver for the database url mysql://***@db:3306/chat (built for another \
+             storage profile?)"
+        );
+    }
+
+    #[cfg(not(feature = "redis"))]
+    #[tokio::test]
+    async fn a_build_without_redis_refuses_redis_presence_at_start() {
+        let message = start_up_error(config("dynamodb://chat-prod", Some("rediss://cache:6379"))).await;
+        assert_eq!(
+            message,
+            "presence: this build has no driver for the configured presence (built for another storage profile?)"
+        );
+    }
+
+    #[cfg(not(feature = "dynamodb"))]
+    #[tokio::test]
+    async fn a_build_without_dynamodb_refuses_a_table_at_start() {
+        let message = start_up_error(config("dynamodb://chat-prod", None)).await;
+        assert_eq!(
+            message,
+            "store: this build has no driver for the database url dynamodb://chat-prod (built for another storage \
+             profile?)"
+        );
     }
 }

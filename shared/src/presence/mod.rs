@@ -22,7 +22,7 @@ use crate::domain::{ConnectionId, GroupId, Nick, RoomId, UserId};
 pub enum PresenceError {
     #[error("presence backend: {0}")]
     Backend(String),
-    #[error("unsupported presence url (enable the backend's cargo feature?)")]
+    #[error("this build has no driver for the configured presence (built for another storage profile?)")]
     UnsupportedUrl,
     #[cfg(feature = "dynamodb")]
     #[error("presence: {0}")]

@@ -23,7 +23,7 @@ pub enum StoreError {
     Conflict,
     #[error("not found")]
     NotFound,
-    #[error("unsupported database url (enable the backend's cargo feature?): {0}")]
+    #[error("this build has no driver for the database url {0} (built for another storage profile?)")]
     UnsupportedUrl(String),
     #[error("stored data does not parse: {0}")]
     Corrupt(String),
@@ -340,6 +340,14 @@ pub trait Store: Send + Sync {
 }
 
 /// Opens the SQL database a `CHATTING_DATABASE_URL` names and brings its schema up to date.
+/// A build with no SQL driver (the DynamoDB profile's functions) refuses every such URL and
+/// leaves the SQL store, its statements and migrations out of the binary.
 pub async fn connect(url: &str, max_connections: u32) -> StoreResult<std::sync::Arc<dyn Store>> {
-    Ok(std::sync::Arc::new(sql::SqlStore::connect(url, max_connections).await?))
+    #[cfg(any(feature = "sqlite", feature = "mysql"))]
+    return Ok(std::sync::Arc::new(sql::SqlStore::connect(url, max_connections).await?));
+    #[cfg(not(any(feature = "sqlite", feature = "mysql")))]
+    {
+        let _ = max_connections;
+        Err(StoreError::UnsupportedUrl(sql::redact_url(url)))
+    }
 }

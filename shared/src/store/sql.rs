@@ -50,6 +50,14 @@ impl Dialect {
         }
     }
 
+    /// Whether this build carries the dialect's sqlx driver.
+    fn built_in(self) -> bool {
+        match self {
+            Dialect::Sqlite => cfg!(feature = "sqlite"),
+            Dialect::MySql => cfg!(feature = "mysql"),
+        }
+    }
+
     pub fn of_url(url: &str) -> Option<Dialect> {
         if url.starts_with("sqlite:") {
             Some(Dialect::Sqlite)
@@ -180,7 +188,10 @@ impl SqlStore {
     /// Opens a pool without connecting: start-up succeeds while the database is down, and
     /// calls fail (as `Backend` errors) until it answers.
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
-        let dialect = Dialect::of_url(url).ok_or_else(|| StoreError::UnsupportedUrl(redact_url(url)))?;
+        // Refused here, at start-up: sqlx would accept the URL and fail every call.
+        let dialect = Dialect::of_url(url)
+            .filter(|dialect| dialect.built_in())
+            .ok_or_else(|| StoreError::UnsupportedUrl(redact_url(url)))?;
         // Installs exactly the drivers whose cargo features are on.
         sqlx::any::install_default_drivers();
         let pool = AnyPoolOptions::new()
@@ -306,7 +317,7 @@ impl SqlStore {
 }
 
 /// A database URL without its password, for error messages.
-fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => format!("{}://***{}", &url[..scheme], &url[at..]),
         _ => url.split('?').next().unwrap_or_default().to_owned(),
