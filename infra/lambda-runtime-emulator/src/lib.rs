@@ -297,12 +297,15 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).map(Path::to_path_buf).unwrap_or_default()
 }
 
-/// The command that builds the function binaries for `profile` (`debug` is cargo's `dev`).
-pub fn build_command(profile: &str) -> String {
+/// The command that builds the function binaries for `profile` (`debug` is cargo's `dev`),
+/// with the function crates' default features (both storage profiles) or one storage
+/// profile's alone.
+pub fn build_command(profile: &str, storage_profile: Option<&str>) -> String {
+    let features = storage_profile.map(|only| format!(" --no-default-features --features {only}")).unwrap_or_default();
     match profile {
-        "debug" => BUILD_FUNCTIONS.to_owned(),
-        "release" => format!("(cd functions && {BUILD_FUNCTIONS} --release)"),
-        other => format!("{BUILD_FUNCTIONS} --profile {other}"),
+        "debug" => format!("{BUILD_FUNCTIONS}{features}"),
+        "release" => format!("(cd functions && {BUILD_FUNCTIONS} --release{features})"),
+        other => format!("{BUILD_FUNCTIONS} --profile {other}{features}"),
     }
 }
 
@@ -315,20 +318,27 @@ pub fn build_command(profile: &str) -> String {
 /// no in-process presence), built for this host. When cargo has nothing to do this takes
 /// about a second.
 pub fn function_binary(name: &str, profile: &str) -> anyhow::Result<PathBuf> {
-    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    function_binary_for(name, profile, None)
+}
+
+/// [`function_binary`] built with one storage profile's features alone (`dynamodb`,
+/// `mysql-redis`), as `scripts/lambda-build --profile` builds it; `None` for the defaults. The
+/// binaries go to the same place, so one process uses one kind.
+pub fn function_binary_for(name: &str, profile: &str, storage_profile: Option<&str>) -> anyhow::Result<PathBuf> {
+    static BUILT: Mutex<Vec<(String, Option<String>)>> = Mutex::new(Vec::new());
     let mut built = lock(&BUILT);
-    if !built.iter().any(|p| p == profile) {
-        build_functions(profile)?;
-        built.push(profile.to_owned());
+    if !built.iter().any(|(p, s)| p == profile && s.as_deref() == storage_profile) {
+        build_functions(profile, storage_profile)?;
+        built.push((profile.to_owned(), storage_profile.map(str::to_owned)));
     }
     let path = target_dir().join(profile).join(name);
     if !path.is_file() {
-        bail!("{} does not exist after `{}`", path.display(), build_command(profile));
+        bail!("{} does not exist after `{}`", path.display(), build_command(profile, storage_profile));
     }
     Ok(path)
 }
 
-fn build_functions(profile: &str) -> anyhow::Result<()> {
+fn build_functions(profile: &str, storage_profile: Option<&str>) -> anyhow::Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
     let mut command = Command::new(&cargo);
     // From functions/, as `sam build` runs it: there `--release` is the Lambda profile
@@ -347,13 +357,19 @@ fn build_functions(profile: &str) -> anyhow::Result<()> {
             command.args(["--profile", other]);
         }
     }
-    eprintln!("building the function binaries: {}", build_command(profile));
-    let status =
-        command.stdin(Stdio::null()).stdout(Stdio::inherit()).stderr(Stdio::inherit()).status().with_context(|| {
-            format!("running {} (build the binaries with `{}`)", cargo.to_string_lossy(), build_command(profile))
-        })?;
+    if let Some(only) = storage_profile {
+        command.args(["--no-default-features", "--features", only]);
+    }
+    let shown = build_command(profile, storage_profile);
+    eprintln!("building the function binaries: {shown}");
+    let status = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit())
+        .status()
+        .with_context(|| format!("running {} (build the binaries with `{shown}`)", cargo.to_string_lossy()))?;
     if !status.success() {
-        bail!("building the function binaries failed ({status}); run `{}` to see why", build_command(profile));
+        bail!("building the function binaries failed ({status}); run `{shown}` to see why");
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! cargo run -p chatting-bench --bin cold-start -- [--runs N] [--profile release|debug|NAME]
+//!     [--storage-profile mysql-redis]
 //! ```
 //!
 //! Each run starts a new process (a new execution environment), queues one realistic first
@@ -16,14 +17,16 @@
 //! - **warm**: a second event of the same kind on the same instance, for comparison.
 //!
 //! The binaries are built for this host with the chosen cargo profile (default `release`, the
-//! one `cargo lambda build --release` uses for arm64); one unmeasured run per row warms the
-//! page cache first.
+//! one `cargo lambda build --release` uses for arm64) and the function crates' default
+//! features (both storage profiles, what `sam build` makes), or with `--storage-profile
+//! mysql-redis` the one that runs here alone; one unmeasured run per row warms the page cache
+//! first.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use chatting_harness::{REDIS_URL, fresh_mysql_database, unique};
-use chatting_lambda_runtime_emulator::{FUNCTIONS, FunctionProcess, Launch, RuntimeApi, events, function_binary};
+use chatting_lambda_runtime_emulator::{FUNCTIONS, FunctionProcess, Launch, RuntimeApi, events, function_binary_for};
 use serde_json::{Value, json};
 
 const JWT_SECRET: &str = "cold-start-bench-secret-of-at-least-32-bytes";
@@ -32,18 +35,38 @@ const MANAGEMENT_ENDPOINT: &str = "http://127.0.0.1:9";
 
 struct Options {
     runs: usize,
-    profile: String,
+    build: Build,
 }
 
+/// How the measured binaries are built: cargo profile, and the storage profile whose features
+/// alone they carry (`None`: the defaults, both).
+struct Build {
+    profile: String,
+    storage_profile: Option<String>,
+}
+
+impl Build {
+    fn binary(&self, function: &str) -> anyhow::Result<std::path::PathBuf> {
+        function_binary_for(function, &self.profile, self.storage_profile.as_deref())
+    }
+}
+
+const USAGE: &str = "usage: cold-start [--runs N] [--profile release|debug|NAME] [--storage-profile mysql-redis]";
+
 fn parse_args() -> anyhow::Result<Options> {
-    let mut options = Options { runs: 20, profile: "release".to_owned() };
+    let mut options = Options { runs: 20, build: Build { profile: "release".to_owned(), storage_profile: None } };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--runs" => options.runs = args.next().context("--runs N")?.parse().context("--runs N")?,
-            "--profile" => options.profile = args.next().context("--profile NAME")?,
+            "--profile" => options.build.profile = args.next().context("--profile NAME")?,
+            // This bench runs against MariaDB and Redis: the one storage profile it can start.
+            "--storage-profile" => match args.next().as_deref() {
+                Some("mysql-redis") => options.build.storage_profile = Some("mysql-redis".to_owned()),
+                _ => bail!("--storage-profile mysql-redis (the profile this bench's backends serve)"),
+            },
             "--help" | "-h" => {
-                println!("usage: cold-start [--runs N] [--profile release|debug|NAME]");
+                println!("{USAGE}");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other:?} (try --help)"),
@@ -89,8 +112,8 @@ struct Warm {
 }
 
 impl Warm {
-    async fn start(setup: &Setup, profile: &str, function: &str) -> anyhow::Result<Self> {
-        let binary = function_binary(function, profile)?;
+    async fn start(setup: &Setup, build: &Build, function: &str) -> anyhow::Result<Self> {
+        let binary = build.binary(function)?;
         let runtime = RuntimeApi::start(function).await?;
         let process = FunctionProcess::start(Launch {
             binary: &binary,
@@ -128,8 +151,8 @@ struct Cold {
 impl Cold {
     /// Starts `function` and times it until the answer to `event`, queued before the process
     /// exists so that the first `invocation/next` gets it at once.
-    async fn start(setup: &Setup, profile: &str, function: &str, event: Value) -> anyhow::Result<(Self, Value)> {
-        let binary = function_binary(function, profile)?;
+    async fn start(setup: &Setup, build: &Build, function: &str, event: Value) -> anyhow::Result<(Self, Value)> {
+        let binary = build.binary(function)?;
         let runtime = RuntimeApi::start(function).await?;
         let answer = runtime.enqueue(event);
         let process = FunctionProcess::start(Launch {
@@ -251,19 +274,19 @@ impl Case {
     }
 
     /// One cold start and one warm invocation of the same kind.
-    async fn measure(self, setup: &Setup, profile: &str, helpers: &mut Helpers) -> anyhow::Result<Sample> {
+    async fn measure(self, setup: &Setup, build: &Build, helpers: &mut Helpers) -> anyhow::Result<Sample> {
         let function = self.function();
         match self {
             Case::Me => {
                 let me = || events::http("GET", "/auth/me", None, Some(&helpers.access));
-                let (cold, response) = Cold::start(setup, profile, function, me()).await?;
+                let (cold, response) = Cold::start(setup, build, function, me()).await?;
                 expect_status(function, &response, 200)?;
                 let (sample, response) = cold.warm(me()).await?;
                 expect_status(function, &response, 200)?;
                 Ok(sample)
             }
             Case::Refresh => {
-                let (cold, response) = Cold::start(setup, profile, function, helpers.refresh_event()).await?;
+                let (cold, response) = Cold::start(setup, build, function, helpers.refresh_event()).await?;
                 helpers.answered(&response)?;
                 let (sample, response) = cold.warm(helpers.refresh_event()).await?;
                 helpers.answered(&response)?;
@@ -271,7 +294,7 @@ impl Case {
             }
             Case::Login => {
                 let login = || events::http("POST", "/auth/login", Some(&helpers.login), None);
-                let (cold, response) = Cold::start(setup, profile, function, login()).await?;
+                let (cold, response) = Cold::start(setup, build, function, login()).await?;
                 expect_status(function, &response, 200)?;
                 let (sample, response) = cold.warm(login()).await?;
                 expect_status(function, &response, 200)?;
@@ -281,7 +304,7 @@ impl Case {
                 let (first, second) = (events::connection_id(), events::connection_id());
                 let at = events::now_ms();
                 let (cold, response) =
-                    Cold::start(setup, profile, function, events::ws_connect(&first, Some(&helpers.access))).await?;
+                    Cold::start(setup, build, function, events::ws_connect(&first, Some(&helpers.access))).await?;
                 expect_status(function, &response, 200)?;
                 let (sample, response) = cold.warm(events::ws_connect(&second, Some(&helpers.access))).await?;
                 expect_status(function, &response, 200)?;
@@ -294,7 +317,7 @@ impl Case {
                 let me = || {
                     events::ws_message(&connection, at, &json!({ "action": "user.me", "requestId": "1" }).to_string())
                 };
-                let (cold, response) = Cold::start(setup, profile, function, me()).await?;
+                let (cold, response) = Cold::start(setup, build, function, me()).await?;
                 if body(&response)["ok"] != true {
                     bail!("user.me failed: {response}");
                 }
@@ -305,7 +328,7 @@ impl Case {
             Case::Disconnect => {
                 let (first, at) = helpers.connection().await?;
                 let (second, _) = helpers.connection().await?;
-                let (cold, response) = Cold::start(setup, profile, function, events::ws_disconnect(&first, at)).await?;
+                let (cold, response) = Cold::start(setup, build, function, events::ws_disconnect(&first, at)).await?;
                 expect_status(function, &response, 200)?;
                 let (sample, response) = cold.warm(events::ws_disconnect(&second, at)).await?;
                 expect_status(function, &response, 200)?;
@@ -349,14 +372,15 @@ fn cpu_model() -> String {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let options = parse_args()?;
-    let profile = options.profile.as_str();
+    let build = &options.build;
+    let profile = build.profile.as_str();
     for function in FUNCTIONS {
-        function_binary(function, profile)?;
+        build.binary(function)?;
     }
     let setup = Setup { database_url: fresh_mysql_database().await?, redis_prefix: unique("cold") };
 
     // A user, signed up and logged in through a warm auth-http (which also migrates the database).
-    let auth = Warm::start(&setup, profile, "auth-http").await?;
+    let auth = Warm::start(&setup, build, "auth-http").await?;
     let user = unique("cold");
     let signup = json!({ "userId": user, "password": "password123", "nick": "cold" }).to_string();
     let (status, answer) = auth.call(events::http("POST", "/auth/signup", Some(&signup), None)).await?;
@@ -372,17 +396,17 @@ async fn main() -> anyhow::Result<()> {
         |name: &str| answer["data"][name].as_str().map(str::to_owned).with_context(|| format!("no {name}: {answer}"));
     let (access, refresh) = (token("accessToken")?, token("refreshToken")?);
     drop(auth);
-    let connect = Warm::start(&setup, profile, "ws-connect").await?;
-    let disconnect = Warm::start(&setup, profile, "ws-disconnect").await?;
+    let connect = Warm::start(&setup, build, "ws-connect").await?;
+    let disconnect = Warm::start(&setup, build, "ws-disconnect").await?;
     let mut helpers = Helpers { connect, disconnect, access, refresh, login };
 
     let mut reports = Vec::new();
     for case in Case::ALL {
-        let size = std::fs::metadata(function_binary(case.function(), profile)?)?.len();
+        let size = std::fs::metadata(build.binary(case.function())?)?.len();
         let mut samples = Vec::new();
         // Run 0 warms the page cache and is not counted.
         for run in 0..=options.runs {
-            let sample = case.measure(&setup, profile, &mut helpers).await?;
+            let sample = case.measure(&setup, build, &mut helpers).await?;
             if run > 0 {
                 samples.push(sample);
             }
@@ -392,8 +416,9 @@ async fn main() -> anyhow::Result<()> {
 
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     println!(
-        "Cold start under the Lambda Runtime API emulator: {} runs per row, profile `{profile}`, {} with {cpus} CPU(s) ({}),",
+        "Cold start under the Lambda Runtime API emulator: {} runs per row, profile `{profile}`, storage profiles {}, {} with {cpus} CPU(s) ({}),",
         options.runs,
+        build.storage_profile.as_deref().unwrap_or("both"),
         std::env::consts::ARCH,
         cpu_model()
     );
