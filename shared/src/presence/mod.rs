@@ -22,8 +22,11 @@ use crate::domain::{ConnectionId, GroupId, Nick, RoomId, UserId};
 pub enum PresenceError {
     #[error("presence backend: {0}")]
     Backend(String),
-    #[error("this build has no driver for the configured presence (built for another storage profile?)")]
-    UnsupportedUrl,
+    /// A function built for one storage profile, deployed with the other's configuration.
+    #[error("this build has no driver for {0} presence (built for another storage profile?)")]
+    NotBuiltIn(&'static str),
+    #[error("no presence is configured: set CHATTING_REDIS_URL (this build has no in-process presence)")]
+    NotConfigured,
     #[cfg(feature = "dynamodb")]
     #[error("presence: {0}")]
     Dynamo(#[from] crate::dynamodb::DynamoError),
@@ -194,11 +197,11 @@ pub async fn connect(
         #[cfg(not(feature = "redis"))]
         Some(_) => {
             let _ = (prefix, ca_file, lease);
-            Err(PresenceError::UnsupportedUrl)
+            Err(PresenceError::NotBuiltIn("Redis"))
         }
         #[cfg(feature = "memory")]
         None => Ok(std::sync::Arc::new(memory::MemoryPresence::with_lease(lease))),
         #[cfg(not(feature = "memory"))]
-        None => Err(PresenceError::UnsupportedUrl),
+        None => Err(PresenceError::NotConfigured),
     }
 }

@@ -23,8 +23,12 @@ pub enum StoreError {
     Conflict,
     #[error("not found")]
     NotFound,
-    #[error("this build has no driver for the database url {0} (built for another storage profile?)")]
+    #[error("unsupported database url {0}: expected sqlite:, mysql:, mariadb: or dynamodb://")]
     UnsupportedUrl(String),
+    /// A URL of a backend this binary was built without: a function built for one storage
+    /// profile, deployed with the other's configuration.
+    #[error("this build has no driver for the database url {0} (built for another storage profile?)")]
+    NotBuiltIn(String),
     #[error("stored data does not parse: {0}")]
     Corrupt(String),
     #[error("not supported by this store: {0}")]
@@ -52,6 +56,7 @@ impl StoreError {
             | StoreError::NotFound
             | StoreError::Corrupt(_)
             | StoreError::UnsupportedUrl(_)
+            | StoreError::NotBuiltIn(_)
             | StoreError::Unsupported(_)
             | StoreError::LimitReached(_) => false,
         }
@@ -348,6 +353,10 @@ pub async fn connect(url: &str, max_connections: u32) -> StoreResult<std::sync::
     #[cfg(not(any(feature = "sqlite", feature = "mysql")))]
     {
         let _ = max_connections;
-        Err(StoreError::UnsupportedUrl(sql::redact_url(url)))
+        let redacted = sql::redact_url(url);
+        Err(match sql::Dialect::of_url(url) {
+            Some(_) => StoreError::NotBuiltIn(redacted),
+            None => StoreError::UnsupportedUrl(redacted),
+        })
     }
 }

@@ -188,10 +188,11 @@ impl SqlStore {
     /// Opens a pool without connecting: start-up succeeds while the database is down, and
     /// calls fail (as `Backend` errors) until it answers.
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+        let dialect = Dialect::of_url(url).ok_or_else(|| StoreError::UnsupportedUrl(redact_url(url)))?;
         // Refused here, at start-up: sqlx would accept the URL and fail every call.
-        let dialect = Dialect::of_url(url)
-            .filter(|dialect| dialect.built_in())
-            .ok_or_else(|| StoreError::UnsupportedUrl(redact_url(url)))?;
+        if !dialect.built_in() {
+            return Err(StoreError::NotBuiltIn(redact_url(url)));
+        }
         // Installs exactly the drivers whose cargo features are on.
         sqlx::any::install_default_drivers();
         let pool = AnyPoolOptions::new()
@@ -777,6 +778,17 @@ mod tests {
         assert_eq!(Dialect::of_url("sqlite://data/chat.db"), Some(Dialect::Sqlite));
         assert_eq!(Dialect::of_url("mysql://root@127.0.0.1/test"), Some(Dialect::MySql));
         assert_eq!(Dialect::of_url("postgres://x"), None);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_scheme_is_refused_as_such_not_as_another_build() {
+        let Err(err) = SqlStore::connect("postgres://chat:hunter2@db/chat", 1).await else {
+            panic!("a postgres url was accepted");
+        };
+        assert_eq!(
+            err.to_string(),
+            "unsupported database url postgres://***@db/chat: expected sqlite:, mysql:, mariadb: or dynamodb://"
+        );
     }
 
     #[test]
