@@ -8,7 +8,8 @@
 //!   it, `POST …/init/error` records a failed cold start.
 //! - [`FunctionProcess`]: one function binary running against a [`RuntimeApi`]; killed (and
 //!   reaped) when dropped, so no test leaves a process behind.
-//! - [`function_binary`]: a function's binary, built for this host if cargo has not yet.
+//! - [`function_binary`]: a function's binary, built for this host if cargo has not yet
+//!   ([`function_binary_for`]: built for one storage profile).
 //! - [`events`]: API Gateway's events for the functions, with fresh ids and times.
 //!
 //! [Lambda Runtime API]: https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html
@@ -322,14 +323,23 @@ pub fn function_binary(name: &str, profile: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// [`function_binary`] built with one storage profile's features alone (`dynamodb`,
-/// `mysql-redis`), as `scripts/lambda-build --profile` builds it; `None` for the defaults. The
-/// binaries go to the same place, so one process uses one kind.
+/// `mysql-redis`), as `scripts/lambda-build --storage-profile` builds it; `None` for the
+/// defaults. Both kinds are written to the same place, so a process gets one kind per cargo
+/// profile and is refused the other.
 pub fn function_binary_for(name: &str, profile: &str, storage_profile: Option<&str>) -> anyhow::Result<PathBuf> {
     static BUILT: Mutex<Vec<(String, Option<String>)>> = Mutex::new(Vec::new());
     let mut built = lock(&BUILT);
-    if !built.iter().any(|(p, s)| p == profile && s.as_deref() == storage_profile) {
-        build_functions(profile, storage_profile)?;
-        built.push((profile.to_owned(), storage_profile.map(str::to_owned)));
+    match built.iter().find(|(p, _)| p == profile) {
+        Some((_, kind)) if kind.as_deref() == storage_profile => {}
+        Some((_, kind)) => bail!(
+            "the {profile} function binaries of this process were built for storage profile {}, not {}",
+            kind.as_deref().unwrap_or("both"),
+            storage_profile.unwrap_or("both")
+        ),
+        None => {
+            build_functions(profile, storage_profile)?;
+            built.push((profile.to_owned(), storage_profile.map(str::to_owned)));
+        }
     }
     let path = target_dir().join(profile).join(name);
     if !path.is_file() {
