@@ -58,6 +58,16 @@ impl Dialect {
         }
     }
 
+    /// The dialect of `url` when this build carries its driver; else why not. Refused at
+    /// start-up: sqlx would accept a URL without its driver and fail every call.
+    pub fn built_for(url: &str) -> StoreResult<Dialect> {
+        let dialect = Self::of_url(url).ok_or_else(|| StoreError::UnsupportedUrl(redact_url(url)))?;
+        if !dialect.built_in() {
+            return Err(StoreError::NotBuiltIn(redact_url(url)));
+        }
+        Ok(dialect)
+    }
+
     pub fn of_url(url: &str) -> Option<Dialect> {
         if url.starts_with("sqlite:") {
             Some(Dialect::Sqlite)
@@ -188,11 +198,7 @@ impl SqlStore {
     /// Opens a pool without connecting: start-up succeeds while the database is down, and
     /// calls fail (as `Backend` errors) until it answers.
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
-        let dialect = Dialect::of_url(url).ok_or_else(|| StoreError::UnsupportedUrl(redact_url(url)))?;
-        // Refused here, at start-up: sqlx would accept the URL and fail every call.
-        if !dialect.built_in() {
-            return Err(StoreError::NotBuiltIn(redact_url(url)));
-        }
+        let dialect = Dialect::built_for(url)?;
         // Installs exactly the drivers whose cargo features are on.
         sqlx::any::install_default_drivers();
         let pool = AnyPoolOptions::new()
@@ -318,7 +324,7 @@ impl SqlStore {
 }
 
 /// A database URL without its password, for error messages.
-pub(crate) fn redact_url(url: &str) -> String {
+fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => format!("{}://***{}", &url[..scheme], &url[at..]),
         _ => url.split('?').next().unwrap_or_default().to_owned(),
