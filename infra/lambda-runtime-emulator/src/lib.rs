@@ -302,12 +302,22 @@ pub fn workspace_root() -> PathBuf {
 /// with the function crates' default features (both storage profiles) or one storage
 /// profile's alone.
 pub fn build_command(profile: &str, storage_profile: Option<&str>) -> String {
-    let features = storage_profile.map(|only| format!(" --no-default-features --features {only}")).unwrap_or_default();
-    match profile {
-        "debug" => format!("{BUILD_FUNCTIONS}{features}"),
-        "release" => format!("(cd functions && {BUILD_FUNCTIONS} --release{features})"),
-        other => format!("{BUILD_FUNCTIONS} --profile {other}{features}"),
+    let command = std::iter::once(BUILD_FUNCTIONS.to_owned()).chain(build_flags(profile, storage_profile));
+    let command = command.collect::<Vec<_>>().join(" ");
+    if profile == "release" { format!("(cd functions && {command})") } else { command }
+}
+
+/// What follows `cargo build -p …` for `profile` and the storage profile.
+fn build_flags(profile: &str, storage_profile: Option<&str>) -> Vec<String> {
+    let mut flags = match profile {
+        "debug" => vec![],
+        "release" => vec!["--release".to_owned()],
+        other => vec!["--profile".to_owned(), other.to_owned()],
+    };
+    if let Some(only) = storage_profile {
+        flags.extend(["--no-default-features".to_owned(), "--features".to_owned(), only.to_owned()]);
     }
+    flags
 }
 
 /// Builds the four function binaries for `profile` (once per process) and returns the path of
@@ -358,18 +368,7 @@ fn build_functions(profile: &str, storage_profile: Option<&str>) -> anyhow::Resu
     for name in FUNCTIONS {
         command.args(["-p", name]);
     }
-    match profile {
-        "debug" => {}
-        "release" => {
-            command.arg("--release");
-        }
-        other => {
-            command.args(["--profile", other]);
-        }
-    }
-    if let Some(only) = storage_profile {
-        command.args(["--no-default-features", "--features", only]);
-    }
+    command.args(build_flags(profile, storage_profile));
     let shown = build_command(profile, storage_profile);
     eprintln!("building the function binaries: {shown}");
     let status = command
