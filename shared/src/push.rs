@@ -1,8 +1,12 @@
 //! Sending frames to connections: API Gateway's Management API (`POST @connections/{id}`),
 //! through the AWS SDK in AWS and locally alike.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
+use aws_sdk_apigatewaymanagement::config::{SharedInterceptor, StalledStreamProtectionConfig};
 use aws_sdk_apigatewaymanagement::primitives::Blob;
+use aws_smithy_types::timeout::TimeoutConfig;
 
 use crate::aws::{AwsError, AwsKeys, AwsSettings, KeepAliveClient};
 use crate::domain::ConnectionId;
@@ -12,6 +16,13 @@ mod signing;
 
 /// Management API answers are empty or a short JSON error; anything longer is not one.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// How long one attempt waits for the endpoint to answer (API Gateway answers in tens of
+/// milliseconds). With the SDK's three attempts a silent endpoint costs a push about 7 s,
+/// inside the functions' 10 s timeout, where without a limit it would hang the invocation.
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
+/// The SDK's default for this behaviour version, kept explicit beside the answer timeout.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
@@ -48,14 +59,23 @@ impl ApiGatewayPusher {
 
     fn client_for(sdk: &aws_types::SdkConfig, endpoint: &str) -> aws_sdk_apigatewaymanagement::Client {
         let region = sdk.region().map_or(crate::aws::FALLBACK_REGION, |region| region.as_ref());
-        let config = aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
+        let mut config = aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
             .endpoint_url(endpoint.trim_end_matches('/'))
             .push_auth_scheme(signing::DayKeySigV4::new(region))
             .auth_scheme_resolver(signing::UseDayKeySigV4)
             .http_client(KeepAliveClient::new(MAX_ANSWER_BYTES))
-            .interceptor(metadata::WithoutMetadataHeaders)
-            .build();
-        aws_sdk_apigatewaymanagement::Client::from_conf(config)
+            // The answer timeout bounds a stalled endpoint. Stalled-stream protection watches
+            // streaming bodies; these are in memory, so it would only wrap each one per call.
+            .timeout_config(
+                TimeoutConfig::builder().connect_timeout(CONNECT_TIMEOUT).read_timeout(ANSWER_TIMEOUT).build(),
+            )
+            .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
+            // The SDK measures clock skew from every answer's `Date` for its own SigV4 signer;
+            // `DayKeySigV4` signs with the function's clock (synchronised in Lambda).
+            .disable_clock_skew_correction(true);
+        // Permanent: nothing switches this one off, so no call asks the config bag whether to run it.
+        config.push_interceptor(SharedInterceptor::permanent(metadata::WithoutMetadataHeaders));
+        aws_sdk_apigatewaymanagement::Client::from_conf(config.build())
     }
 }
 

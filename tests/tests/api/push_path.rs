@@ -1,16 +1,21 @@
 //! The Management API client as Lambda runs it: the AWS SDK's `PostToConnection` over its
 //! kept-alive connections, through TLS with the system's roots, and across connections the
-//! endpoint cut.
+//! endpoint cut, and against one that never answers; signed with a session token as in Lambda.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 use chatting_harness::{TestServer, backends::tls_dir};
-use chatting_shared::domain::ConnectionId;
-use chatting_shared::push::{ApiGatewayPusher, PushError, Pusher};
+use chatting_local_gateway::sigv4::{SignedParts, verify};
+use chatting_shared::aws::AwsKeys;
+use chatting_shared::domain::{ConnectionId, Secret};
+use chatting_shared::push::{ANSWER_TIMEOUT, ApiGatewayPusher, PushError, Pusher};
+use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::json;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// A TLS port (the test CA's certificate for 127.0.0.1) in front of the gateway's HTTP port,
 /// as API Gateway's HTTPS endpoint stands in front of the Management API.
@@ -84,5 +89,109 @@ async fn pushes_go_on_after_the_endpoint_cuts_the_kept_connections() -> anyhow::
         proxy.resume().await?;
     }
     reader.no_event("chat.in", Duration::from_millis(200)).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_push_to_an_endpoint_that_never_answers_fails_instead_of_hanging() -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let endpoint = format!("http://{}", listener.local_addr()?);
+    let connections = Arc::new(AtomicUsize::new(0));
+    tokio::spawn({
+        let connections = connections.clone();
+        async move {
+            // Takes every request (a few hundred bytes: the socket's buffer holds them) and
+            // answers none, keeping each connection open.
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                connections.fetch_add(1, Ordering::SeqCst);
+                held.push(stream);
+            }
+        }
+    });
+    let keys = AwsKeys {
+        access_key_id: "local".into(),
+        secret_access_key: Secret::from_config("local"),
+        session_token: None,
+        region: "us-east-1".into(),
+    };
+    let pusher = ApiGatewayPusher::new(&endpoint, keys);
+
+    let started = Instant::now();
+    let pushed = tokio::time::timeout(ANSWER_TIMEOUT * 8, pusher.push(&ConnectionId::new("anyone"), "{}"))
+        .await
+        .map_err(|_| anyhow::anyhow!("the push still waited after {:?}", ANSWER_TIMEOUT * 8))?;
+    assert!(matches!(pushed, Err(PushError::Failed(_))), "{pushed:?}");
+    assert!(started.elapsed() >= ANSWER_TIMEOUT, "gave up after {:?}", started.elapsed());
+    assert!(connections.load(Ordering::SeqCst) >= 1);
+    Ok(())
+}
+
+/// Reads one whole request (head and `Content-Length` body) from `stream`.
+async fn read_request(stream: &mut tokio::net::TcpStream) -> anyhow::Result<Vec<u8>> {
+    let mut raw = Vec::new();
+    loop {
+        let mut chunk = [0u8; 4096];
+        let read = stream.read(&mut chunk).await?;
+        anyhow::ensure!(read > 0, "the client closed before a whole request");
+        raw.extend_from_slice(&chunk[..read]);
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut request = httparse::Request::new(&mut headers);
+        if let httparse::Status::Complete(head) = request.parse(&raw)? {
+            let length = request
+                .headers
+                .iter()
+                .find(|header| header.name.eq_ignore_ascii_case("content-length"))
+                .and_then(|header| std::str::from_utf8(header.value).ok()?.parse::<usize>().ok())
+                .unwrap_or(0);
+            if raw.len() >= head + length {
+                return Ok(raw);
+            }
+        }
+    }
+}
+
+/// In Lambda the function role's key comes with a session token: the push sends it, signs
+/// it, and the signature holds under the verifier the local gateway stands in for API Gateway with.
+#[tokio::test]
+async fn a_push_with_a_session_token_sends_it_signed() -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let endpoint = format!("http://{}/prod", listener.local_addr()?);
+    let captured = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await?;
+        let raw = read_request(&mut stream).await?;
+        stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await?;
+        anyhow::Ok(raw)
+    });
+    let keys = AwsKeys {
+        access_key_id: "ASIAEXAMPLEROLEKEY".into(),
+        secret_access_key: Secret::from_config("the-role-secret"),
+        session_token: Some(Secret::from_config("the-role-session-token")),
+        region: "eu-west-1".into(),
+    };
+    ApiGatewayPusher::new(&endpoint, keys.clone())
+        .push(&ConnectionId::new("L0SM9cOFvHcCIhw="), r#"{"type":"event"}"#)
+        .await?;
+
+    let raw = captured.await??;
+    let mut parsed = [httparse::EMPTY_HEADER; 32];
+    let mut request = httparse::Request::new(&mut parsed);
+    let httparse::Status::Complete(head) = request.parse(&raw)? else { anyhow::bail!("a partial request") };
+    let mut headers = HeaderMap::new();
+    for header in request.headers.iter() {
+        headers.append(HeaderName::from_bytes(header.name.as_bytes())?, HeaderValue::from_bytes(header.value)?);
+    }
+    assert_eq!(headers.get("x-amz-security-token").map(HeaderValue::as_bytes), Some(&b"the-role-session-token"[..]));
+    let authorization = headers.get("authorization").and_then(|value| value.to_str().ok()).unwrap_or_default();
+    assert!(authorization.contains("SignedHeaders=host;x-amz-date;x-amz-security-token,"), "{authorization}");
+    let method: Method = request.method.unwrap_or_default().parse()?;
+    let (path, query) = match request.path.unwrap_or_default().split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (request.path.unwrap_or_default(), None),
+    };
+    let signed = SignedParts { method: &method, path, query, headers: &headers, body: &raw[head..] };
+    verify(&signed, &keys, SystemTime::now()).map_err(|refusal| anyhow::anyhow!("refused: {refusal}"))?;
+    let other_session = AwsKeys { session_token: Some(Secret::from_config("another-session")), ..keys };
+    assert!(verify(&signed, &other_session, SystemTime::now()).is_err(), "another session's token is refused");
     Ok(())
 }
