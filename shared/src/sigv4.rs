@@ -42,7 +42,7 @@ impl SigningKey {
 
 /// `YYYYMMDD/region/service/aws4_request`.
 pub fn credential_scope(date: &str, region: &str, service: &str) -> String {
-    format!("{date}/{region}/{service}/aws4_request")
+    concat(&[date, "/", region, "/", service, "/aws4_request"])
 }
 
 /// The day of an `x-amz-date` value (`20150830T123600Z` → `20150830`).
@@ -52,20 +52,22 @@ pub fn scope_date(amz_date: &str) -> &str {
 
 /// The canonical request. `path` is the path as sent (percent-encoded, no query);
 /// `headers` are the signed headers, lowercase names in order, each with its values joined
-/// by commas.
+/// by commas; `payload_hash` is the body's [`sha256_hex`].
 pub fn canonical_request(
     method: &str,
     path: &str,
     query: Option<&str>,
     headers: &[(&str, &str)],
-    body: &[u8],
+    payload_hash: &str,
 ) -> String {
     let mut canonical = String::with_capacity(256);
     canonical.push_str(method);
     canonical.push('\n');
     encode_into(&mut canonical, path, true);
     canonical.push('\n');
-    canonical.push_str(&canonical_query(query));
+    if let Some(query) = query.filter(|query| !query.is_empty()) {
+        canonical.push_str(&canonical_query(query));
+    }
     canonical.push('\n');
     for (name, value) in headers {
         canonical.push_str(name);
@@ -81,18 +83,38 @@ pub fn canonical_request(
         canonical.push_str(name);
     }
     canonical.push('\n');
-    canonical.push_str(&sha256_hex(body));
+    canonical.push_str(payload_hash);
     canonical
 }
 
 /// What the signing key signs.
 pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> String {
-    format!("{ALGORITHM}\n{amz_date}\n{scope}\n{}", sha256_hex(canonical_request.as_bytes()))
+    concat(&[ALGORITHM, "\n", amz_date, "\n", scope, "\n", &sha256_hex(canonical_request.as_bytes())])
 }
 
 /// The `Authorization` header's value; `signed_headers` are the names joined by `;`.
 pub fn authorization(access_key_id: &str, scope: &str, signed_headers: &str, signature: &str) -> String {
-    format!("{ALGORITHM} Credential={access_key_id}/{scope}, SignedHeaders={signed_headers}, Signature={signature}")
+    concat(&[
+        ALGORITHM,
+        " Credential=",
+        access_key_id,
+        "/",
+        scope,
+        ", SignedHeaders=",
+        signed_headers,
+        ", Signature=",
+        signature,
+    ])
+}
+
+/// The parts joined in one allocation: every Management API push builds these strings, and
+/// `format!`'s machinery cost more than the copying.
+fn concat(parts: &[&str]) -> String {
+    let mut joined = String::with_capacity(parts.iter().map(|part| part.len()).sum());
+    for part in parts {
+        joined.push_str(part);
+    }
+    joined
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -110,9 +132,8 @@ fn push_collapsed(out: &mut String, value: &str) {
 }
 
 /// Pairs sorted by name then value, each side encoded once (as the SDK sends them).
-fn canonical_query(query: Option<&str>) -> String {
+fn canonical_query(query: &str) -> String {
     let mut pairs: Vec<(String, String)> = query
-        .unwrap_or_default()
         .split('&')
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
@@ -200,7 +221,8 @@ mod tests {
             ("host", "iam.amazonaws.com"),
             ("x-amz-date", "20150830T123600Z"),
         ];
-        let canonical = canonical_request("GET", "/", Some("Action=ListUsers&Version=2010-05-08"), &headers, b"");
+        let canonical =
+            canonical_request("GET", "/", Some("Action=ListUsers&Version=2010-05-08"), &headers, &sha256_hex(b""));
         assert_eq!(
             sha256_hex(canonical.as_bytes()),
             "f536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59"
@@ -215,13 +237,13 @@ mod tests {
 
     #[test]
     fn header_values_are_trimmed_and_inner_spaces_collapsed() {
-        let canonical = canonical_request("POST", "/", None, &[("x-a", "  one   two  ")], b"");
+        let canonical = canonical_request("POST", "/", None, &[("x-a", "  one   two  ")], &sha256_hex(b""));
         assert!(canonical.contains("\nx-a:one two\n"), "{canonical}");
     }
 
     #[test]
     fn the_path_is_encoded_again_and_the_query_sorted() {
-        let canonical = canonical_request("POST", "/@connections/abc%3D", Some("b=2&a=1"), &[], b"");
+        let canonical = canonical_request("POST", "/@connections/abc%3D", Some("b=2&a=1"), &[], &sha256_hex(b""));
         assert!(canonical.starts_with("POST\n/%40connections/abc%253D\na=1&b=2\n"), "{canonical}");
     }
 

@@ -183,8 +183,13 @@ fn signature(
         })
         .collect();
     let headers: Vec<(&str, &str)> = signed_headers.iter().copied().zip(values.iter().map(String::as_str)).collect();
-    let canonical =
-        sigv4::canonical_request(request.method.as_str(), request.path, request.query, &headers, request.body);
+    let canonical = sigv4::canonical_request(
+        request.method.as_str(),
+        request.path,
+        request.query,
+        &headers,
+        &sigv4::sha256_hex(request.body),
+    );
     let date = sigv4::scope_date(amz_date);
     let scope = sigv4::credential_scope(date, region, SERVICE);
     sigv4::SigningKey::derive(key.secret_access_key.expose(), date, region, SERVICE)
