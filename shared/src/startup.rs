@@ -64,10 +64,16 @@ const VERBATIM_TARGETS: [&str; 5] =
 /// Lambda's application log level (`AWS_LAMBDA_LOG_LEVEL`) does, else `info`; either way
 /// within the cap on [`VERBATIM_TARGETS`].
 pub fn init_tracing() {
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let _ = lambda_subscriber().try_init();
+}
+
+/// What [`init_tracing`] installs; a benchmark sets it on its own thread to run as the
+/// functions do.
+pub fn lambda_subscriber() -> impl tracing::Subscriber + Send + Sync {
     use tracing_subscriber::Layer as _;
     use tracing_subscriber::filter::{FilterExt as _, LevelFilter, Targets};
     use tracing_subscriber::layer::SubscriberExt as _;
-    use tracing_subscriber::util::SubscriberInitExt as _;
 
     // Read before the configuration: its errors must already be logged.
     let lambda = crate::config::var;
@@ -94,7 +100,7 @@ pub fn init_tracing() {
     } else {
         tracing_subscriber::fmt::layer().with_ansi(false).boxed()
     };
-    let _ = tracing_subscriber::registry().with(format.with_filter(requested.and(capped))).try_init();
+    tracing_subscriber::registry().with(format.with_filter(requested.and(capped)))
 }
 
 /// The DynamoDB store, with the upgrade of messages stored before locators going on in the

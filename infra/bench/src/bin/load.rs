@@ -10,13 +10,13 @@
 //! ```text
 //! cargo run --release -p chatting-bench --bin load -- [--backend embedded|mysql|all]
 //!     [--load 100x10@1] [--load 500x2@0.2] [--server [LABEL=]PATH]... [--label NAME]
-//! cargo run --release -p chatting-bench --bin load -- --push-cpu [--calls 10000]
+//! cargo run --release -p chatting-bench --bin load -- --push-cpu [--calls 10000] [--fanout 10]
 //! ```
 //!
 //! `--push-cpu` measures what Lambda pays per recipient instead: the CPU time one thread
 //! spends on `PostToConnection` calls through `aws-sdk-apigatewaymanagement` to the local
 //! gateway's Management API endpoint (the gateway, in this process, runs on other threads
-//! and is not counted).
+//! and is not counted), each event's frame to `--fanout` recipients as a room's fan-out does.
 //!
 //! Several `--server LABEL=PATH` (e.g. a build of an earlier commit beside this one) run one
 //! after the other under each load, so a comparison comes from one run on one machine.
@@ -33,6 +33,10 @@ use futures::{SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};
 use tokio::io::AsyncBufReadExt as _;
 use tokio_tungstenite::tungstenite::Message;
+
+// `--push-cpu` measures the calls as the WebSocket functions make them: with their allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// How long after the last scheduled send the driver waits for missing deliveries.
 const GRACE_AFTER_LAST_SEND: Duration = Duration::from_secs(30);
@@ -90,6 +94,8 @@ struct Options {
     servers: Vec<(String, PathBuf)>,
     label: String,
     push_cpu: Option<usize>,
+    /// Recipients of each frame in `--push-cpu`: one event goes to everyone in the room.
+    fanout: usize,
 }
 
 fn parse_args() -> anyhow::Result<Options> {
@@ -99,6 +105,7 @@ fn parse_args() -> anyhow::Result<Options> {
         servers: Vec::new(),
         label: "current".into(),
         push_cpu: None,
+        fanout: 10,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -123,11 +130,17 @@ fn parse_args() -> anyhow::Result<Options> {
             "--label" => options.label = args.next().context("--label NAME")?,
             "--push-cpu" => options.push_cpu = Some(options.push_cpu.unwrap_or(10_000)),
             "--calls" => options.push_cpu = Some(args.next().context("--calls N")?.parse()?),
+            "--fanout" => {
+                options.fanout = args.next().context("--fanout N")?.parse()?;
+                if options.fanout == 0 {
+                    bail!("--fanout takes a positive number of recipients");
+                }
+            }
             "--help" | "-h" => {
                 println!(
                     "usage: load [--backend embedded|mysql|all] [--load 100x10@1]... [--server [LABEL=]PATH]... [--label NAME]"
                 );
-                println!("       load --push-cpu [--calls N] [--server PATH]");
+                println!("       load --push-cpu [--calls N] [--fanout RECIPIENTS]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other:?} (try --help)"),
@@ -483,31 +496,42 @@ fn status_mib(pid: u32, field: &str) -> f64 {
 
 /// CPU per `PostToConnection` through the SDK, on one thread that does nothing else. The
 /// gateway runs in this process (on other threads) so that the connection's id is known.
+/// Calls go out as a fan-out does: each event's frame to `options.fanout` recipients in a
+/// row, then the next event's.
 async fn push_cpu(options: &Options, calls: usize) -> anyhow::Result<Value> {
+    const WARMING_CALLS: usize = 100;
     let server = chatting_harness::TestServer::start().await?;
     let (_session, client) = server.connected_user("pushcpu").await?;
     let connection = server.gateway.registry.ids().into_iter().next().context("the gateway holds no connection")?;
     let reader = tokio::spawn(client.drain());
     let endpoint = server.http.clone();
     let key = server.gateway.management_key.clone();
-    let frame = json!({"type": "event", "event": "chat.in", "data": {"messageId": "0000000000000001", "type": "all",
-        "roomId": 0, "from": {"userId": "someone", "nick": "someone"}, "text": "a typical chat message of some forty characters",
-        "sentAt": "2026-11-29T20:00:00.000Z", "seq": 1}})
-    .to_string();
+    let fanout = options.fanout;
+    let frames: Vec<String> = (1..=(WARMING_CALLS + calls).div_ceil(fanout))
+        .map(|seq| {
+            json!({"type": "event", "event": "chat.in", "data": {"messageId": format!("{seq:016}"), "type": "all",
+                "roomId": 0, "from": {"userId": "someone", "nick": "someone"},
+                "text": "a typical chat message of some forty characters", "sentAt": "2026-11-29T20:00:00.000Z", "seq": seq}})
+            .to_string()
+        })
+        .collect();
     let measured = std::thread::spawn(move || -> anyhow::Result<(Duration, Duration, u64)> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        // The functions' logging: with no subscriber, every SDK span would be offered to `log`.
+        let _logging = tracing::subscriber::set_default(chatting_shared::startup::lambda_subscriber());
         runtime.block_on(async move {
             use chatting_shared::push::{ApiGatewayPusher, Pusher as _};
             let pusher = ApiGatewayPusher::new(&endpoint, key);
             let connection = chatting_shared::domain::ConnectionId::new(connection);
+            let frame = |call: usize| frames[call / fanout].as_str();
             // Warm: the connection pool, the signing key, the endpoint resolution.
-            for _ in 0..100 {
-                pusher.push(&connection, &frame).await?;
+            for call in 0..WARMING_CALLS {
+                pusher.push(&connection, frame(call)).await?;
             }
             let (cpu0, wall0) = (chatting_bench::thread_cpu(), Instant::now());
             let mut failures = 0;
-            for _ in 0..calls {
-                if pusher.push(&connection, &frame).await.is_err() {
+            for call in WARMING_CALLS..WARMING_CALLS + calls {
+                if pusher.push(&connection, frame(call)).await.is_err() {
                     failures += 1;
                 }
             }
@@ -522,6 +546,7 @@ async fn push_cpu(options: &Options, calls: usize) -> anyhow::Result<Value> {
     Ok(json!({
         "label": options.label,
         "calls": calls,
+        "fanout": fanout,
         "failures": failures,
         "cpuSeconds": cpu.as_secs_f64(),
         "cpuMicrosPerCall": cpu.as_secs_f64() * 1e6 / calls as f64,
@@ -588,8 +613,9 @@ async fn main() -> anyhow::Result<()> {
     if let Some(calls) = options.push_cpu {
         let result = push_cpu(&options, calls).await?;
         println!(
-            "{:<9} PostToConnection through the SDK: {:.1} µs CPU per call ({:.2} CPU-s per 10,000), {:.1} µs wall, {} failures",
+            "{:<9} PostToConnection through the SDK, each frame to {}: {:.1} µs CPU per call ({:.2} CPU-s per 10,000), {:.1} µs wall, {} failures",
             options.label,
+            options.fanout,
             result["cpuMicrosPerCall"].as_f64().unwrap_or(f64::NAN),
             result["cpuMicrosPerCall"].as_f64().unwrap_or(f64::NAN) / 100.0,
             result["wallMicrosPerCall"].as_f64().unwrap_or(f64::NAN),
