@@ -10,13 +10,14 @@
 //! ```text
 //! cargo run --release -p chatting-bench --bin load -- [--backend embedded|mysql|all]
 //!     [--load 100x10@1] [--load 500x2@0.2] [--server [LABEL=]PATH]... [--label NAME]
-//! cargo run --release -p chatting-bench --bin load -- --push-cpu [--calls 10000] [--fanout 10]
+//! cargo run --release -p chatting-bench --bin load -- --push-cpu [--calls 10000] [--fanout 10] [--session-token]
 //! ```
 //!
 //! `--push-cpu` measures what Lambda pays per recipient instead: the CPU time one thread
 //! spends on `PostToConnection` calls through `aws-sdk-apigatewaymanagement` to the local
 //! gateway's Management API endpoint (the gateway, in this process, runs on other threads
-//! and is not counted), each event's frame to `--fanout` recipients as a room's fan-out does.
+//! and is not counted), each event's frame to `--fanout` recipients as a room's fan-out does;
+//! `--session-token` signs with a token as long as a Lambda role's.
 //!
 //! Several `--server LABEL=PATH` (e.g. a build of an earlier commit beside this one) run one
 //! after the other under each load, so a comparison comes from one run on one machine.
@@ -96,6 +97,8 @@ struct Options {
     push_cpu: Option<usize>,
     /// Recipients of each frame in `--push-cpu`: one event goes to everyone in the room.
     fanout: usize,
+    /// `--push-cpu` signs with a session token, as a Lambda function's role key comes.
+    session_token: bool,
 }
 
 fn parse_args() -> anyhow::Result<Options> {
@@ -106,6 +109,7 @@ fn parse_args() -> anyhow::Result<Options> {
         label: "current".into(),
         push_cpu: None,
         fanout: 10,
+        session_token: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -130,6 +134,7 @@ fn parse_args() -> anyhow::Result<Options> {
             "--label" => options.label = args.next().context("--label NAME")?,
             "--push-cpu" => options.push_cpu = Some(options.push_cpu.unwrap_or(10_000)),
             "--calls" => options.push_cpu = Some(args.next().context("--calls N")?.parse()?),
+            "--session-token" => options.session_token = true,
             "--fanout" => {
                 options.fanout = args.next().context("--fanout N")?.parse()?;
                 if options.fanout == 0 {
@@ -140,7 +145,7 @@ fn parse_args() -> anyhow::Result<Options> {
                 println!(
                     "usage: load [--backend embedded|mysql|all] [--load 100x10@1]... [--server [LABEL=]PATH]... [--label NAME]"
                 );
-                println!("       load --push-cpu [--calls N] [--fanout RECIPIENTS]");
+                println!("       load --push-cpu [--calls N] [--fanout RECIPIENTS] [--session-token]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other:?} (try --help)"),
@@ -500,12 +505,19 @@ fn status_mib(pid: u32, field: &str) -> f64 {
 /// row, then the next event's.
 async fn push_cpu(options: &Options, calls: usize) -> anyhow::Result<Value> {
     const WARMING_CALLS: usize = 100;
+    const LAMBDA_SESSION_TOKEN_CHARS: usize = 1100;
     let server = chatting_harness::TestServer::start().await?;
     let (_session, client) = server.connected_user("pushcpu").await?;
     let connection = server.gateway.registry.ids().into_iter().next().context("the gateway holds no connection")?;
     let reader = tokio::spawn(client.drain());
     let endpoint = server.http.clone();
-    let key = server.gateway.management_key.clone();
+    let mut key = server.gateway.management_key.clone();
+    if options.session_token {
+        // Lambda's role tokens run to about 1,100 characters; every call signs one. The
+        // gateway checks tokens only for keys that have one, so it accepts this one unread.
+        let token: String = (0..LAMBDA_SESSION_TOKEN_CHARS).map(|i| char::from(b'A' + (i % 26) as u8)).collect();
+        key.session_token = Some(chatting_shared::domain::Secret::from_config(token));
+    }
     let fanout = options.fanout;
     let frames: Vec<String> = (1..=(WARMING_CALLS + calls).div_ceil(fanout))
         .map(|seq| {
@@ -547,6 +559,7 @@ async fn push_cpu(options: &Options, calls: usize) -> anyhow::Result<Value> {
         "label": options.label,
         "calls": calls,
         "fanout": fanout,
+        "sessionToken": options.session_token,
         "failures": failures,
         "cpuSeconds": cpu.as_secs_f64(),
         "cpuMicrosPerCall": cpu.as_secs_f64() * 1e6 / calls as f64,
