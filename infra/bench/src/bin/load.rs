@@ -527,7 +527,7 @@ async fn push_cpu(options: &Options, calls: usize) -> anyhow::Result<Value> {
             .to_string()
         })
         .collect();
-    let measured = std::thread::spawn(move || -> anyhow::Result<(Duration, Duration, u64)> {
+    let measured = std::thread::spawn(move || -> anyhow::Result<(Duration, Duration, Duration, u64)> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         // The functions' logging: with no subscriber, every SDK span would be offered to `log`.
         let _logging = tracing::subscriber::set_default(chatting_shared::startup::lambda_subscriber());
@@ -540,19 +540,21 @@ async fn push_cpu(options: &Options, calls: usize) -> anyhow::Result<Value> {
             for call in 0..WARMING_CALLS {
                 pusher.push(&connection, frame(call)).await?;
             }
-            let (cpu0, wall0) = (chatting_bench::thread_cpu(), Instant::now());
+            let (cpu0, system0, wall0) =
+                (chatting_bench::thread_cpu(), chatting_bench::thread_system_cpu(), Instant::now());
             let mut failures = 0;
             for call in WARMING_CALLS..WARMING_CALLS + calls {
                 if pusher.push(&connection, frame(call)).await.is_err() {
                     failures += 1;
                 }
             }
-            Ok((chatting_bench::thread_cpu() - cpu0, wall0.elapsed(), failures))
+            let system = chatting_bench::thread_system_cpu().saturating_sub(system0);
+            Ok((chatting_bench::thread_cpu() - cpu0, system, wall0.elapsed(), failures))
         })
     })
     .join()
     .map_err(|_| anyhow::anyhow!("the measuring thread panicked"))??;
-    let (cpu, wall, failures) = measured;
+    let (cpu, system, wall, failures) = measured;
     drop(server);
     reader.abort();
     Ok(json!({
@@ -563,6 +565,7 @@ async fn push_cpu(options: &Options, calls: usize) -> anyhow::Result<Value> {
         "failures": failures,
         "cpuSeconds": cpu.as_secs_f64(),
         "cpuMicrosPerCall": cpu.as_secs_f64() * 1e6 / calls as f64,
+        "kernelMicrosPerCall": system.as_secs_f64() * 1e6 / calls as f64,
         "wallMicrosPerCall": wall.as_secs_f64() * 1e6 / calls as f64,
     }))
 }
@@ -626,10 +629,11 @@ async fn main() -> anyhow::Result<()> {
     if let Some(calls) = options.push_cpu {
         let result = push_cpu(&options, calls).await?;
         println!(
-            "{:<9} PostToConnection through the SDK, each frame to {}: {:.1} µs CPU per call ({:.2} CPU-s per 10,000), {:.1} µs wall, {} failures",
+            "{:<9} PostToConnection through the SDK, each frame to {}: {:.1} µs CPU per call ({:.1} in the kernel; {:.2} CPU-s per 10,000), {:.1} µs wall, {} failures",
             options.label,
             options.fanout,
             result["cpuMicrosPerCall"].as_f64().unwrap_or(f64::NAN),
+            result["kernelMicrosPerCall"].as_f64().unwrap_or(f64::NAN),
             result["cpuMicrosPerCall"].as_f64().unwrap_or(f64::NAN) / 100.0,
             result["wallMicrosPerCall"].as_f64().unwrap_or(f64::NAN),
             result["failures"],
