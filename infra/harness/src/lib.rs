@@ -7,6 +7,7 @@
 //!   default is the embedded SQLite file + in-process presence.
 //! - [`server`]: [`TestServer`], a gateway on those backends, and the HTTP calls to it.
 //! - [`client`]: [`Client`], one WebSocket connection that waits for replies and queues events.
+//! - [`raw_http`]: whole HTTP requests read off a socket, for tests that play an endpoint.
 //!
 //! Outside `tests/` so that `chatting-bench` measures the service through the same code the
 //! tests check it with, without depending on the test crate.
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 pub mod backends;
 pub mod client;
+pub mod raw_http;
 pub mod server;
 
 pub use backends::{

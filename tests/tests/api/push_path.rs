@@ -15,7 +15,7 @@ use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::json;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::AsyncWriteExt as _;
 
 /// A TLS port (the test CA's certificate for 127.0.0.1) in front of the gateway's HTTP port,
 /// as API Gateway's HTTPS endpoint stands in front of the Management API.
@@ -127,30 +127,6 @@ async fn a_push_to_an_endpoint_that_never_answers_fails_instead_of_hanging() -> 
     Ok(())
 }
 
-/// Reads one whole request (head and `Content-Length` body) from `stream`.
-async fn read_request(stream: &mut tokio::net::TcpStream) -> anyhow::Result<Vec<u8>> {
-    let mut raw = Vec::new();
-    loop {
-        let mut chunk = [0u8; 4096];
-        let read = stream.read(&mut chunk).await?;
-        anyhow::ensure!(read > 0, "the client closed before a whole request");
-        raw.extend_from_slice(&chunk[..read]);
-        let mut headers = [httparse::EMPTY_HEADER; 32];
-        let mut request = httparse::Request::new(&mut headers);
-        if let httparse::Status::Complete(head) = request.parse(&raw)? {
-            let length = request
-                .headers
-                .iter()
-                .find(|header| header.name.eq_ignore_ascii_case("content-length"))
-                .and_then(|header| std::str::from_utf8(header.value).ok()?.parse::<usize>().ok())
-                .unwrap_or(0);
-            if raw.len() >= head + length {
-                return Ok(raw);
-            }
-        }
-    }
-}
-
 /// In Lambda the function role's key comes with a session token: the push sends it, signs
 /// it, and the signature holds under the verifier the local gateway stands in for API Gateway with.
 #[tokio::test]
@@ -159,7 +135,7 @@ async fn a_push_with_a_session_token_sends_it_signed() -> anyhow::Result<()> {
     let endpoint = format!("http://{}/prod", listener.local_addr()?);
     let captured = tokio::spawn(async move {
         let (mut stream, _) = listener.accept().await?;
-        let raw = read_request(&mut stream).await?;
+        let raw = chatting_harness::raw_http::read_request(&mut stream).await?;
         stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await?;
         anyhow::Ok(raw)
     });

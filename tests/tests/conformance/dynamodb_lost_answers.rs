@@ -38,33 +38,15 @@ impl LosesOneAnswer {
 
 /// One request and its answer (the emulator closes every connection after one answer).
 async fn relay(mut client: TcpStream, upstream: String, armed: Arc<AtomicBool>) {
-    let mut request = Vec::new();
-    let mut chunk = [0u8; 16 * 1024];
-    let complete = loop {
-        let Ok(read) = client.read(&mut chunk).await else { return };
-        if read == 0 {
-            return;
-        }
-        request.extend_from_slice(&chunk[..read]);
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut parsed = httparse::Request::new(&mut headers);
-        if let Ok(httparse::Status::Complete(head)) = parsed.parse(&request) {
-            let length = parsed
-                .headers
-                .iter()
-                .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-                .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            if request.len() >= head + length {
-                let transaction = parsed
-                    .headers
-                    .iter()
-                    .any(|h| h.name.eq_ignore_ascii_case("x-amz-target") && h.value.ends_with(b".TransactWriteItems"));
-                break transaction;
-            }
-        }
-    };
-    let lose = complete && armed.swap(false, Ordering::SeqCst);
+    let Ok(request) = chatting_harness::raw_http::read_request(&mut client).await else { return };
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut parsed = httparse::Request::new(&mut headers);
+    let transaction = matches!(parsed.parse(&request), Ok(httparse::Status::Complete(_)))
+        && parsed
+            .headers
+            .iter()
+            .any(|h| h.name.eq_ignore_ascii_case("x-amz-target") && h.value.ends_with(b".TransactWriteItems"));
+    let lose = transaction && armed.swap(false, Ordering::SeqCst);
     let host = upstream.trim_start_matches("http://").trim_end_matches('/').to_owned();
     let mut server = TcpStream::connect(host).await.unwrap();
     server.write_all(&request).await.unwrap();
