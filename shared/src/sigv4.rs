@@ -42,7 +42,7 @@ impl SigningKey {
 
 /// `YYYYMMDD/region/service/aws4_request`.
 pub fn credential_scope(date: &str, region: &str, service: &str) -> String {
-    concat(&[date, "/", region, "/", service, "/aws4_request"])
+    [date, "/", region, "/", service, "/aws4_request"].concat()
 }
 
 /// The day of an `x-amz-date` value (`20150830T123600Z` → `20150830`).
@@ -89,12 +89,12 @@ pub fn canonical_request(
 
 /// What the signing key signs.
 pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> String {
-    concat(&[ALGORITHM, "\n", amz_date, "\n", scope, "\n", &sha256_hex(canonical_request.as_bytes())])
+    [ALGORITHM, "\n", amz_date, "\n", scope, "\n", &sha256_hex(canonical_request.as_bytes())].concat()
 }
 
 /// The `Authorization` header's value; `signed_headers` are the names joined by `;`.
 pub fn authorization(access_key_id: &str, scope: &str, signed_headers: &str, signature: &str) -> String {
-    concat(&[
+    [
         ALGORITHM,
         " Credential=",
         access_key_id,
@@ -104,17 +104,8 @@ pub fn authorization(access_key_id: &str, scope: &str, signed_headers: &str, sig
         signed_headers,
         ", Signature=",
         signature,
-    ])
-}
-
-/// The parts joined in one allocation: every Management API push builds these strings, and
-/// `format!`'s machinery cost more than the copying.
-fn concat(parts: &[&str]) -> String {
-    let mut joined = String::with_capacity(parts.iter().map(|part| part.len()).sum());
-    for part in parts {
-        joined.push_str(part);
-    }
-    joined
+    ]
+    .concat()
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
