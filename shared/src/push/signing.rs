@@ -166,13 +166,12 @@ impl Sign for DayKeySigner {
         let now = runtime_components.time_source().map_or_else(SystemTime::now, |clock| clock.now());
         let target = Target::of(request.uri()).ok_or("the request's URI is not absolute")?;
         let body = request.body().bytes().ok_or("a streaming body cannot be signed here")?;
-        let (amz_date, payload_hash, key) = {
-            let mut kept = self.kept.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let amz_date = kept.amz_date(now);
-            let key = kept.key_for(sigv4::scope_date(&amz_date), credentials, &self.region);
-            (amz_date, kept.payload_hash(body), key)
-        };
+        let mut kept = self.kept.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let amz_date = kept.amz_date(now);
         let date = sigv4::scope_date(&amz_date);
+        let key = kept.key_for(date, credentials, &self.region);
+        let payload_hash = kept.payload_hash(body);
+        drop(kept);
 
         // `host` is signed as the connection sends it (from the URI); it is not a header yet.
         let token = credentials.session_token();
