@@ -24,7 +24,10 @@ use crate::domain::{
 
 mod changes;
 mod conversations;
+mod dialect;
 mod messages;
+
+pub use self::dialect::Dialect;
 
 use self::messages::{mentions_column, message_from_row};
 
@@ -33,51 +36,6 @@ pub const IDEMPOTENCY_WINDOW_MS: i64 = 10 * 60 * 1000;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static MYSQL_MIGRATIONS: Migrator = sqlx::migrate!("migrations/mysql");
-
-/// The statements that differ between the backends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    Sqlite,
-    MySql,
-}
-
-impl Dialect {
-    /// An `INSERT` that leaves an existing row with the same key as it is.
-    fn insert_ignore(self) -> &'static str {
-        match self {
-            Dialect::Sqlite => "INSERT OR IGNORE",
-            Dialect::MySql => "INSERT IGNORE",
-        }
-    }
-
-    /// Whether this build carries the dialect's sqlx driver.
-    fn built_in(self) -> bool {
-        match self {
-            Dialect::Sqlite => cfg!(feature = "sqlite"),
-            Dialect::MySql => cfg!(feature = "mysql"),
-        }
-    }
-
-    /// The dialect of `url` when this build carries its driver; else why not. Refused at
-    /// start-up: sqlx would accept a URL without its driver and fail every call.
-    pub fn built_for(url: &str) -> StoreResult<Dialect> {
-        let dialect = Self::of_url(url).ok_or_else(|| StoreError::UnsupportedUrl(redact_url(url)))?;
-        if !dialect.built_in() {
-            return Err(StoreError::NotBuiltIn(redact_url(url)));
-        }
-        Ok(dialect)
-    }
-
-    pub fn of_url(url: &str) -> Option<Dialect> {
-        if url.starts_with("sqlite:") {
-            Some(Dialect::Sqlite)
-        } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
-            Some(Dialect::MySql)
-        } else {
-            None
-        }
-    }
-}
 
 /// Runs an `INSERT` and returns the auto-increment id it assigned: SQLite's `Any` driver
 /// does not report it, so there the statement asks for it with `RETURNING`.
@@ -320,14 +278,6 @@ impl SqlStore {
             Dialect::Sqlite => Some(self.sqlite_writer.lock().await),
             Dialect::MySql => None,
         }
-    }
-}
-
-/// A database URL without its password, for error messages.
-fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://***{}", &url[..scheme], &url[at..]),
-        _ => url.split('?').next().unwrap_or_default().to_owned(),
     }
 }
 
@@ -779,13 +729,6 @@ impl Store for SqlStore {
 mod tests {
     use super::*;
 
-    #[test]
-    fn urls_name_their_dialect() {
-        assert_eq!(Dialect::of_url("sqlite://data/chat.db"), Some(Dialect::Sqlite));
-        assert_eq!(Dialect::of_url("mysql://root@127.0.0.1/test"), Some(Dialect::MySql));
-        assert_eq!(Dialect::of_url("postgres://x"), None);
-    }
-
     #[tokio::test]
     async fn an_unknown_scheme_is_refused_as_such_not_as_another_build() {
         let Err(err) = SqlStore::connect("postgres://chat:hunter2@db/chat", 1).await else {
@@ -795,11 +738,5 @@ mod tests {
             err.to_string(),
             "unsupported database url postgres://***@db/chat: expected sqlite:, mysql:, mariadb: or dynamodb://"
         );
-    }
-
-    #[test]
-    fn redacted_urls_hide_passwords() {
-        assert_eq!(redact_url("mysql://root:hunter2@db:3306/chat"), "mysql://***@db:3306/chat");
-        assert!(!redact_url("mysql://u:p@h/d?x=1").contains(":p@"));
     }
 }
